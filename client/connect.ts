@@ -1,0 +1,248 @@
+// Connecting and logging in: host key check (trust on first use), keys, ssh-agent, password.
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import ssh2 from 'ssh2';
+import type { AnyAuthMethod, AuthenticationType, Client, ParsedKey, SFTPWrapper } from 'ssh2';
+import SftpClient from 'ssh2-sftp-client';
+import { CmdError, Interrupted, describe } from './errors.js';
+import {
+  addHostKey,
+  checkHostKey,
+  fingerprint,
+  hostPattern,
+  keyType,
+  knownHostsFiles,
+  ownKnownHosts,
+} from './known-hosts.js';
+import { askConfirm, askInput, askPassword } from './prompts.js';
+
+export interface LoginOptions {
+  host: string;
+  port: number;
+  user?: string;
+  identity?: string;
+  /** accept a new (never a changed) host key without asking */
+  yes: boolean;
+  /** questions may be asked on the terminal */
+  interactive: boolean;
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+export interface Connection {
+  sftpClient: SftpClient;
+  ssh: Client;
+  sftp: SFTPWrapper;
+  user: string;
+  /** true once the SSH connection is gone */
+  closed(): boolean;
+  end(): Promise<void>;
+}
+
+/** Exit status for a failed login or refused host, as OpenSSH's 255. */
+export class LoginError extends CmdError {}
+
+function keyLabel(blob: Buffer): string {
+  return keyType(blob)
+    .replace(/^ssh-/, '')
+    .replace(/^ecdsa-sha2-.*/, 'ECDSA')
+    .toUpperCase();
+}
+
+async function loadKey(
+  file: string,
+  o: LoginOptions,
+  explicit: boolean,
+): Promise<ParsedKey | undefined> {
+  let data: Buffer;
+  try {
+    data = readFileSync(file);
+  } catch (err) {
+    if (explicit) o.err(`Warning: identity file ${file}: ${describe(err)}`);
+    return undefined;
+  }
+  let parsed = ssh2.utils.parseKey(data);
+  if (parsed instanceof Error && /encrypted|passphrase/i.test(parsed.message)) {
+    if (!o.interactive) {
+      o.err(`Skipping encrypted key ${file} (no terminal to ask for its passphrase)`);
+      return undefined;
+    }
+    for (let tries = 0; tries < 3 && parsed instanceof Error; tries++) {
+      const pass = await askPassword(`Enter passphrase for key '${file}':`);
+      if (!pass) return undefined;
+      parsed = ssh2.utils.parseKey(data, pass);
+      if (parsed instanceof Error) o.err('Bad passphrase, try again.');
+    }
+  }
+  if (parsed instanceof Error) {
+    if (explicit) o.err(`Warning: cannot use key ${file}: ${parsed.message}`);
+    return undefined;
+  }
+  return Array.isArray(parsed) ? parsed[0] : parsed;
+}
+
+export async function login(o: LoginOptions): Promise<Connection> {
+  let closed = false;
+  let hostProblem: string | undefined;
+  let interrupted = false;
+  const sftpClient = new SftpClient('jailsftp', {
+    error: () => undefined,
+    end: () => {
+      closed = true;
+    },
+    close: () => {
+      closed = true;
+    },
+  });
+  const ssh = (sftpClient as unknown as { client: Client }).client;
+  let user = o.user;
+
+  const hostVerifier = (key: Buffer, verify: (ok: boolean) => void): void => {
+    const st = checkHostKey(knownHostsFiles(), o.host, o.port, key);
+    const hostName = hostPattern(o.host, o.port);
+    if (st.status === 'known') return verify(true);
+    if (st.status === 'changed' || st.status === 'revoked') {
+      const bar = '@'.repeat(59);
+      o.err(bar);
+      o.err(
+        st.status === 'changed'
+          ? '@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @'
+          : '@       WARNING: REVOKED HOST KEY DETECTED!               @',
+      );
+      o.err(bar);
+      o.err('IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!');
+      o.err(`The ${keyLabel(key)} key sent by ${hostName} is ${fingerprint(key)}.`);
+      o.err(`It does not match the key remembered in ${st.file}:${st.line}.`);
+      o.err(`Remove that line if the server's key really changed.`);
+      hostProblem = `Host key verification failed: the key of ${hostName} has changed`;
+      return verify(false);
+    }
+    const remember = (): void => {
+      addHostKey(ownKnownHosts(), o.host, o.port, key);
+      o.err(
+        `Warning: Permanently added '${hostName}' (${keyLabel(key)}) to the list of known hosts.`,
+      );
+      verify(true);
+    };
+    if (o.yes) return remember();
+    const intro = [
+      `The authenticity of host '${hostName}' can't be established.`,
+      `${keyLabel(key)} key fingerprint is ${fingerprint(key)}.`,
+    ];
+    if (!o.interactive) {
+      for (const l of intro) o.err(l);
+      hostProblem = `Host key verification failed: unknown host ${hostName} (use --yes to trust it)`;
+      return verify(false);
+    }
+    for (const l of intro) o.out(l);
+    askConfirm('Are you sure you want to continue connecting?', false).then(
+      (ok) => {
+        if (ok) return remember();
+        hostProblem = 'Host key verification failed.';
+        verify(false);
+      },
+      () => {
+        interrupted = true;
+        verify(false);
+      },
+    );
+  };
+
+  // The login methods, tried in order: agent, keys, password.
+  let steps: (() => Promise<AnyAuthMethod | undefined>)[] | undefined;
+  let passwordTries = 0;
+  const buildSteps = (): (() => Promise<AnyAuthMethod | undefined>)[] => {
+    const list: (() => Promise<AnyAuthMethod | undefined>)[] = [];
+    const sock = process.env.SSH_AUTH_SOCK;
+    if (sock && !o.identity)
+      list.push(async () => ({ type: 'agent', username: user!, agent: sock }));
+    const files = o.identity
+      ? [o.identity]
+      : ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => join(homedir(), '.ssh', f));
+    for (const f of files) {
+      if (!o.identity && !existsSync(f)) continue;
+      list.push(async () => {
+        const key = await loadKey(f, o, f === o.identity);
+        return key ? { type: 'publickey', username: user!, key } : undefined;
+      });
+    }
+    const envPass = process.env.JAILSFTP_PASSWORD;
+    if (envPass !== undefined) {
+      list.push(async () => ({ type: 'password', username: user!, password: envPass }));
+    } else if (o.interactive) {
+      const ask = async (): Promise<AnyAuthMethod | undefined> => {
+        if (passwordTries > 0) o.err('Permission denied, please try again.');
+        passwordTries++;
+        const password = await askPassword('Password:');
+        return { type: 'password', username: user!, password };
+      };
+      list.push(ask, ask, ask);
+    }
+    return list;
+  };
+
+  const authHandler = (
+    methodsLeft: AuthenticationType[] | null,
+    _partial: boolean | null,
+    next: (m: AnyAuthMethod | false) => void,
+  ): void => {
+    const run = async (): Promise<AnyAuthMethod | false> => {
+      if (!steps) {
+        o.out(`server ${o.host} connected`);
+        if (!user) {
+          if (!o.interactive) throw new LoginError('no user name given (use USER@HOST)');
+          user = (await askInput(`User (${o.host}):`)).trim();
+          if (!user) throw new LoginError('no user name given');
+        }
+        steps = buildSteps();
+      }
+      while (steps.length > 0) {
+        const m = await steps.shift()!();
+        if (!m) continue;
+        if (methodsLeft && !methodsLeft.includes(m.type === 'agent' ? 'publickey' : m.type))
+          continue;
+        return m;
+      }
+      return false;
+    };
+    run().then(next, (err: unknown) => {
+      if (err instanceof Interrupted) interrupted = true;
+      else hostProblem = describe(err);
+      next(false);
+    });
+  };
+
+  ssh.on('connect', () => ssh.setNoDelay(true));
+  let sftp: SFTPWrapper;
+  try {
+    sftp = await sftpClient.connect({
+      host: o.host,
+      port: o.port,
+      username: o.user ?? '',
+      hostVerifier,
+      authHandler: authHandler as never,
+      readyTimeout: 0,
+      keepaliveInterval: 15000,
+      keepaliveCountMax: 4,
+    });
+  } catch (err) {
+    if (interrupted) throw new Interrupted();
+    if (hostProblem) throw new LoginError(hostProblem);
+    const msg = describe(err).replace(/^[a-zA-Z]+(->|: )/, '');
+    if (/authentication methods failed/i.test(msg)) throw new LoginError('Login failed!', true);
+    throw new LoginError(`cannot connect to ${o.host} port ${o.port}: ${msg}`);
+  }
+  o.out('Login successful!');
+  return {
+    sftpClient,
+    ssh,
+    sftp,
+    user: user ?? '',
+    closed: () => closed,
+    async end() {
+      closed = true;
+      await sftpClient.end().catch(() => undefined);
+    },
+  };
+}

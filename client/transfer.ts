@@ -1,0 +1,221 @@
+// The transfer engine: many READ/WRITE requests in flight at once, starting at any offset (resume).
+// Local data is read and written strictly in order, so a partial local file is always a clean
+// prefix; uploads are sent in order, so a server that handles requests in order keeps a prefix too.
+import { open as openLocal, type FileHandle } from 'node:fs/promises';
+import { Interrupted } from './errors.js';
+import { OPEN, type Remote } from './remote.js';
+
+export interface TransferParams {
+  remote: Remote;
+  localPath: string;
+  remotePath: string;
+  /** offset where the transfer starts (0, or the size of the partial file when resuming) */
+  start: number;
+  /** size of the source file */
+  size: number;
+  signal: AbortSignal;
+  /** bytes of the destination known good so far (starts at `start`) */
+  onProgress: (done: number) => void;
+  concurrency?: number;
+}
+
+const DEFAULT_CONCURRENCY = 64;
+
+function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error && !(signal.reason.name === 'AbortError')
+    ? signal.reason
+    : new Interrupted();
+}
+
+/** Uploads localPath[start..size) to remotePath at the same offsets. */
+export async function upload(p: TransferParams): Promise<void> {
+  const { remote, signal } = p;
+  const chunk = remote.chunkSizes().write;
+  const concurrency = p.concurrency ?? DEFAULT_CONCURRENCY;
+  const flags = OPEN.WRITE | OPEN.CREAT | (p.start === 0 ? OPEN.TRUNC : 0);
+  const fh = await openLocal(p.localPath, 'r');
+  let handle: Buffer | undefined;
+  try {
+    handle = await remote.open(p.remotePath, flags);
+    const h = handle;
+    await new Promise<void>((resolve, reject) => {
+      let pos = p.start;
+      let done = p.start;
+      let inflight = 0;
+      let reading = false;
+      let failure: unknown;
+      let settled = false;
+      const pool: Buffer[] = [];
+      const finish = (): void => {
+        if (settled || inflight > 0 || reading) return;
+        if (failure !== undefined) {
+          settled = true;
+          reject(failure);
+        } else if (signal.aborted) {
+          settled = true;
+          reject(abortError(signal));
+        } else if (done >= p.size) {
+          settled = true;
+          resolve();
+        }
+      };
+      const fail = (err: unknown): void => {
+        if (failure === undefined) failure = err;
+        finish();
+      };
+      const pump = async (): Promise<void> => {
+        if (reading) return;
+        reading = true;
+        try {
+          while (
+            failure === undefined &&
+            !signal.aborted &&
+            pos < p.size &&
+            inflight < concurrency
+          ) {
+            const len = Math.min(chunk, p.size - pos);
+            const buf = pool.pop() ?? Buffer.allocUnsafe(chunk);
+            const { bytesRead } = await fh.read(buf, 0, len, pos);
+            if (bytesRead !== len) throw new Error('the local file shrank during the transfer');
+            if (failure !== undefined || signal.aborted) break;
+            const at = pos;
+            pos += len;
+            inflight++;
+            remote.sftp.write(h, buf, 0, len, at, (err) => {
+              inflight--;
+              pool.push(buf);
+              if (err) return fail(err);
+              done += len;
+              p.onProgress(done);
+              void pump();
+              finish();
+            });
+          }
+        } catch (err) {
+          if (failure === undefined) failure = err;
+        } finally {
+          reading = false;
+        }
+        finish();
+      };
+      signal.addEventListener('abort', finish, { once: true });
+      if (p.size <= p.start) finish();
+      else void pump();
+    });
+  } finally {
+    await fh.close().catch(() => undefined);
+    if (handle) await closeQuietly(remote, handle);
+  }
+}
+
+/** Downloads remotePath[start..size) into localPath at the same offsets. */
+export async function download(p: TransferParams): Promise<void> {
+  const { remote, signal } = p;
+  const chunk = remote.chunkSizes().read;
+  const concurrency = p.concurrency ?? DEFAULT_CONCURRENCY;
+  const handle = await remote.open(p.remotePath, OPEN.READ);
+  let fh: FileHandle | undefined;
+  try {
+    fh = await openLocal(p.localPath, p.start > 0 ? 'r+' : 'w');
+    if (p.start > 0) await fh.truncate(p.start);
+    const file = fh;
+    await new Promise<void>((resolve, reject) => {
+      let next = p.start;
+      let written = p.start;
+      let inflight = 0;
+      let writing = false;
+      let failure: unknown;
+      let settled = false;
+      const retry: { off: number; len: number }[] = [];
+      const ready = new Map<number, Buffer>();
+      const pool: Buffer[] = [];
+      const finish = (): void => {
+        if (settled || inflight > 0 || writing) return;
+        if (failure !== undefined) {
+          settled = true;
+          reject(failure);
+        } else if (signal.aborted) {
+          settled = true;
+          reject(abortError(signal));
+        } else if (written >= p.size) {
+          settled = true;
+          resolve();
+        }
+      };
+      const fail = (err: unknown): void => {
+        if (failure === undefined) failure = err;
+        finish();
+      };
+      const flush = async (): Promise<void> => {
+        if (writing) return;
+        writing = true;
+        try {
+          let piece: Buffer | undefined;
+          while (failure === undefined && (piece = ready.get(written)) !== undefined) {
+            ready.delete(written);
+            let off = 0;
+            while (off < piece.length) {
+              const { bytesWritten } = await file.write(
+                piece,
+                off,
+                piece.length - off,
+                written + off,
+              );
+              off += bytesWritten;
+            }
+            written += piece.length;
+            p.onProgress(written);
+          }
+        } catch (err) {
+          if (failure === undefined) failure = err;
+        } finally {
+          writing = false;
+        }
+        issue();
+        finish();
+      };
+      const issue = (): void => {
+        while (
+          failure === undefined &&
+          !signal.aborted &&
+          inflight + ready.size < concurrency &&
+          (retry.length > 0 || next < p.size)
+        ) {
+          const r = retry.shift() ?? { off: next, len: Math.min(chunk, p.size - next) };
+          if (r.off === next) next += r.len;
+          const buf = pool.pop() ?? Buffer.allocUnsafe(chunk);
+          inflight++;
+          remote.sftp.read(handle, buf, 0, r.len, r.off, (err, nb) => {
+            inflight--;
+            if (err || nb === 0) {
+              pool.push(buf);
+              if (!err || (err as { code?: unknown }).code === 1)
+                return fail(new Error('the remote file shrank during the transfer'));
+              return fail(err);
+            }
+            // copy out so the pooled buffer can serve the next request
+            ready.set(r.off, Buffer.from(buf.subarray(0, nb)));
+            pool.push(buf);
+            if (nb < r.len) retry.unshift({ off: r.off + nb, len: r.len - nb });
+            void flush();
+            issue();
+          });
+        }
+        finish();
+      };
+      signal.addEventListener('abort', finish, { once: true });
+      if (p.size <= p.start) finish();
+      else issue();
+    });
+  } finally {
+    await fh?.close().catch(() => undefined);
+    await closeQuietly(remote, handle);
+  }
+}
+
+async function closeQuietly(remote: Remote, handle: Buffer): Promise<void> {
+  await Promise.race([
+    remote.close(handle).catch(() => undefined),
+    new Promise((r) => setTimeout(r, 3000).unref()),
+  ]);
+}

@@ -1,0 +1,278 @@
+#!/usr/bin/env node
+// jailsftpd: the server and its administration commands.
+import './threadpool.js';
+import { parseArgs } from 'node:util';
+import { existsSync, rmSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { loadConfig, type Config } from './config.js';
+import { formatSize, parseSize } from './size.js';
+import { hashPassword } from './users/password.js';
+import { parsePublicKeyLine, UserStore, validName, type UserRecord } from './users/store.js';
+import { loadHostKeys } from './ssh/hostkeys.js';
+import { scanUsage } from './fs/quota.js';
+import { readFileSync } from 'node:fs';
+import { JailServer } from './ssh/server.js';
+import { log } from './log.js';
+
+const COMMON = {
+  config: { type: 'string' },
+  users: { type: 'string' },
+  homes: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const HELP: Record<string, string> = {
+  main: `jailsftpd: SFTP server with jailed homes and quotas
+
+usage:
+  jailsftpd [serve] [--config FILE] [--listen HOST:PORT] [--users DIR] [--homes DIR] [--host-keys DIR]
+  jailsftpd user add NAME [--quota SIZE] [--password-stdin] [--key FILE_OR_LINE]... [--home DIR]
+  jailsftpd user passwd NAME [--password-stdin]
+  jailsftpd user key add|remove NAME KEY
+  jailsftpd user quota NAME SIZE
+  jailsftpd user del NAME [--purge]
+  jailsftpd user list
+  jailsftpd hostkey
+
+Sizes: 0 (unlimited), bytes, or a unit: 500M, 2GiB, 1.5G.
+Every command takes --config FILE, --users DIR, --homes DIR. Run a command with --help for more.`,
+  serve: `usage: jailsftpd [serve] [--config FILE] [--listen HOST:PORT] [--users DIR] [--homes DIR] [--host-keys DIR]
+Starts the server (default 0.0.0.0:2222, users in ./users, homes in ./home, host keys in ./keys,
+created on first start). SIGTERM or Ctrl-C stops it after running transfers finish (grace period).`,
+  'user add': `usage: jailsftpd user add NAME [--quota SIZE] [--password-stdin] [--key FILE_OR_LINE]... [--home DIR]
+Creates a user. Without --password-stdin and on a terminal it asks for the password twice; without
+a terminal and without --password-stdin the user logs in with keys only.`,
+  'user passwd': 'usage: jailsftpd user passwd NAME [--password-stdin]\nSets a new password.',
+  'user key':
+    'usage: jailsftpd user key add|remove NAME KEY\nKEY is a public key line or a file holding one.',
+  'user quota': 'usage: jailsftpd user quota NAME SIZE\nSets the quota (0 = unlimited).',
+  'user del':
+    'usage: jailsftpd user del NAME [--purge]\nDeletes the user; --purge also deletes the home.',
+  'user list': 'usage: jailsftpd user list\nLists users: name, quota, used, keys.',
+  hostkey:
+    'usage: jailsftpd hostkey [--host-keys DIR]\nPrints the host key fingerprints as ssh-keygen -lf does.',
+};
+
+class UsageError extends Error {}
+
+function fail(msg: string): never {
+  throw new UsageError(msg);
+}
+
+async function readPassword(fromStdin: boolean): Promise<string | undefined> {
+  if (fromStdin) {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    const pw = Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
+    if (!pw) fail('empty password on stdin');
+    return pw;
+  }
+  if (!process.stdin.isTTY) return undefined;
+  const a = await askHidden('Password: ');
+  const b = await askHidden('Retype password: ');
+  if (a !== b) fail('passwords do not match');
+  if (!a) fail('empty password');
+  return a;
+}
+
+function askHidden(prompt: string): Promise<string> {
+  return new Promise((res) => {
+    const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true });
+    const out = rl as unknown as { _writeToOutput: (s: string) => void };
+    process.stdout.write(prompt);
+    out._writeToOutput = () => undefined; // echo nothing
+    rl.question('', (answer) => {
+      rl.close();
+      process.stdout.write('\n');
+      res(answer);
+    });
+  });
+}
+
+function keyLine(arg: string): string {
+  const text = existsSync(arg) ? readFileSync(arg, 'utf8').trim() : arg;
+  return parsePublicKeyLine(text);
+}
+
+function needUser(store: UserStore, name: string | undefined): UserRecord {
+  if (!name) fail('missing user NAME');
+  const r = store.get(name);
+  if (!r) fail(`no such user: ${name}`);
+  return r;
+}
+
+async function userCommand(args: string[]): Promise<void> {
+  const sub = args[0];
+  const helpKey = `user ${sub}`;
+  const { values, positionals } = parseArgs({
+    args: args.slice(1),
+    allowPositionals: true,
+    options: {
+      ...COMMON,
+      quota: { type: 'string' },
+      'password-stdin': { type: 'boolean' },
+      key: { type: 'string', multiple: true },
+      home: { type: 'string' },
+      purge: { type: 'boolean' },
+    },
+  });
+  if (values.help || !sub || !HELP[helpKey]) {
+    console.log(HELP[helpKey] ?? HELP.main);
+    if (!values.help) process.exitCode = 2;
+    return;
+  }
+  const cfg = loadConfig(values);
+  const store = new UserStore(cfg.users, cfg.homes);
+  const name = positionals[sub === 'key' ? 1 : 0];
+  switch (sub) {
+    case 'add': {
+      if (!name || !validName(name))
+        fail(`invalid user name "${name ?? ''}": letters, digits, _ . - (max 32)`);
+      if (store.get(name)) fail(`user ${name} exists`);
+      const pw = await readPassword(values['password-stdin'] ?? false);
+      const keys = (values.key ?? []).map(keyLine);
+      if (!pw && keys.length === 0)
+        fail('a user needs a password (--password-stdin) or a key (--key)');
+      const r: UserRecord = {
+        name,
+        password: pw ? await hashPassword(pw, cfg.argon2) : undefined,
+        keys,
+        quota: values.quota ? parseSize(values.quota) : 0,
+      };
+      if (values.home) r.home = values.home;
+      store.put(r);
+      console.log(
+        `user ${name} added (quota ${formatSize(r.quota)}, ${keys.length} key(s), home ${store.homeOf(r)})`,
+      );
+      return;
+    }
+    case 'passwd': {
+      const r = needUser(store, name);
+      const pw = await readPassword(values['password-stdin'] ?? false);
+      if (!pw) fail('no password given: use --password-stdin or a terminal');
+      r.password = await hashPassword(pw, cfg.argon2);
+      store.put(r);
+      console.log(`password of ${r.name} changed`);
+      return;
+    }
+    case 'key': {
+      const action = positionals[0];
+      const r = needUser(store, name);
+      const key = positionals[2];
+      if (!key || (action !== 'add' && action !== 'remove')) fail(HELP['user key']!);
+      const line = keyLine(key);
+      const blob = line.split(' ')[1];
+      if (action === 'add') {
+        if (r.keys.some((k) => k.split(' ')[1] === blob)) fail('key already present');
+        r.keys.push(line);
+      } else {
+        const before = r.keys.length;
+        r.keys = r.keys.filter((k) => k.split(' ')[1] !== blob);
+        if (r.keys.length === before) fail('no such key for this user');
+      }
+      store.put(r);
+      console.log(
+        `key ${action === 'add' ? 'added to' : 'removed from'} ${r.name} (${r.keys.length} key(s))`,
+      );
+      return;
+    }
+    case 'quota': {
+      const r = needUser(store, name);
+      const size = positionals[1];
+      if (size === undefined) fail('missing SIZE');
+      r.quota = parseSize(size);
+      store.put(r);
+      console.log(`quota of ${r.name}: ${formatSize(r.quota)}`);
+      return;
+    }
+    case 'del': {
+      const r = needUser(store, name);
+      store.delete(r.name);
+      if (values.purge) rmSync(store.homeOf(r), { recursive: true, force: true });
+      console.log(`user ${r.name} deleted${values.purge ? ' with its home' : ''}`);
+      return;
+    }
+    case 'list': {
+      const rows = [['NAME', 'QUOTA', 'USED', 'KEYS']];
+      for (const n of store.list()) {
+        try {
+          const r = store.get(n)!;
+          const used = await scanUsage(store.homeOf(r));
+          rows.push([
+            n,
+            formatSize(r.quota),
+            used === 0 ? '0 B' : formatSize(used),
+            String(r.keys.length),
+          ]);
+        } catch (e) {
+          rows.push([n, 'error', (e as Error).message, '']);
+        }
+      }
+      const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+      for (const r of rows)
+        console.log(
+          r
+            .map((c, i) => c.padEnd(w[i]!))
+            .join('  ')
+            .trimEnd(),
+        );
+      return;
+    }
+  }
+}
+
+async function serve(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { ...COMMON, listen: { type: 'string' }, 'host-keys': { type: 'string' } },
+  });
+  if (values.help) return void console.log(HELP.serve);
+  const cfg: Config = loadConfig({ ...values, hostKeys: values['host-keys'] });
+  const server = new JailServer(cfg);
+  for (const k of server.createdKeys) console.log(`created host key ${k}`);
+  for (const l of server.hostKeyLines) console.log(`host key ${l}`);
+  const { host, port } = await server.listen();
+  log('listening', { users: cfg.users, homes: cfg.homes });
+  console.log(`jailsftpd listening on ${host}:${port}`);
+  let stopping = false;
+  const stop = (sig: string): void => {
+    if (stopping) process.exit(1); // second signal: leave now
+    stopping = true;
+    log('shutdown', { signal: sig, grace: cfg.shutdownGrace });
+    void server.shutdown(cfg.shutdownGrace).then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const cmd = argv[0];
+  if (cmd === 'user') return userCommand(argv.slice(1));
+  if (cmd === 'hostkey') {
+    const { values } = parseArgs({
+      args: argv.slice(1),
+      options: { ...COMMON, 'host-keys': { type: 'string' } },
+    });
+    if (values.help) return void console.log(HELP.hostkey);
+    const cfg = loadConfig({ ...values, hostKeys: values['host-keys'] });
+    const keys = loadHostKeys(cfg.hostKeys);
+    if (keys.length === 0)
+      fail(`no host keys in ${cfg.hostKeys} (they are created on first start)`);
+    for (const k of keys) console.log(k.fingerprintLine);
+    return;
+  }
+  if (cmd === '--help' || cmd === '-h' || cmd === 'help') return void console.log(HELP.main);
+  if (cmd === 'serve') return serve(argv.slice(1));
+  if (cmd === undefined || cmd.startsWith('-')) return serve(argv);
+  fail(`unknown command "${cmd}"\n\n${HELP.main}`);
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  const msg = e instanceof Error ? e.message : String(e);
+  console.error(`jailsftpd: ${msg}`);
+  process.exit(
+    e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1,
+  );
+});

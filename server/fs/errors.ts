@@ -1,0 +1,32 @@
+// Errors the storage layer raises besides the system's own (ENOENT, EACCES, ...).
+
+/** A write or resize that the user's quota cannot hold. */
+export class QuotaError extends Error {
+  readonly code = 'EQUOTA';
+  constructor(readonly free: number) {
+    super(`quota exceeded: ${formatBytes(free)} free`);
+  }
+}
+
+/** An operation this server does not allow (e.g. SYMLINK, or opening a device). */
+export class NotAllowedError extends Error {
+  readonly code = 'ENOTALLOWED';
+}
+
+/** An errno-style error, as node's fs raises them. */
+export function errno(code: string, message: string): NodeJS.ErrnoException {
+  const e: NodeJS.ErrnoException = new Error(message);
+  e.code = code;
+  return e;
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]} (${n} bytes)`;
+}

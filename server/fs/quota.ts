@@ -1,0 +1,155 @@
+// Per-user quota ledger, shared by all sessions of a user.
+//
+// used = sum of st_size of the regular files in the home (from a scan at first login), where a file
+// that is open for writing counts with its tracked size: the largest size any write or resize has
+// reserved. A write that grows a file reserves the growth first, so stored bytes never pass the
+// limit whatever the order of concurrent writes. Closing a file reconciles its tracked size with
+// the disk.
+import { lstat, opendir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { QuotaError } from './errors.js';
+
+/** Size bookkeeping for one open file (one inode), shared by all handles on it. */
+export class TrackedFile {
+  refs = 0;
+  /** writes in flight, and resizes waiting for them to finish */
+  private writers = 0;
+  private exclusive = false;
+  private waiting: Array<() => void> = [];
+
+  constructor(
+    readonly key: string,
+    /** size as the ledger counts it: >= the size on disk */
+    public size: number,
+  ) {}
+
+  /** Writes share the file; a resize waits until they are done and holds it alone. */
+  async acquire(exclusive: boolean): Promise<void> {
+    while (this.exclusive || (exclusive && this.writers > 0)) {
+      await new Promise<void>((r) => this.waiting.push(r));
+    }
+    if (exclusive) this.exclusive = true;
+    else this.writers++;
+  }
+
+  release(exclusive: boolean): void {
+    if (exclusive) this.exclusive = false;
+    else this.writers--;
+    const w = this.waiting;
+    this.waiting = [];
+    for (const wake of w) wake();
+  }
+}
+
+export class Ledger {
+  private files = new Map<string, TrackedFile>();
+  sessions = 0;
+
+  constructor(
+    /** bytes allowed; 0 = unlimited */
+    public limit: number,
+    public used: number,
+  ) {}
+
+  get unlimited(): boolean {
+    return this.limit === 0;
+  }
+
+  free(): number {
+    return this.unlimited ? Number.MAX_SAFE_INTEGER : Math.max(0, this.limit - this.used);
+  }
+
+  /** Reserves n bytes or throws QuotaError without changing anything. */
+  reserve(n: number): void {
+    if (n <= 0) return;
+    if (!this.unlimited && this.used + n > this.limit) throw new QuotaError(this.free());
+    this.used += n;
+  }
+
+  /** Gives back n bytes (after a truncation, removal or a write that did not happen). */
+  give(n: number): void {
+    this.used = Math.max(0, this.used - n);
+  }
+
+  /** Adjusts for a size found on disk that differs from what was counted (never refuses). */
+  correct(delta: number): void {
+    this.used = Math.max(0, this.used + delta);
+  }
+
+  track(dev: number, ino: number, size: number): TrackedFile {
+    const key = `${dev}:${ino}`;
+    let f = this.files.get(key);
+    if (!f) {
+      f = new TrackedFile(key, size);
+      this.files.set(key, f);
+    }
+    f.refs++;
+    return f;
+  }
+
+  /** Called when a handle closes; `disk` is the file's state at that moment. */
+  untrack(f: TrackedFile, disk: { size: number; nlink: number }): void {
+    f.refs--;
+    if (f.refs > 0) return;
+    this.files.delete(f.key);
+    // a removed file gives all its space back; otherwise count what is really there
+    if (disk.nlink === 0) this.give(f.size);
+    else this.correct(disk.size - f.size);
+  }
+
+  /** The tracked size of an open inode, if any handle has it open. */
+  openFile(dev: number, ino: number): TrackedFile | undefined {
+    return this.files.get(`${dev}:${ino}`);
+  }
+}
+
+const ledgers = new Map<string, Promise<Ledger>>();
+
+/**
+ * The ledger of a user, created from a scan of the home at the first session and kept while
+ * sessions hold it. `limit` refreshes the quota on every login, so a changed quota applies at once.
+ */
+export async function openLedger(user: string, home: string, limit: number): Promise<Ledger> {
+  let p = ledgers.get(user);
+  if (!p) {
+    p = scanUsage(home).then((used) => new Ledger(limit, used));
+    ledgers.set(user, p);
+    p.catch(() => ledgers.delete(user));
+  }
+  const l = await p;
+  l.limit = limit;
+  l.sessions++;
+  return l;
+}
+
+export function closeLedger(user: string, l: Ledger): void {
+  l.sessions--;
+  if (l.sessions <= 0 && ledgers.get(user)) ledgers.delete(user);
+}
+
+/** Sum of the apparent sizes of the regular files under dir (symlinks are not followed). */
+export async function scanUsage(dir: string): Promise<number> {
+  let total = 0;
+  const stack = [dir];
+  while (stack.length) {
+    const d = stack.pop()!;
+    let it;
+    try {
+      it = await opendir(d, { bufferSize: 256 });
+    } catch {
+      continue;
+    }
+    for await (const e of it) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) stack.push(p);
+      else if (e.isFile()) {
+        try {
+          total += (await lstat(p)).size;
+        } catch {
+          /* vanished meanwhile */
+        }
+      }
+    }
+  }
+  return total;
+}

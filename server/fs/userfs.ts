@@ -1,0 +1,538 @@
+// The storage layer of one session: every file operation of a user, inside the jail and within the
+// quota. It knows nothing of SFTP; errors are node's errno errors, QuotaError or NotAllowedError.
+import {
+  chmodSync,
+  closeSync,
+  constants as C,
+  fchmodSync,
+  fstatSync,
+  fsync,
+  ftruncate,
+  futimesSync,
+  lstatSync,
+  mkdirSync,
+  opendirSync,
+  openSync,
+  read,
+  readlinkSync,
+  renameSync,
+  rmdirSync,
+  statfsSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  write,
+  type Dir,
+  type Stats,
+} from 'node:fs';
+import { createHash } from 'node:crypto';
+import { posix } from 'node:path';
+import { promisify } from 'node:util';
+import { errno, NotAllowedError } from './errors.js';
+import { Jail, using, type Ref } from './jail.js';
+import type { Ledger, TrackedFile } from './quota.js';
+
+const readP = promisify(read);
+const writeP = promisify(write);
+const ftruncateP = promisify(ftruncate);
+const fsyncP = promisify(fsync);
+
+export interface OpenFlags {
+  read: boolean;
+  write: boolean;
+  append: boolean;
+  create: boolean;
+  truncate: boolean;
+  exclusive: boolean;
+}
+
+export interface SetAttrs {
+  size?: number;
+  permissions?: number;
+  atime?: number;
+  mtime?: number;
+}
+
+export class OpenFile {
+  closed = false;
+  constructor(
+    readonly fd: number,
+    readonly path: string,
+    readonly readable: boolean,
+    /** set when the file is open for writing: its shared size bookkeeping */
+    readonly tracked: TrackedFile | undefined,
+    readonly append: boolean,
+  ) {}
+}
+
+export class OpenDir {
+  /** "." and ".." come first, as readdir(3) gives them */
+  dots = true;
+  eof = false;
+  constructor(
+    readonly ref: Ref,
+    readonly dir: Dir,
+    readonly path: string,
+  ) {}
+}
+
+export interface DirEntry {
+  name: string;
+  stats: Stats;
+}
+
+export interface FsSpace {
+  bsize: number;
+  frsize: number;
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+  favail: number;
+  fsid: number;
+  flag: number;
+  namemax: number;
+}
+
+export type HashAlgorithm = 'md5' | 'sha1' | 'sha256' | 'sha512';
+
+export interface UserFsOptions {
+  allowSymlinks: boolean;
+}
+
+const HASH_CHUNK = 1024 * 1024;
+
+export class UserFs {
+  constructor(
+    readonly jail: Jail,
+    readonly ledger: Ledger,
+    private readonly opts: UserFsOptions = { allowSymlinks: false },
+  ) {}
+
+  normalize(path: string): string {
+    return this.jail.normalize(path);
+  }
+
+  // ---- files ---------------------------------------------------------------------------------
+
+  async open(path: string, flags: OpenFlags, mode = 0o644): Promise<OpenFile> {
+    const jp = this.jail.normalize(path);
+    const write = flags.write || flags.append;
+    const access = flags.read && write ? C.O_RDWR : write ? C.O_WRONLY : C.O_RDONLY;
+    const base = access | C.O_NONBLOCK; // never O_TRUNC, never O_APPEND
+    let fd: number;
+    if (flags.create && write) {
+      const { dir, name } = this.jail.parent(jp);
+      fd = using(dir, () => {
+        try {
+          return openSync(dir.at(name), base | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, mode & 0o777);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || flags.exclusive) throw e;
+          return openSync(dir.at(name), base);
+        }
+      });
+    } else {
+      fd = openSync(this.jail.home + (jp === '/' ? '' : jp), base);
+    }
+    const ref = this.jail.verify(fd);
+    let st: Stats;
+    try {
+      st = fstatSync(fd);
+      if (st.isDirectory()) throw errno('EISDIR', 'is a directory');
+      if (!st.isFile()) throw new NotAllowedError('not a regular file');
+    } catch (e) {
+      ref.close();
+      throw e;
+    }
+    const tracked = write ? this.ledger.track(st.dev, st.ino, st.size) : undefined;
+    const file = new OpenFile(fd, jp, flags.read || !write, tracked, flags.append);
+    if (flags.truncate && tracked && st.size > 0) {
+      try {
+        await this.resize(file, 0);
+      } catch (e) {
+        await this.close(file);
+        throw e;
+      }
+    }
+    return file;
+  }
+
+  async read(
+    file: OpenFile,
+    offset: number,
+    length: number,
+    into: Buffer,
+    at: number,
+  ): Promise<number> {
+    if (!file.readable) throw errno('EBADF', 'file not open for reading');
+    const { bytesRead } = await readP(file.fd, into, at, length, offset);
+    return bytesRead;
+  }
+
+  /** Writes data at offset (at the end for an APPEND handle), after reserving any growth. */
+  async write(file: OpenFile, offset: number, data: Buffer): Promise<void> {
+    const t = file.tracked;
+    if (!t) throw errno('EBADF', 'file not open for writing');
+    await t.acquire(false);
+    try {
+      const at = file.append ? t.size : offset;
+      const grow = at + data.length - t.size;
+      if (grow > 0) {
+        this.ledger.reserve(grow);
+        t.size += grow;
+      }
+      try {
+        let done = 0;
+        while (done < data.length) {
+          const { bytesWritten } = await writeP(file.fd, data, done, data.length - done, at + done);
+          done += bytesWritten;
+        }
+      } catch (e) {
+        this.reconcile(file);
+        throw e;
+      }
+    } finally {
+      t.release(false);
+    }
+  }
+
+  /** After a failed write (disk full): count what is really on disk, if no other write is in flight. */
+  private reconcile(file: OpenFile): void {
+    const t = file.tracked!;
+    if (t.refs > 1) return; // others may have reservations in flight; close reconciles
+    try {
+      const real = fstatSync(file.fd).size;
+      if (real < t.size) {
+        this.ledger.give(t.size - real);
+        t.size = real;
+      }
+    } catch {
+      /* close reconciles */
+    }
+  }
+
+  /** Truncates or extends; growth is reserved, shrinking gives space back at once. */
+  async resize(file: OpenFile, size: number): Promise<void> {
+    const t = file.tracked;
+    if (!t) throw errno('EBADF', 'file not open for writing');
+    await t.acquire(true);
+    try {
+      const cur = fstatSync(file.fd).size;
+      this.ledger.correct(cur - t.size);
+      t.size = cur;
+      if (size > cur) this.ledger.reserve(size - cur);
+      try {
+        await ftruncateP(file.fd, size);
+      } catch (e) {
+        if (size > cur) this.ledger.give(size - cur);
+        throw e;
+      }
+      if (size < cur) this.ledger.give(cur - size);
+      t.size = size;
+    } finally {
+      t.release(true);
+    }
+  }
+
+  fstat(file: OpenFile): Stats {
+    return fstatSync(file.fd);
+  }
+
+  async fsetstat(file: OpenFile, a: SetAttrs): Promise<void> {
+    if (a.size !== undefined) await this.resize(file, a.size);
+    if (a.permissions !== undefined) fchmodSync(file.fd, a.permissions & 0o777);
+    if (a.atime !== undefined && a.mtime !== undefined) futimesSync(file.fd, a.atime, a.mtime);
+  }
+
+  async fsync(file: OpenFile): Promise<void> {
+    await fsyncP(file.fd);
+  }
+
+  async close(file: OpenFile): Promise<void> {
+    if (file.closed) return;
+    file.closed = true;
+    const t = file.tracked;
+    if (t) {
+      // wait for writes in flight on this inode, then reconcile the ledger with the disk
+      await t.acquire(true);
+      try {
+        let disk = { size: t.size, nlink: 1 };
+        try {
+          const st = fstatSync(file.fd);
+          disk = { size: st.size, nlink: st.nlink };
+        } catch {
+          /* keep the tracked size */
+        }
+        this.ledger.untrack(t, disk);
+      } finally {
+        t.release(true);
+      }
+    }
+    closeSync(file.fd);
+  }
+
+  // ---- paths ---------------------------------------------------------------------------------
+
+  stat(path: string): Stats {
+    return using(this.jail.resolve(this.jail.normalize(path), true), (r) => fstatSync(r.fd));
+  }
+
+  lstat(path: string): Stats {
+    return using(this.jail.resolve(this.jail.normalize(path), false), (r) => fstatSync(r.fd));
+  }
+
+  async setstat(path: string, a: SetAttrs): Promise<void> {
+    const ref = this.jail.resolve(this.jail.normalize(path), true);
+    try {
+      if (a.size !== undefined) {
+        if (fstatSync(ref.fd).isDirectory()) throw errno('EISDIR', 'is a directory');
+        const fd = openSync(ref.at(), C.O_WRONLY | C.O_NONBLOCK);
+        const st = fstatSync(fd);
+        const file = new OpenFile(
+          fd,
+          path,
+          false,
+          this.ledger.track(st.dev, st.ino, st.size),
+          false,
+        );
+        try {
+          await this.resize(file, a.size);
+        } finally {
+          await this.close(file);
+        }
+      }
+      if (a.permissions !== undefined) chmodSync(ref.at(), a.permissions & 0o777);
+      if (a.atime !== undefined && a.mtime !== undefined) utimesSync(ref.at(), a.atime, a.mtime);
+    } finally {
+      ref.close();
+    }
+  }
+
+  opendir(path: string): OpenDir {
+    const jp = this.jail.normalize(path);
+    const ref = this.jail.resolve(jp, true);
+    try {
+      if (!fstatSync(ref.fd).isDirectory()) throw errno('ENOTDIR', 'not a directory');
+      return new OpenDir(ref, opendirSync(ref.at(), { bufferSize: 128 }), jp);
+    } catch (e) {
+      ref.close();
+      throw e;
+    }
+  }
+
+  /** Up to max entries with their lstat; an empty array at the end. */
+  async readdir(d: OpenDir, max: number): Promise<DirEntry[]> {
+    const out: DirEntry[] = [];
+    if (d.dots) {
+      d.dots = false;
+      const self = fstatSync(d.ref.fd);
+      out.push({ name: '.', stats: self });
+      let parent = self;
+      if (d.path !== '/') {
+        try {
+          parent = this.stat(posix.dirname(d.path));
+        } catch {
+          /* keep self */
+        }
+      }
+      out.push({ name: '..', stats: parent });
+    }
+    while (out.length < max && !d.eof) {
+      const e = await d.dir.read();
+      if (!e) {
+        d.eof = true;
+        break;
+      }
+      try {
+        out.push({ name: e.name, stats: lstatSync(d.ref.at(e.name)) });
+      } catch {
+        /* vanished between readdir and lstat */
+      }
+    }
+    return out;
+  }
+
+  async closedir(d: OpenDir): Promise<void> {
+    try {
+      await d.dir.close();
+    } catch {
+      /* already closed */
+    }
+    d.ref.close();
+  }
+
+  remove(path: string): void {
+    const { dir, name } = this.jail.parent(this.jail.normalize(path));
+    using(dir, () => {
+      const st = lstatSync(dir.at(name));
+      if (st.isDirectory()) throw errno('EISDIR', 'is a directory');
+      unlinkSync(dir.at(name));
+      this.released(st);
+    });
+  }
+
+  /** A file name is gone: its bytes leave the ledger now, or at close while a handle holds it. */
+  private released(st: Stats): void {
+    if (st.isFile() && !this.ledger.openFile(st.dev, st.ino)) this.ledger.give(st.size);
+  }
+
+  mkdir(path: string, mode = 0o755): void {
+    const { dir, name } = this.jail.parent(this.jail.normalize(path));
+    using(dir, () => mkdirSync(dir.at(name), mode & 0o777));
+  }
+
+  rmdir(path: string): void {
+    const { dir, name } = this.jail.parent(this.jail.normalize(path));
+    using(dir, () => rmdirSync(dir.at(name)));
+  }
+
+  /** SFTP v3 RENAME fails when the target exists; posix-rename replaces it atomically. */
+  rename(from: string, to: string, replace: boolean): void {
+    const a = this.jail.parent(this.jail.normalize(from));
+    try {
+      const b = this.jail.parent(this.jail.normalize(to));
+      try {
+        const src = lstatSync(a.dir.at(a.name));
+        let dst: Stats | undefined;
+        try {
+          dst = lstatSync(b.dir.at(b.name));
+        } catch {
+          dst = undefined;
+        }
+        if (dst && !replace) throw errno('EEXIST', 'target exists');
+        renameSync(a.dir.at(a.name), b.dir.at(b.name));
+        if (dst && !(dst.dev === src.dev && dst.ino === src.ino)) this.released(dst);
+      } finally {
+        b.dir.close();
+      }
+    } finally {
+      a.dir.close();
+    }
+  }
+
+  /** The target of a link, as a path inside the jail (links that lead outside are missing). */
+  readlink(path: string): string {
+    const jp = this.jail.normalize(path);
+    const { dir, name } = this.jail.parent(jp);
+    using(dir, () => readlinkSync(dir.at(name))); // EINVAL when it is not a link
+    const target = using(this.jail.resolve(jp, true), (r) => r.real);
+    return this.jail.toClient(target)!;
+  }
+
+  /** Canonical client path: symlinks inside the home resolved; missing paths normalised as text. */
+  realpath(path: string): string {
+    const jp = this.jail.normalize(path);
+    try {
+      return this.jail.toClient(using(this.jail.resolve(jp, true), (r) => r.real)) ?? jp;
+    } catch {
+      return jp;
+    }
+  }
+
+  symlink(linkPath: string, targetPath: string): void {
+    if (!this.opts.allowSymlinks) throw new NotAllowedError('symbolic links are not allowed');
+    const link = this.jail.normalize(linkPath);
+    const target = this.jail.normalize(posix.resolve(posix.dirname(link), targetPath));
+    const { dir, name } = this.jail.parent(link);
+    using(dir, () => symlinkSync(posix.relative(posix.dirname(link), target) || '.', dir.at(name)));
+  }
+
+  /** File system figures; with a quota, its size and what is left of it. */
+  statvfs(path: string): FsSpace {
+    using(this.jail.resolve(this.jail.normalize(path), true), () => undefined);
+    const s = statfsSync(this.jail.home);
+    const base = {
+      files: s.files,
+      ffree: s.ffree,
+      favail: s.ffree,
+      fsid: 0,
+      flag: 0,
+      namemax: 255,
+    };
+    if (this.ledger.unlimited) {
+      return {
+        ...base,
+        bsize: s.bsize,
+        frsize: s.bsize,
+        blocks: s.blocks,
+        bfree: s.bfree,
+        bavail: s.bavail,
+      };
+    }
+    const block = 1024;
+    const free = Math.min(this.ledger.free(), s.bavail * s.bsize);
+    return {
+      ...base,
+      bsize: block,
+      frsize: block,
+      blocks: Math.ceil(this.ledger.limit / block),
+      bfree: Math.floor(free / block),
+      bavail: Math.floor(free / block),
+    };
+  }
+
+  /** copy-data: copies a range between two open files through the quota (length 0 = to EOF). */
+  async copy(
+    src: OpenFile,
+    srcOffset: number,
+    length: number,
+    dst: OpenFile,
+    dstOffset: number,
+  ): Promise<void> {
+    const buf = Buffer.allocUnsafe(256 * 1024);
+    let done = 0;
+    while (length === 0 || done < length) {
+      const want = length === 0 ? buf.length : Math.min(buf.length, length - done);
+      const n = await this.read(src, srcOffset + done, want, buf, 0);
+      if (n === 0) break;
+      await this.write(dst, dstOffset + done, Buffer.from(buf.subarray(0, n)));
+      done += n;
+    }
+  }
+
+  /** Opens a file for reading only (hash commands, check-file-name). */
+  openRead(path: string): Promise<OpenFile> {
+    return this.open(path, {
+      read: true,
+      write: false,
+      append: false,
+      create: false,
+      truncate: false,
+      exclusive: false,
+    });
+  }
+
+  /**
+   * Hashes [offset, offset+length) (length 0 = to EOF), one digest per block (blockSize 0 = one
+   * block). Reads 1 MiB at a time, yielding to the event loop between reads, so that a huge file
+   * never stalls other sessions.
+   */
+  async hash(
+    file: OpenFile,
+    alg: HashAlgorithm,
+    offset: number,
+    length: number,
+    blockSize: number,
+  ): Promise<Buffer[]> {
+    const size = fstatSync(file.fd).size;
+    const end = length === 0 ? size : Math.min(size, offset + length);
+    const digests: Buffer[] = [];
+    const buf = Buffer.allocUnsafe(HASH_CHUNK);
+    let pos = offset;
+    do {
+      const blockEnd = blockSize === 0 ? end : Math.min(end, pos + blockSize);
+      const h = createHash(alg);
+      while (pos < blockEnd) {
+        const n = await this.read(file, pos, Math.min(buf.length, blockEnd - pos), buf, 0);
+        if (n === 0) break;
+        h.update(buf.subarray(0, n));
+        pos += n;
+        await new Promise<void>((r) => setImmediate(r));
+      }
+      digests.push(h.digest());
+      pos = blockEnd;
+    } while (pos < end);
+    return digests;
+  }
+}

@@ -1,0 +1,255 @@
+// The SFTP engine of one session: reads packets from the raw channel, runs them through the handler
+// table and writes the replies back in request order.
+//
+// Ordering: requests on one handle (READ, WRITE, FSTAT, READDIR) run one after another on that
+// handle, different handles run side by side, and every other request is a barrier that waits for
+// all earlier requests and holds back later ones: the results are those of sequential execution.
+//
+// Bounds: at most MAX_PENDING requests are decoded and not yet answered; beyond that, or while the
+// channel refuses more output, the engine stops reading, so SSH flow control stops the client.
+// Memory per session is therefore bounded whatever the client sends.
+import type { Duplex } from 'node:stream';
+import { decodeRequest, encode, type Request } from './codec.js';
+import { PacketType, SFTP_VERSION, Status } from './constants.js';
+import { Framer } from './framer.js';
+import {
+  advertised,
+  handlers,
+  laneOf,
+  runExtension,
+  type Reply,
+  type Session,
+} from './handlers.js';
+import { statusFromError } from './status.js';
+
+const MAX_PENDING = 64;
+
+interface Job {
+  req: Request;
+  lane: number | null;
+  reply?: Buffer;
+}
+
+export interface EngineEvents {
+  /** a protocol violation that ends the session (logged by the caller) */
+  onProtocolError?(reason: string): void;
+  /** called once when the session is over and every handle is closed */
+  onClosed?(): void;
+}
+
+export class SftpEngine {
+  private readonly framer = new Framer();
+  private frames: Buffer[] = [];
+  private initialized = false;
+  /** decoded, not started */
+  private queue: Job[] = [];
+  /** started or finished, not yet written, in request order */
+  private replies: Job[] = [];
+  private running = 0;
+  private barrierRunning = false;
+  private busyLanes = new Set<number>();
+  private outputBlocked = false;
+  private paused = false;
+  private ended = false;
+  private closed = false;
+
+  constructor(
+    private readonly channel: Duplex,
+    private readonly session: Session,
+    private readonly events: EngineEvents = {},
+  ) {
+    channel.on('data', (chunk: Buffer) => this.onData(chunk));
+    channel.on('drain', () => {
+      this.outputBlocked = false;
+      this.pump();
+    });
+    channel.on('end', () => {
+      this.ended = true;
+      this.maybeFinish();
+    });
+    channel.on('close', () => {
+      this.ended = true;
+      this.queue = [];
+      this.frames = [];
+      this.maybeFinish();
+    });
+    channel.on('error', () => undefined);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.ended) return;
+    let bodies: Buffer[];
+    try {
+      bodies = this.framer.push(chunk);
+    } catch (e) {
+      this.fatal((e as Error).message);
+      return;
+    }
+    for (const b of bodies) this.frames.push(b);
+    this.pump();
+  }
+
+  /** Decodes frames while there is room, starts what may start, writes finished replies. */
+  private pump(): void {
+    if (this.closed) return;
+    while (this.frames.length > 0 && this.replies.length < MAX_PENDING && !this.outputBlocked) {
+      const body = this.frames.shift()!;
+      if (!this.initialized) {
+        if (body[0] !== PacketType.INIT || body.length < 5) {
+          this.fatal('first packet is not INIT');
+          return;
+        }
+        this.initialized = true;
+        this.send(encode.version(advertised));
+        continue;
+      }
+      const d = decodeRequest(body);
+      if (!d.ok) {
+        if (d.id === undefined) {
+          this.fatal(d.reason);
+          return;
+        }
+        // answer the malformed request in its turn, as a barrier with a ready reply
+        const job: Job = {
+          req: { type: PacketType.EXTENDED, id: d.id, name: '', payload: body },
+          lane: null,
+          reply: encode.status(d.id, Status.BAD_MESSAGE, d.reason),
+        };
+        this.replies.push(job);
+        continue;
+      }
+      const job: Job = { req: d.value, lane: laneOf(d.value) };
+      this.replies.push(job);
+      this.queue.push(job);
+    }
+    this.startJobs();
+    this.flush();
+    this.flowControl();
+  }
+
+  private startJobs(): void {
+    if (this.barrierRunning) return;
+    const seen = new Set<number>();
+    let i = 0;
+    while (i < this.queue.length) {
+      const job = this.queue[i]!;
+      if (job.lane === null) {
+        if (i === 0 && this.running === 0) {
+          this.queue.shift();
+          this.barrierRunning = true;
+          this.run(job);
+        }
+        return; // nothing after a barrier may start before it
+      }
+      if (!this.busyLanes.has(job.lane) && !seen.has(job.lane)) {
+        this.queue.splice(i, 1);
+        this.busyLanes.add(job.lane);
+        seen.add(job.lane);
+        this.run(job);
+        if (this.barrierRunning) return;
+        continue;
+      }
+      seen.add(job.lane);
+      i++;
+    }
+  }
+
+  private run(job: Job): void {
+    this.running++;
+    let r: Reply;
+    try {
+      r = this.dispatch(job.req);
+    } catch (e) {
+      this.done(job, this.errorReply(job.req.id, e));
+      return;
+    }
+    if (Buffer.isBuffer(r)) this.done(job, r);
+    else
+      r.then(
+        (buf) => this.done(job, buf),
+        (e: unknown) => this.done(job, this.errorReply(job.req.id, e)),
+      );
+  }
+
+  private dispatch(req: Request): Reply {
+    if (req.type === PacketType.EXTENDED)
+      return runExtension(this.session, req.name, req.id, req.payload);
+    const h = handlers[req.type] as ((s: Session, r: Request) => Reply) | undefined;
+    if (!h) return encode.status(req.id, Status.OP_UNSUPPORTED, 'Operation unsupported');
+    return h(this.session, req);
+  }
+
+  private errorReply(id: number, e: unknown): Buffer {
+    const s = statusFromError(e);
+    return encode.status(id, s.code, s.message);
+  }
+
+  private done(job: Job, reply: Buffer): void {
+    job.reply = reply;
+    this.running--;
+    if (job.lane === null) this.barrierRunning = false;
+    else this.busyLanes.delete(job.lane);
+    if (this.closed) return;
+    this.startJobs();
+    this.flush();
+    this.flowControl();
+    this.maybeFinish();
+    if (this.frames.length > 0) this.pump();
+  }
+
+  /** Writes finished replies in request order. */
+  private flush(): void {
+    while (this.replies.length > 0 && this.replies[0]!.reply) {
+      const job = this.replies.shift()!;
+      this.send(job.reply!);
+    }
+  }
+
+  private send(buf: Buffer): void {
+    if (this.ended && !this.channel.writable) return;
+    if (!this.channel.write(buf)) this.outputBlocked = true;
+  }
+
+  private flowControl(): void {
+    const full =
+      this.replies.length >= MAX_PENDING || this.outputBlocked || this.frames.length > MAX_PENDING;
+    if (full && !this.paused) {
+      this.paused = true;
+      this.channel.pause();
+    } else if (!full && this.paused) {
+      this.paused = false;
+      this.channel.resume();
+    }
+  }
+
+  private fatal(reason: string): void {
+    this.events.onProtocolError?.(reason);
+    this.ended = true;
+    this.queue = [];
+    this.frames = [];
+    this.channel.end();
+    this.maybeFinish();
+  }
+
+  /** When the client is gone and nothing runs, close every handle (data stays on disk). */
+  private maybeFinish(): void {
+    if (
+      this.closed ||
+      !this.ended ||
+      this.running > 0 ||
+      this.queue.length > 0 ||
+      this.frames.length > 0
+    )
+      return;
+    this.closed = true;
+    const all = this.session.handles.drain();
+    void Promise.allSettled(
+      all.map((h) =>
+        h.kind === 'file' ? this.session.fs.close(h.file) : this.session.fs.closedir(h.dir),
+      ),
+    ).then(() => {
+      if (this.channel.writable) this.channel.end();
+      this.events.onClosed?.();
+    });
+  }
+}

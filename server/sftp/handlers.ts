@@ -1,0 +1,301 @@
+// The one table of SFTP request handlers, keyed by packet type, and the extensions keyed by name.
+// Each handler parses nothing (the codec did), makes its storage call and builds its reply.
+import { HandleTable } from './handles.js';
+import { encode, finishData, DATA_HEADER, Reader, type Attrs, type Request } from './codec.js';
+import {
+  MAX_DATA,
+  MAX_NAMES_PER_READDIR,
+  MAX_PACKET,
+  OpenFlag,
+  PacketType,
+  Status,
+} from './constants.js';
+import { attrsFromStats, longname } from './attrs.js';
+import { ProtocolError } from './status.js';
+import type { HashAlgorithm, SetAttrs, UserFs } from '../fs/userfs.js';
+
+/** What a handler may use: the user's storage and this session's handles. */
+export interface Session {
+  readonly fs: UserFs;
+  readonly handles: HandleTable;
+  readonly user: string;
+}
+
+export type Reply = Buffer | Promise<Buffer>;
+type RequestOf<K extends PacketType> = Request & { type: K };
+type Handler<K extends PacketType> = (s: Session, req: RequestOf<K>) => Reply;
+type Table = { [K in PacketType]?: Handler<K> };
+
+const ok = (id: number): Buffer => encode.status(id, Status.OK, 'Success');
+
+function setAttrs(a: Attrs): SetAttrs {
+  // uid/gid are ignored: users cannot give files away
+  return { size: a.size, permissions: a.permissions, atime: a.atime, mtime: a.mtime };
+}
+
+function nameReply(id: number, path: string): Buffer {
+  return encode.name(id, [{ filename: path, longname: path, attrs: {} }]);
+}
+
+export const handlers: Table = {
+  [PacketType.OPEN]: async (s, r) => {
+    const f = r.pflags;
+    const file = await s.fs.open(
+      r.path,
+      {
+        read: (f & OpenFlag.READ) !== 0,
+        write: (f & OpenFlag.WRITE) !== 0,
+        append: (f & OpenFlag.APPEND) !== 0,
+        create: (f & OpenFlag.CREAT) !== 0,
+        truncate: (f & OpenFlag.TRUNC) !== 0,
+        exclusive: (f & OpenFlag.EXCL) !== 0,
+      },
+      r.attrs.permissions ?? 0o644,
+    );
+    try {
+      return encode.handle(r.id, s.handles.add({ kind: 'file', file }));
+    } catch (e) {
+      await s.fs.close(file);
+      throw e;
+    }
+  },
+
+  [PacketType.CLOSE]: async (s, r) => {
+    const h = s.handles.remove(r.handle);
+    if (h.kind === 'file') await s.fs.close(h.file);
+    else await s.fs.closedir(h.dir);
+    return ok(r.id);
+  },
+
+  [PacketType.READ]: async (s, r) => {
+    const file = s.handles.file(r.handle);
+    const len = Math.min(r.length, MAX_DATA);
+    const buf = Buffer.allocUnsafe(DATA_HEADER + len);
+    const n = len === 0 ? 0 : await s.fs.read(file, r.offset, len, buf, DATA_HEADER);
+    if (n === 0 && len > 0) return encode.status(r.id, Status.EOF, 'End of file');
+    return finishData(buf, r.id, n);
+  },
+
+  [PacketType.WRITE]: async (s, r) => {
+    await s.fs.write(s.handles.file(r.handle), r.offset, r.data);
+    return ok(r.id);
+  },
+
+  [PacketType.LSTAT]: (s, r) => encode.attrs(r.id, attrsFromStats(s.fs.lstat(r.path))),
+  [PacketType.STAT]: (s, r) => encode.attrs(r.id, attrsFromStats(s.fs.stat(r.path))),
+
+  [PacketType.FSTAT]: (s, r) => {
+    const h = s.handles.get(r.handle);
+    const st = h.kind === 'file' ? s.fs.fstat(h.file) : s.fs.stat(h.dir.path);
+    return encode.attrs(r.id, attrsFromStats(st));
+  },
+
+  [PacketType.SETSTAT]: async (s, r) => {
+    await s.fs.setstat(r.path, setAttrs(r.attrs));
+    return ok(r.id);
+  },
+
+  [PacketType.FSETSTAT]: async (s, r) => {
+    const h = s.handles.get(r.handle);
+    if (h.kind === 'file') await s.fs.fsetstat(h.file, setAttrs(r.attrs));
+    else await s.fs.setstat(h.dir.path, setAttrs(r.attrs));
+    return ok(r.id);
+  },
+
+  [PacketType.OPENDIR]: async (s, r) => {
+    const dir = s.fs.opendir(r.path);
+    try {
+      return encode.handle(r.id, s.handles.add({ kind: 'dir', dir }));
+    } catch (e) {
+      await s.fs.closedir(dir);
+      throw e;
+    }
+  },
+
+  [PacketType.READDIR]: async (s, r) => {
+    const entries = await s.fs.readdir(s.handles.dir(r.handle), MAX_NAMES_PER_READDIR);
+    if (entries.length === 0) return encode.status(r.id, Status.EOF, 'End of file');
+    const now = Date.now();
+    return encode.name(
+      r.id,
+      entries.map((e) => ({
+        filename: e.name,
+        longname: longname(e.name, e.stats, s.user, now),
+        attrs: attrsFromStats(e.stats),
+      })),
+    );
+  },
+
+  [PacketType.REMOVE]: (s, r) => {
+    s.fs.remove(r.path);
+    return ok(r.id);
+  },
+  [PacketType.MKDIR]: (s, r) => {
+    s.fs.mkdir(r.path, r.attrs.permissions ?? 0o755);
+    return ok(r.id);
+  },
+  [PacketType.RMDIR]: (s, r) => {
+    s.fs.rmdir(r.path);
+    return ok(r.id);
+  },
+  [PacketType.REALPATH]: (s, r) => nameReply(r.id, s.fs.realpath(r.path)),
+  [PacketType.RENAME]: (s, r) => {
+    s.fs.rename(r.oldPath, r.newPath, false);
+    return ok(r.id);
+  },
+  [PacketType.READLINK]: (s, r) => nameReply(r.id, s.fs.readlink(r.path)),
+  // OpenSSH sends (target, link), the draft says (link, target); it is refused by default anyway
+  [PacketType.SYMLINK]: (s, r) => {
+    s.fs.symlink(r.second, r.first);
+    return ok(r.id);
+  },
+};
+
+// ---- extensions ---------------------------------------------------------------------------------
+
+interface Extension {
+  /** the data string announced in VERSION */
+  version: string;
+  run(s: Session, id: number, p: Reader): Reply;
+}
+
+const HASHES: readonly HashAlgorithm[] = ['md5', 'sha1', 'sha256', 'sha512'];
+
+async function checkFile(s: Session, id: number, p: Reader, byHandle: boolean): Promise<Buffer> {
+  const target = byHandle ? p.bytes() : p.path();
+  const wanted = p.string().split(',');
+  const offset = p.u64();
+  const length = p.u64();
+  const blockSize = p.u32();
+  const alg = wanted.find((a): a is HashAlgorithm => (HASHES as string[]).includes(a));
+  if (!alg)
+    throw new ProtocolError(Status.OP_UNSUPPORTED, `no supported hash in ${wanted.join(',')}`);
+  if (blockSize !== 0 && blockSize < 256)
+    throw new ProtocolError(Status.FAILURE, 'block size must be 0 or >= 256');
+  const file = typeof target === 'string' ? await s.fs.openRead(target) : s.handles.file(target);
+  try {
+    const digests = await s.fs.hash(file, alg, offset, length, blockSize);
+    const hashes = Buffer.concat(digests);
+    if (hashes.length + 64 > MAX_PACKET)
+      throw new ProtocolError(Status.FAILURE, 'too many blocks for one reply');
+    return encode.extendedReply(id, (w) => {
+      w.string('check-file').string(alg);
+      for (const d of digests) for (const b of d) w.u8(b);
+    });
+  } finally {
+    if (typeof target === 'string') await s.fs.close(file);
+  }
+}
+
+function statvfsReply(id: number, s: Session, path: string): Buffer {
+  const v = s.fs.statvfs(path);
+  return encode.extendedReply(id, (w) => {
+    for (const n of [
+      v.bsize,
+      v.frsize,
+      v.blocks,
+      v.bfree,
+      v.bavail,
+      v.files,
+      v.ffree,
+      v.favail,
+      v.fsid,
+      v.flag,
+      v.namemax,
+    ]) {
+      w.u64(n);
+    }
+  });
+}
+
+export const extensions: Record<string, Extension> = {
+  'posix-rename@openssh.com': {
+    version: '1',
+    run: (s, id, p) => {
+      s.fs.rename(p.path(), p.path(), true);
+      return ok(id);
+    },
+  },
+  'statvfs@openssh.com': { version: '2', run: (s, id, p) => statvfsReply(id, s, p.path()) },
+  'fstatvfs@openssh.com': {
+    version: '2',
+    run: (s, id, p) => {
+      const h = s.handles.get(p.bytes());
+      return statvfsReply(id, s, h.kind === 'file' ? h.file.path : h.dir.path);
+    },
+  },
+  'fsync@openssh.com': {
+    version: '1',
+    run: async (s, id, p) => {
+      await s.fs.fsync(s.handles.file(p.bytes()));
+      return ok(id);
+    },
+  },
+  'limits@openssh.com': {
+    version: '1',
+    run: (s, id) =>
+      encode.extendedReply(id, (w) =>
+        w.u64(MAX_PACKET).u64(MAX_DATA).u64(MAX_DATA).u64(s.handles.max),
+      ),
+  },
+  'expand-path@openssh.com': {
+    version: '1',
+    run: (s, id, p) => {
+      let path = p.path();
+      // the home is "/": "~" and "~/x" expand there; "~user" only for the user's own name
+      const m = /^~([^/]*)(\/.*)?$/.exec(path);
+      if (m) {
+        if (m[1] && m[1] !== s.user) throw new ProtocolError(Status.NO_SUCH_FILE, 'No such user');
+        path = '/' + (m[2] ?? '');
+      }
+      return nameReply(id, s.fs.realpath(path));
+    },
+  },
+  'home-directory': {
+    version: '1',
+    run: (s, id, p) => {
+      const user = p.string();
+      if (user !== '' && user !== s.user)
+        throw new ProtocolError(Status.NO_SUCH_FILE, 'No such user');
+      return nameReply(id, '/');
+    },
+  },
+  'copy-data': {
+    version: '1',
+    run: async (s, id, p) => {
+      const src = s.handles.file(p.bytes());
+      const srcOffset = p.u64();
+      const length = p.u64();
+      const dst = s.handles.file(p.bytes());
+      const dstOffset = p.u64();
+      await s.fs.copy(src, srcOffset, length, dst, dstOffset);
+      return ok(id);
+    },
+  },
+  'check-file-name': { version: HASHES.join(','), run: (s, id, p) => checkFile(s, id, p, false) },
+  'check-file-handle': { version: HASHES.join(','), run: (s, id, p) => checkFile(s, id, p, true) },
+};
+
+/** The VERSION packet's extension list: exactly the table above. */
+export const advertised: ReadonlyArray<readonly [string, string]> = Object.entries(extensions).map(
+  ([name, e]) => [name, e.version] as const,
+);
+
+/** Requests bound to one handle run in order on that handle; everything else is a barrier. */
+export function laneOf(req: Request): number | null {
+  switch (req.type) {
+    case PacketType.READ:
+    case PacketType.WRITE:
+    case PacketType.FSTAT:
+    case PacketType.READDIR:
+      return HandleTable.key(req.handle);
+    default:
+      return null;
+  }
+}
+
+export function runExtension(s: Session, name: string, id: number, payload: Buffer): Reply {
+  const ext = extensions[name];
+  if (!ext) return encode.status(id, Status.OP_UNSUPPORTED, `unsupported extension ${name}`);
+  return ext.run(s, id, new Reader(payload));
+}

@@ -1,0 +1,95 @@
+// Authentication: password and keyboard-interactive (argon2id), and public keys (signature checked
+// against the user's authorized keys). Every refusal looks the same, whatever its reason.
+import { mkdirSync, statSync } from 'node:fs';
+import ssh2, { type AuthContext, type ParsedKey } from 'ssh2';
+import { log } from '../log.js';
+import type { PasswordChecker } from '../users/password.js';
+import type { UserRecord, UserStore } from '../users/store.js';
+import type { LoginDefence } from './defence.js';
+
+const METHODS: AuthContext['method'][] = ['publickey', 'password', 'keyboard-interactive'];
+
+export interface AuthState {
+  addr: string;
+  failures: number;
+  user?: UserRecord;
+  home?: string;
+}
+
+function parsedKey(line: string): ParsedKey | undefined {
+  const p = ssh2.utils.parseKey(line);
+  const k = Array.isArray(p) ? p[0] : p;
+  return k && !(k instanceof Error) ? k : undefined;
+}
+
+export class Authenticator {
+  constructor(
+    private readonly store: UserStore,
+    private readonly passwords: PasswordChecker,
+    private readonly defence: LoginDefence,
+    private readonly maxAttempts: number,
+  ) {}
+
+  /** Handles one authentication request; `end` closes the connection after too many failures. */
+  /** `admit` runs after a successful check, before accepting; it may refuse (e.g. home unusable). */
+  async handle(
+    ctx: AuthContext,
+    st: AuthState,
+    admit: (user: UserRecord, home: string) => Promise<void>,
+    end: () => void,
+  ): Promise<void> {
+    if (ctx.method === 'none') return ctx.reject(METHODS);
+    const name = ctx.username;
+    let record: UserRecord | undefined;
+    try {
+      record = this.store.get(name);
+    } catch (e) {
+      log('user.record_error', { user: name, error: (e as Error).message });
+      record = undefined;
+    }
+    const locked = this.defence.locked(st.addr, name);
+    let ok = false;
+    if (ctx.method === 'publickey') {
+      const wanted = ctx.key.data;
+      const match = record?.keys.map(parsedKey).find((k) => k?.getPublicSSH().equals(wanted));
+      if (match && !locked) {
+        if (!ctx.signature || !ctx.blob) return ctx.accept(); // a probe: "this key would do"
+        ok = match.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true;
+      }
+    } else if (ctx.method === 'password') {
+      ok = (await this.passwords.verify(record?.password, ctx.password)) && !locked;
+    } else if (ctx.method === 'keyboard-interactive') {
+      const answer = await new Promise<string>((res) =>
+        ctx.prompt([{ prompt: 'Password: ', echo: false }], '', '', (a) => res(a[0] ?? '')),
+      );
+      ok = (await this.passwords.verify(record?.password, answer)) && !locked;
+    }
+    if (ok && record) {
+      const home = this.store.homeOf(record);
+      try {
+        prepareHome(home);
+        await admit(record, home);
+        this.defence.success(st.addr, name);
+        st.user = record;
+        st.home = home;
+        log('login', { user: name, addr: st.addr, method: ctx.method });
+        return ctx.accept();
+      } catch (e) {
+        log('login.refused', { user: name, addr: st.addr, reason: (e as Error).message });
+      }
+    }
+    st.failures++;
+    const delay = this.defence.failure(st.addr, name);
+    log('login.failed', { user: name, addr: st.addr, method: ctx.method, attempt: st.failures });
+    setTimeout(() => {
+      ctx.reject(METHODS);
+      if (st.failures >= this.maxAttempts) end();
+    }, delay).unref();
+  }
+}
+
+/** Homes are created on demand; a home that is not a directory refuses the login. */
+function prepareHome(home: string): void {
+  mkdirSync(home, { recursive: true, mode: 0o755 });
+  if (!statSync(home).isDirectory()) throw new Error(`home ${home} is not a directory`);
+}

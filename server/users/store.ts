@@ -1,0 +1,103 @@
+// User records: users/NAME.json, one per user, written atomically (temp file + rename).
+// Records are read again at every login, so changes apply to a running server at once.
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import ssh2 from 'ssh2';
+
+export interface UserRecord {
+  name: string;
+  /** argon2id PHC string, or absent for key-only users */
+  password?: string;
+  /** authorized keys, one OpenSSH line each */
+  keys: string[];
+  /** bytes; 0 = unlimited */
+  quota: number;
+  /** absolute, or relative to the homes directory; default: the user's name */
+  home?: string;
+}
+
+const NAME = /^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,31}$/;
+
+export function validName(name: string): boolean {
+  return NAME.test(name) && name !== '.' && name !== '..';
+}
+
+/** Checks an OpenSSH public key line and returns it normalised (type, base64, comment). */
+export function parsePublicKeyLine(line: string): string {
+  const parsed = ssh2.utils.parseKey(line.trim());
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key || key instanceof Error)
+    throw new Error(`not an OpenSSH public key: ${line.slice(0, 40)}…`);
+  const parts = line.trim().split(/\s+/);
+  return parts.slice(0, 3).join(' ');
+}
+
+export class UserStore {
+  constructor(
+    readonly dir: string,
+    readonly homes: string,
+  ) {}
+
+  private file(name: string): string {
+    return join(this.dir, `${name}.json`);
+  }
+
+  /** The record, or undefined when there is none. Throws on a corrupt or unreadable record. */
+  get(name: string): UserRecord | undefined {
+    if (!validName(name)) return undefined;
+    let text: string;
+    try {
+      text = readFileSync(this.file(name), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    const r = JSON.parse(text) as Partial<UserRecord>;
+    if (r.name !== name || !Array.isArray(r.keys) || typeof r.quota !== 'number') {
+      throw new Error(`user record ${this.file(name)} is invalid`);
+    }
+    return r as UserRecord;
+  }
+
+  homeOf(r: UserRecord): string {
+    const h = r.home ?? r.name;
+    return isAbsolute(h) ? h : join(this.homes, h);
+  }
+
+  put(r: UserRecord): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const tmp = join(this.dir, `.${r.name}.json.${process.pid}.tmp`);
+    writeFileSync(tmp, JSON.stringify(r, null, 2) + '\n', { mode: 0o600 });
+    renameSync(tmp, this.file(r.name));
+  }
+
+  delete(name: string): boolean {
+    try {
+      unlinkSync(this.file(name));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  list(): string[] {
+    let files: string[];
+    try {
+      files = readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+    return files
+      .filter((f) => f.endsWith('.json') && !f.startsWith('.'))
+      .map((f) => f.slice(0, -5))
+      .filter(validName)
+      .sort();
+  }
+}

@@ -45,8 +45,8 @@ export const DEFAULTS: Config = {
   users: 'users',
   homes: 'home',
   hostKeys: 'keys',
-  // about 40 ms per verification on the reference machine (see README, Performance)
-  argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
+  // 20-40 ms per verification on the reference machine (see README, Performance)
+  argon2: { memoryCost: 19456, timeCost: 3, parallelism: 1 },
   limits: {
     maxConnections: 1024,
     maxConnectionsPerAddress: 64,

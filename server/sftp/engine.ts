@@ -1,9 +1,11 @@
 // The SFTP engine of one session: reads packets from the raw channel, runs them through the handler
 // table and writes the replies back in request order.
 //
-// Ordering: requests on one handle (READ, WRITE, FSTAT, READDIR) run one after another on that
-// handle, different handles run side by side, and every other request is a barrier that waits for
-// all earlier requests and holds back later ones: the results are those of sequential execution.
+// Ordering: requests on one handle share a lane (see laneOf): READs run side by side, WRITEs to
+// ranges that do not overlap run side by side, anything else on the lane runs alone, and a lane is
+// first-in first-out. Different handles run side by side. Every other request is a barrier that
+// waits for all earlier requests and holds back later ones. The results are those of sequential
+// execution, while a stream of WRITEs or READs keeps several disk operations in flight.
 //
 // Bounds: at most MAX_PENDING requests are decoded and not yet answered; beyond that, or while the
 // channel refuses more output, the engine stops reading, so SSH flow control stops the client.
@@ -17,17 +19,25 @@ import {
   handlers,
   laneOf,
   runExtension,
+  type Lane,
   type Reply,
   type Session,
 } from './handlers.js';
 import { statusFromError } from './status.js';
 
 const MAX_PENDING = 64;
+/** disk operations in flight on one handle */
+const MAX_PER_LANE = 16;
 
 interface Job {
   req: Request;
-  lane: number | null;
+  lane: Lane | null;
   reply?: Buffer;
+}
+
+interface LaneState {
+  kind: Lane['kind'];
+  running: Job[];
 }
 
 export interface EngineEvents {
@@ -47,7 +57,7 @@ export class SftpEngine {
   private replies: Job[] = [];
   private running = 0;
   private barrierRunning = false;
-  private busyLanes = new Set<number>();
+  private lanes = new Map<number, LaneState>();
   private outputBlocked = false;
   private paused = false;
   private ended = false;
@@ -118,7 +128,7 @@ export class SftpEngine {
         this.replies.push(job);
         continue;
       }
-      const job: Job = { req: d.value, lane: laneOf(d.value) };
+      const job: Job = { req: d.value, lane: laneOf(this.session, d.value) };
       this.replies.push(job);
       this.queue.push(job);
     }
@@ -129,11 +139,12 @@ export class SftpEngine {
 
   private startJobs(): void {
     if (this.barrierRunning) return;
-    const seen = new Set<number>();
+    const held = new Set<number>(); // lanes with an earlier job still waiting
     let i = 0;
     while (i < this.queue.length) {
       const job = this.queue[i]!;
-      if (job.lane === null) {
+      const lane = job.lane;
+      if (lane === null) {
         if (i === 0 && this.running === 0) {
           this.queue.shift();
           this.barrierRunning = true;
@@ -141,17 +152,26 @@ export class SftpEngine {
         }
         return; // nothing after a barrier may start before it
       }
-      if (!this.busyLanes.has(job.lane) && !seen.has(job.lane)) {
+      if (!held.has(lane.lane) && this.laneAdmits(lane)) {
         this.queue.splice(i, 1);
-        this.busyLanes.add(job.lane);
-        seen.add(job.lane);
+        const st = this.lanes.get(lane.lane);
+        if (st) st.running.push(job);
+        else this.lanes.set(lane.lane, { kind: lane.kind, running: [job] });
         this.run(job);
         if (this.barrierRunning) return;
         continue;
       }
-      seen.add(job.lane);
+      held.add(lane.lane);
       i++;
     }
+  }
+
+  private laneAdmits(l: Lane): boolean {
+    const st = this.lanes.get(l.lane);
+    if (!st) return true;
+    if (st.running.length >= MAX_PER_LANE || l.kind !== st.kind || l.kind === 'other') return false;
+    if (l.kind === 'read') return true;
+    return st.running.every((j) => j.lane!.end <= l.start || j.lane!.start >= l.end);
   }
 
   private run(job: Job): void {
@@ -188,7 +208,11 @@ export class SftpEngine {
     job.reply = reply;
     this.running--;
     if (job.lane === null) this.barrierRunning = false;
-    else this.busyLanes.delete(job.lane);
+    else {
+      const st = this.lanes.get(job.lane.lane)!;
+      st.running.splice(st.running.indexOf(job), 1);
+      if (st.running.length === 0) this.lanes.delete(job.lane.lane);
+    }
     if (this.closed) return;
     this.startJobs();
     this.flush();

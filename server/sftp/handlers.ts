@@ -281,14 +281,31 @@ export const advertised: ReadonlyArray<readonly [string, string]> = Object.entri
   ([name, e]) => [name, e.version] as const,
 );
 
-/** Requests bound to one handle run in order on that handle; everything else is a barrier. */
-export function laneOf(req: Request): number | null {
+/**
+ * How a request is scheduled. Requests bound to one handle share its lane: READs may run side by
+ * side, as may WRITEs to ranges that do not overlap (APPEND writes excepted); anything else on the
+ * lane runs alone. Requests without a lane are barriers that run alone in the session.
+ */
+export interface Lane {
+  lane: number;
+  kind: 'read' | 'write' | 'other';
+  start: number;
+  end: number;
+}
+
+export function laneOf(s: Session, req: Request): Lane | null {
   switch (req.type) {
     case PacketType.READ:
-    case PacketType.WRITE:
+      return { lane: HandleTable.key(req.handle), kind: 'read', start: 0, end: 0 };
+    case PacketType.WRITE: {
+      const lane = HandleTable.key(req.handle);
+      const h = s.handles.peek(req.handle);
+      if (h?.kind === 'file' && h.file.append) return { lane, kind: 'other', start: 0, end: 0 };
+      return { lane, kind: 'write', start: req.offset, end: req.offset + req.data.length };
+    }
     case PacketType.FSTAT:
     case PacketType.READDIR:
-      return HandleTable.key(req.handle);
+      return { lane: HandleTable.key(req.handle), kind: 'other', start: 0, end: 0 };
     default:
       return null;
   }

@@ -32,6 +32,11 @@ export class HandleTable {
     return handle.length === 4 ? handle.readUInt32BE(0) : -1;
   }
 
+  /** The handle, or undefined (for scheduling decisions, which must not fail). */
+  peek(handle: Buffer): Handle | undefined {
+    return this.map.get(HandleTable.key(handle));
+  }
+
   get(handle: Buffer): Handle {
     const h = this.map.get(HandleTable.key(handle));
     if (!h) throw new ProtocolError(Status.FAILURE, 'invalid handle');

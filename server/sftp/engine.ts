@@ -77,12 +77,7 @@ export class SftpEngine {
       this.ended = true;
       this.maybeFinish();
     });
-    channel.on('close', () => {
-      this.ended = true;
-      this.queue = [];
-      this.frames = [];
-      this.maybeFinish();
-    });
+    channel.on('close', () => this.abort());
     channel.on('error', () => undefined);
   }
 
@@ -244,6 +239,17 @@ export class SftpEngine {
       this.paused = false;
       this.channel.resume();
     }
+  }
+
+  /**
+   * The connection is gone: drop what was not started, and close every handle once the running
+   * requests are done. (A paused channel never emits 'close' by itself, so the SSH layer calls this.)
+   */
+  abort(): void {
+    this.ended = true;
+    this.queue = [];
+    this.frames = [];
+    this.maybeFinish();
   }
 
   private fatal(reason: string): void {

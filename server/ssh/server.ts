@@ -63,6 +63,8 @@ interface Conn {
   ledger?: Ledger;
   fs?: UserFs;
   sessions: number;
+  /** run when the socket closes */
+  closers: Array<() => void>;
 }
 
 export class JailServer {
@@ -158,6 +160,7 @@ export class JailServer {
       lastActivity: now,
       auth: { addr, failures: 0 },
       sessions: 0,
+      closers: [],
     };
     this.conns.add(conn);
     this.perAddr.set(addr, (this.perAddr.get(addr) ?? 0) + 1);
@@ -169,6 +172,7 @@ export class JailServer {
   }
 
   private onClose(conn: Conn, peer: string): void {
+    for (const fn of conn.closers) fn();
     this.conns.delete(conn);
     this.byPeer.delete(peer);
     const n = (this.perAddr.get(conn.addr) ?? 1) - 1;
@@ -234,6 +238,7 @@ export class JailServer {
           conn.sessions--;
         },
         activity: () => (conn.lastActivity = Date.now()),
+        onClose: (fn) => conn.closers.push(fn),
       });
     });
   }

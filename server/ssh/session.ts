@@ -15,6 +15,8 @@ export interface SessionEnv {
   openSession(): string | undefined;
   closeSession(): void;
   activity(): void;
+  /** runs fn when the connection closes, however it closes */
+  onClose(fn: () => void): void;
 }
 
 const REFUSED =
@@ -38,7 +40,7 @@ export function serveSession(session: SshSession, env: SessionEnv): void {
     if (over) return refuse(ch, `jailsftpd: ${over}\r\n`);
     ch.on('data', env.activity);
     const fs = env.fs();
-    new SftpEngine(
+    const engine = new SftpEngine(
       ch,
       { fs, handles: new HandleTable(env.maxHandles), user: env.user },
       {
@@ -46,6 +48,7 @@ export function serveSession(session: SshSession, env: SessionEnv): void {
         onClosed: () => env.closeSession(),
       },
     );
+    env.onClose(() => engine.abort());
   });
 
   session.on('exec', (accept, _reject, info) => {

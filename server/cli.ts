@@ -93,7 +93,20 @@ function askHidden(prompt: string): Promise<string> {
 
 function keyLine(arg: string): string {
   const text = existsSync(arg) ? readFileSync(arg, 'utf8').trim() : arg;
-  return parsePublicKeyLine(text);
+  try {
+    return parsePublicKeyLine(text);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+}
+
+/** A size argument; a bad one is a usage error (exit 2). */
+function sizeArg(text: string): number {
+  try {
+    return parseSize(text);
+  } catch (e) {
+    fail((e as Error).message);
+  }
 }
 
 function needUser(store: UserStore, name: string | undefined): UserRecord {
@@ -139,7 +152,7 @@ async function userCommand(args: string[]): Promise<void> {
         name,
         password: pw ? await hashPassword(pw, cfg.argon2) : undefined,
         keys,
-        quota: values.quota ? parseSize(values.quota) : 0,
+        quota: values.quota ? sizeArg(values.quota) : 0,
       };
       if (values.home) r.home = values.home;
       store.put(r);
@@ -182,7 +195,7 @@ async function userCommand(args: string[]): Promise<void> {
       const r = needUser(store, name);
       const size = positionals[1];
       if (size === undefined) fail('missing SIZE');
-      r.quota = parseSize(size);
+      r.quota = sizeArg(size);
       store.put(r);
       console.log(`quota of ${r.name}: ${formatSize(r.quota)}`);
       return;

@@ -28,6 +28,8 @@ export class Authenticator {
     private readonly passwords: PasswordChecker,
     private readonly defence: LoginDefence,
     private readonly maxAttempts: number,
+    /** accept ssh-rsa (SHA-1) signatures from clients */
+    private readonly legacy = false,
   ) {}
 
   /** Handles one authentication request; `end` closes the connection after too many failures. */
@@ -51,7 +53,10 @@ export class Authenticator {
     let ok = false;
     if (ctx.method === 'publickey') {
       const wanted = ctx.key.data;
-      const match = record?.keys.map(parsedKey).find((k) => k?.getPublicSSH().equals(wanted));
+      const sha1 = ctx.key.algo === 'ssh-rsa' && !this.legacy; // SHA-1 signatures: legacy only
+      const match = sha1
+        ? undefined
+        : record?.keys.map(parsedKey).find((k) => k?.getPublicSSH().equals(wanted));
       if (match && !locked) {
         if (!ctx.signature || !ctx.blob) return ctx.accept(); // a probe: "this key would do"
         ok = match.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true;

@@ -109,6 +109,7 @@ export class JailServer {
       new PasswordChecker(cfg.argon2),
       new LoginDefence(),
       cfg.limits.maxAuthAttempts,
+      cfg.legacyAlgorithms,
     );
     this.tcp = createServer({ noDelay: true, pauseOnConnect: false }, (s) => this.onSocket(s));
     this.sweeper = setInterval(() => this.sweep(), 1000);

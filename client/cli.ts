@@ -63,10 +63,23 @@ function portNumber(s: string): number {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // "-c '-rm x'": an option value may start with '-'; parseArgs would take it for an option
+  const args: string[] = [];
+  const long: Record<string, string> = {
+    '-P': 'port',
+    '-i': 'identity',
+    '-b': 'batch',
+    '-c': 'command',
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const name = long[argv[i]!];
+    if (name && i + 1 < argv.length) args.push(`--${name}=${argv[++i]}`);
+    else args.push(argv[i]!);
+  }
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args,
       allowPositionals: true,
       options: {
         port: { type: 'string', short: 'P' },
@@ -108,7 +121,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write('jailsftp: -b and -c cannot be used together\n');
     return 2;
   }
-  let batchLines: Iterable<string> | AsyncIterable<string> | undefined;
+  let batchLines: Iterable<string> | (() => AsyncIterable<string>) | undefined;
   if (v.command !== undefined) batchLines = splitCommands(v.command);
   else if (v.batch !== undefined && v.batch !== '-') {
     try {
@@ -118,7 +131,8 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
   } else if (v.batch === '-' || !process.stdin.isTTY) {
-    batchLines = createInterface({ input: process.stdin, terminal: false });
+    // created after login: lines read before that would be lost
+    batchLines = () => createInterface({ input: process.stdin, terminal: false });
   }
   const interactive =
     batchLines === undefined && process.stdin.isTTY === true && process.stdout.isTTY === true;
@@ -167,7 +181,9 @@ async function main(argv: string[]): Promise<number> {
   };
   let status: number;
   try {
-    status = interactive ? await runInteractive(ctx) : await runBatch(ctx, batchLines ?? []);
+    status = interactive
+      ? await runInteractive(ctx)
+      : await runBatch(ctx, typeof batchLines === 'function' ? batchLines() : (batchLines ?? []));
   } finally {
     await conn.end();
   }

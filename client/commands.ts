@@ -129,13 +129,22 @@ async function verifyAfter(
   localPath: string,
   remotePath: string,
 ): Promise<'ok' | 'unverified' | 'mismatch'> {
-  const [rh, lh] = await Promise.all([
-    ctx.remote.remoteSha256(remotePath, ctx.signal),
-    localSha256(localPath, undefined, ctx.signal),
-  ]);
-  if (ctx.signal.aborted) throw new Interrupted();
-  if (rh === null) return 'unverified';
-  return rh === lh ? 'ok' : 'mismatch';
+  // Both hashes at once; the local one is dropped as soon as the server says it cannot hash.
+  const local = new AbortController();
+  const stop = (): void => local.abort();
+  ctx.signal.addEventListener('abort', stop, { once: true });
+  try {
+    const lh = localSha256(localPath, undefined, local.signal).catch(() => null);
+    const rh = await ctx.remote.remoteSha256(remotePath, ctx.signal);
+    if (rh === null) local.abort();
+    const l = await lh;
+    if (ctx.signal.aborted) throw new Interrupted();
+    if (rh === null) return 'unverified';
+    if (l === null) throw new CmdError(`${localPath}: cannot read it back to verify`);
+    return rh === l ? 'ok' : 'mismatch';
+  } finally {
+    ctx.signal.removeEventListener('abort', stop);
+  }
 }
 
 const VERIFY_NOTE = {

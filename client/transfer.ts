@@ -19,7 +19,7 @@ export interface TransferParams {
   concurrency?: number;
 }
 
-const DEFAULT_CONCURRENCY = 64;
+const DEFAULT_CONCURRENCY = Number(process.env.JAILSFTP_REQUESTS) || 64;
 
 function abortError(signal: AbortSignal): Error {
   return signal.reason instanceof Error && !(signal.reason.name === 'AbortError')
@@ -127,7 +127,7 @@ export async function download(p: TransferParams): Promise<void> {
       let failure: unknown;
       let settled = false;
       const retry: { off: number; len: number }[] = [];
-      const ready = new Map<number, Buffer>();
+      const ready = new Map<number, { buf: Buffer; len: number }>();
       const pool: Buffer[] = [];
       const finish = (): void => {
         if (settled || inflight > 0 || writing) return;
@@ -150,20 +150,16 @@ export async function download(p: TransferParams): Promise<void> {
         if (writing) return;
         writing = true;
         try {
-          let piece: Buffer | undefined;
+          let piece: { buf: Buffer; len: number } | undefined;
           while (failure === undefined && (piece = ready.get(written)) !== undefined) {
             ready.delete(written);
             let off = 0;
-            while (off < piece.length) {
-              const { bytesWritten } = await file.write(
-                piece,
-                off,
-                piece.length - off,
-                written + off,
-              );
-              off += bytesWritten;
+            while (off < piece.len) {
+              const w = await file.write(piece.buf, off, piece.len - off, written + off);
+              off += w.bytesWritten;
             }
-            written += piece.length;
+            written += piece.len;
+            pool.push(piece.buf);
             p.onProgress(written);
           }
         } catch (err) {
@@ -193,9 +189,7 @@ export async function download(p: TransferParams): Promise<void> {
                 return fail(new Error('the remote file shrank during the transfer'));
               return fail(err);
             }
-            // copy out so the pooled buffer can serve the next request
-            ready.set(r.off, Buffer.from(buf.subarray(0, nb)));
-            pool.push(buf);
+            ready.set(r.off, { buf, len: nb });
             if (nb < r.len) retry.unshift({ off: r.off + nb, len: r.len - nb });
             void flush();
             issue();

@@ -1,0 +1,102 @@
+// Helpers for the client tests: run the built client with a scratch HOME, hash files, wait for things.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from './helpers/server.js';
+
+export const CLIENT = join(ROOT, 'dist/client/cli.js');
+
+export interface RunResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  home: string;
+  cwd?: string;
+  input?: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+/** A scratch HOME, so that known_hosts and history never touch the real ones. */
+export function scratchHome(): string {
+  return mkdtempSync(join(tmpdir(), 'jailsftp-client-home-'));
+}
+
+export function clientEnv(home: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, ...extra };
+  delete env.SSH_AUTH_SOCK;
+  delete env.JAILSFTP_PASSWORD;
+  delete env.JAILSFTP_KNOWN_HOSTS;
+  delete env.JAILSFTP_HISTORY;
+  Object.assign(env, extra);
+  return env;
+}
+
+export function startClient(args: string[], o: RunOptions): ChildProcess {
+  return spawn(process.execPath, [CLIENT, ...args], {
+    cwd: o.cwd ?? o.home,
+    env: clientEnv(o.home, o.env),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+export function runClient(args: string[], o: RunOptions): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = startClient(args, o);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`client timed out\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+    }, o.timeoutMs ?? 60000);
+    child.on('exit', (status) => {
+      clearTimeout(t);
+      resolve({ status, stdout, stderr });
+    });
+    child.stdin!.end(o.input ?? '');
+  });
+}
+
+export function sha256File(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+export function randomFile(path: string, size: number): string {
+  const chunk = 1 << 20;
+  const h = createHash('sha256');
+  writeFileSync(path, '');
+  for (let off = 0; off < size; off += chunk) {
+    const b = randomBytes(Math.min(chunk, size - off));
+    h.update(b);
+    writeFileSync(path, b, { flag: 'a' });
+  }
+  return h.digest('hex');
+}
+
+export function sizeOf(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return -1;
+  }
+}
+
+export async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((r) => child.on('exit', (code) => r(code)));
+}

@@ -53,7 +53,7 @@ export class Authenticator {
     let ok = false;
     if (ctx.method === 'publickey') {
       const wanted = ctx.key.data;
-      const sha1 = ctx.key.algo === 'ssh-rsa' && !this.legacy; // SHA-1 signatures: legacy only
+      const sha1 = ctx.key.algo === 'ssh-rsa' && !ctx.hashAlgo && !this.legacy; // SHA-1 signatures: legacy only
       const match = sha1
         ? undefined
         : record?.keys.map(parsedKey).find((k) => k?.getPublicSSH().equals(wanted));

@@ -121,7 +121,7 @@ export class UserFs {
     const write = flags.write || flags.append;
     const access = flags.read && write ? C.O_RDWR : write ? C.O_WRONLY : C.O_RDONLY;
     const base = access | C.O_NONBLOCK; // never O_TRUNC, never O_APPEND
-    let fd: number;
+    let fd = -1;
     if (flags.create && write) {
       const { dir, name } = this.jail.parent(jp);
       fd = using(dir, () => {
@@ -129,11 +129,20 @@ export class UserFs {
           return openSync(dir.at(name), base | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, mode & 0o777);
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || flags.exclusive) throw e;
-          return openSync(dir.at(name), base);
+          return -1;
         }
       });
-    } else {
-      fd = openSync(this.jail.home + (jp === '/' ? '' : jp), base);
+    }
+    if (fd < 0) {
+      // an existing object: find it (O_PATH), prove it lies inside, and only then open that very
+      // inode, so that nothing outside is ever opened and an outside object answers like a missing
+      // one (opening first answered EISDIR for a link to an outside directory)
+      fd = using(this.jail.resolve(jp, true), (r) => {
+        const st = fstatSync(r.fd);
+        if (st.isDirectory()) throw errno('EISDIR', 'is a directory');
+        if (!st.isFile()) throw new NotAllowedError('not a regular file');
+        return openSync(r.at(), base);
+      });
     }
     const ref = this.jail.verify(fd);
     let st: Stats;

@@ -190,8 +190,18 @@ async function main(argv: string[]): Promise<number> {
   return status;
 }
 
+let finished = false;
+process.on('beforeExit', () => {
+  // nothing left to wait for, yet main() never returned: something was dropped; never exit 0 then
+  if (!finished) {
+    process.stderr.write('jailsftp: internal error: the operation was abandoned\n');
+    process.exit(1);
+  }
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
+    finished = true;
     process.exitCode = code;
     // ssh2 may keep a socket or timer alive for a moment after end(); do not wait for it
     setTimeout(() => process.exit(code), 200).unref();

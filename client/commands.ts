@@ -23,6 +23,7 @@ import {
 } from './paths.js';
 import { Progress } from './progress.js';
 import { askChoice, askConfirm } from './prompts.js';
+import { remoteRangeSha256 } from './check-file.js';
 import { localSha256, type Remote } from './remote.js';
 import { download, upload } from './transfer.js';
 
@@ -269,7 +270,27 @@ async function getFile(
     if (choice === 'skip') return ctx.out(`skipped ${remotePath}`);
     if (choice === 'resume') start = have;
   }
-  if (start > 0) ctx.out(`resuming at ${percent(start, size)}`);
+  if (start > 0) {
+    const [rh, lh] = await Promise.all([
+      ctx.remote.hasExt('check-file-name')
+        ? remoteRangeSha256(ctx.remote.ssh, remotePath, 0, start)
+        : Promise.resolve(null),
+      localSha256(localPath, start, ctx.signal),
+    ]);
+    if (ctx.signal.aborted) throw new Interrupted();
+    if (rh === null) {
+      ctx.out(
+        'could not verify the local part (the server offers no check-file-name); resuming anyway',
+      );
+    } else if (rh !== lh) {
+      ctx.err(`the local part of ${localPath} does not match ${remotePath}`);
+      if (!ctx.batch && !(await askConfirm('Fetch the whole file again?', true)))
+        return ctx.out(`skipped ${remotePath}`);
+      ctx.out('fetching the whole file again');
+      start = 0;
+    } else
+      ctx.out(`the local part (${humanSize(start)}) matches; resuming at ${percent(start, size)}`);
+  }
   const bar = new Progress(`File receiving: ${basenameRemote(remotePath)}`, size, start, ctx.tty);
   let done = start;
   try {

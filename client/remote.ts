@@ -19,13 +19,44 @@ export interface DiskSpace {
 }
 
 export class Remote {
+  private lostError: Error | undefined;
+  private readonly lostListeners = new Set<(err: Error) => void>();
+
   constructor(
     readonly sftp: SFTPWrapper,
     readonly ssh: Client,
-  ) {}
+  ) {
+    // ssh2 leaves requests in flight unanswered when the connection drops: fail them ourselves
+    const lost = (): void => {
+      if (this.lostError) return;
+      this.lostError = new Error('Connection lost');
+      for (const fn of [...this.lostListeners]) fn(this.lostError);
+      this.lostListeners.clear();
+    };
+    sftp.on('close', lost);
+    ssh.on('close', lost);
+  }
+
+  /** Calls fn once if the connection drops; returns the function that cancels that. */
+  onLost(fn: (err: Error) => void): () => void {
+    if (this.lostError) {
+      fn(this.lostError);
+      return () => undefined;
+    }
+    this.lostListeners.add(fn);
+    return () => this.lostListeners.delete(fn);
+  }
 
   private call<T>(fn: (cb: (err: Error | null | undefined, v: T) => void) => void): Promise<T> {
-    return new Promise<T>((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v))));
+    return new Promise<T>((resolve, reject) => {
+      const off = this.onLost(reject);
+      if (this.lostError) return;
+      fn((err, v) => {
+        off();
+        if (err) reject(err);
+        else resolve(v);
+      });
+    });
   }
 
   extensions(): Record<string, string> {

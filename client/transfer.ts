@@ -46,16 +46,20 @@ export async function upload(p: TransferParams): Promise<void> {
       let failure: unknown;
       let settled = false;
       const pool: Buffer[] = [];
+      let offLost = (): void => undefined;
       const finish = (): void => {
         if (settled || inflight > 0 || reading) return;
         if (failure !== undefined) {
           settled = true;
+          offLost();
           reject(failure);
         } else if (signal.aborted) {
           settled = true;
+          offLost();
           reject(abortError(signal));
         } else if (done >= p.size) {
           settled = true;
+          offLost();
           resolve();
         }
       };
@@ -99,6 +103,12 @@ export async function upload(p: TransferParams): Promise<void> {
         finish();
       };
       signal.addEventListener('abort', finish, { once: true });
+      offLost = remote.onLost((err) => {
+        if (failure === undefined) failure = err;
+        // the replies will never come
+        inflight = 0;
+        finish();
+      });
       if (p.size <= p.start) finish();
       else void pump();
     });
@@ -129,16 +139,20 @@ export async function download(p: TransferParams): Promise<void> {
       const retry: { off: number; len: number }[] = [];
       const ready = new Map<number, { buf: Buffer; len: number }>();
       const pool: Buffer[] = [];
+      let offLost = (): void => undefined;
       const finish = (): void => {
         if (settled || inflight > 0 || writing) return;
         if (failure !== undefined) {
           settled = true;
+          offLost();
           reject(failure);
         } else if (signal.aborted) {
           settled = true;
+          offLost();
           reject(abortError(signal));
         } else if (written >= p.size) {
           settled = true;
+          offLost();
           resolve();
         }
       };
@@ -198,6 +212,12 @@ export async function download(p: TransferParams): Promise<void> {
         finish();
       };
       signal.addEventListener('abort', finish, { once: true });
+      offLost = remote.onLost((err) => {
+        if (failure === undefined) failure = err;
+        // the replies will never come
+        inflight = 0;
+        finish();
+      });
       if (p.size <= p.start) finish();
       else issue();
     });

@@ -1,0 +1,461 @@
+// npm run bench: our server against OpenSSH's sshd (internal-sftp) on this machine, side by side,
+// driven by the same real clients, alternating run by run. See bench/README.md.
+//
+//   npm run bench -- [--quick] [--runs N] [--size-mib N] [--workloads a,b] [--no-ref]
+import { randomFillSync } from 'node:crypto';
+import {
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  writeSync,
+} from 'node:fs';
+import { cpus, hostname, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startOurs, ROOT, SERVER_CLI } from './oursd.js';
+import { refUnavailable, startRef } from './refsshd.js';
+import { table, writeResults, type Report, type Row, type SideResult } from './report.js';
+import { argon2Cost, idleSessions, loginsDuringTransfer, readFlood } from './specials.js';
+import type { Target } from './target.js';
+import {
+  cleanupDir,
+  installCleanupHandlers,
+  log,
+  MachineSampler,
+  median,
+  run,
+  runCleanups,
+  TreeSampler,
+  which,
+} from './util.js';
+import {
+  clientWorkloads,
+  GCM,
+  sha256File,
+  sftpWorkloads,
+  ssh2Workloads,
+  type Ctx,
+  type Sizes,
+  type Workload,
+} from './workloads.js';
+
+const USAGE = `usage: npm run bench -- [options]
+
+  --quick            small sizes and 1 run: checks that everything works (a minute or two)
+  --runs N           timed runs per workload and server, median reported (default 3; --quick 1)
+  --size-mib N       size of the large file (default 1024; --quick 32)
+  --workloads LIST   comma list of workloads; a name also selects its @gcm variant. Names:
+                     session_setup upload_large download_large upload_small download_small ls_dir
+                     concurrent_upload jailsftp_put jailsftp_get ssh2_fastput ssh2_fastget
+                     ssh2_fastput_255k ssh2_fastget_255k idle_sessions argon2 logins read_flood
+  --no-ref           do not start OpenSSH's sshd; report our server alone
+  -h, --help         this help
+
+Results: a table on stdout, bench/results/latest.json and bench/results/latest.svg.`;
+
+interface Options {
+  quick: boolean;
+  runs: number;
+  sizeMiB: number;
+  workloads?: string[];
+  ref: boolean;
+}
+
+function options(): Options {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean' },
+      runs: { type: 'string' },
+      'size-mib': { type: 'string' },
+      workloads: { type: 'string' },
+      'no-ref': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const quick = values.quick ?? false;
+  const int = (v: string | undefined, d: number, name: string): number => {
+    if (v === undefined) return d;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
+    return n;
+  };
+  return {
+    quick,
+    runs: int(values.runs, quick ? 1 : 3, 'runs'),
+    sizeMiB: int(values['size-mib'], quick ? 32 : 1024, 'size-mib'),
+    workloads: values.workloads
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    ref: !(values['no-ref'] ?? false),
+  };
+}
+
+function selected(o: Options, id: string): boolean {
+  if (!o.workloads) return true;
+  return o.workloads.some((w) => id === w || id.startsWith(`${w}@`));
+}
+
+function writeRandom(path: string, bytes: number): void {
+  const fd = openSync(path, 'w');
+  const buf = Buffer.alloc(1 << 20);
+  for (let done = 0; done < bytes; done += buf.length) {
+    randomFillSync(buf);
+    writeSync(fd, buf, 0, Math.min(buf.length, bytes - done));
+  }
+  closeSync(fd);
+}
+
+interface Measured {
+  secs: number;
+  cpuSecs: number;
+  peakRss: number;
+  machinePct: number;
+}
+
+async function measure(t: Target, op: () => Promise<void>): Promise<Measured> {
+  const sampler = new TreeSampler(t.pid, 50, t.cpu);
+  const machine = new MachineSampler();
+  const t0 = performance.now();
+  let secs = 0;
+  let usage = { cpuSeconds: 0, peakRss: 0 };
+  try {
+    await op();
+  } finally {
+    secs = (performance.now() - t0) / 1000;
+    usage = sampler.stop();
+  }
+  return { secs, cpuSecs: usage.cpuSeconds, peakRss: usage.peakRss, machinePct: machine.stop() };
+}
+
+async function runWorkload(w: Workload, targets: Target[], runs: number): Promise<Row> {
+  const row: Row = { id: w.id, group: w.group, unit: w.unit, describe: w.describe };
+  if (w.skip) {
+    row.skipped = w.skip;
+    log(`${w.id}: skipped: ${w.skip}`);
+    return row;
+  }
+  const data = new Map<string, Measured[]>();
+  const errors = new Map<string, string>();
+  for (const t of targets) {
+    data.set(t.name, []);
+    try {
+      await w.setup?.(t);
+    } catch (e) {
+      errors.set(t.name, `setup: ${(e as Error).message}`);
+    }
+  }
+  for (let i = 0; i < runs; i++) {
+    const order = i % 2 === 0 ? targets : [...targets].reverse();
+    for (const t of order) {
+      if (errors.has(t.name)) continue;
+      try {
+        await w.pre?.(t);
+        const m = await measure(t, () => w.op(t));
+        await w.verify?.(t);
+        data.get(t.name)!.push(m);
+        const rate = w.amount / m.secs;
+        log(
+          `${w.id} ${t.name} run ${i + 1}/${runs}: ${m.secs.toFixed(3)} s, ${rate.toFixed(1)} ${w.unit}, ` +
+            `server CPU ${((m.cpuSecs / m.secs) * 100).toFixed(0)}%, machine ${m.machinePct.toFixed(0)}%`,
+        );
+      } catch (e) {
+        errors.set(t.name, (e as Error).message);
+        log(`${w.id} ${t.name} run ${i + 1}: FAILED: ${(e as Error).message}`);
+      }
+    }
+  }
+  for (const t of targets) {
+    try {
+      await w.teardown?.(t);
+    } catch (e) {
+      log(`${w.id} ${t.name}: teardown: ${(e as Error).message}`);
+    }
+    const ms = data.get(t.name)!;
+    const err = errors.get(t.name);
+    const secs = median(ms.map((m) => m.secs));
+    const side: SideResult = {
+      runs: ms.map((m) => Number(m.secs.toFixed(4))),
+      medianSecs: secs,
+      rate: w.amount / secs,
+      cpuPct: median(ms.map((m) => (m.cpuSecs / m.secs) * 100)),
+      cpuSecs: median(ms.map((m) => m.cpuSecs)),
+      peakRss: Math.max(0, ...ms.map((m) => m.peakRss)),
+      machinePct: median(ms.map((m) => m.machinePct)),
+      ...(err ? { error: err } : {}),
+    };
+    if (t.name === 'ours') row.ours = side;
+    else row.openssh = side;
+  }
+  if (row.ours && row.openssh && !row.ours.error && !row.openssh.error) {
+    row.ratio = row.ours.rate / row.openssh.rate;
+    if (row.openssh.cpuSecs > 0) row.cpuRatio = row.ours.cpuSecs / row.openssh.cpuSecs;
+  }
+  return row;
+}
+
+async function main(): Promise<number> {
+  const o = options();
+  for (const [what, ok] of [
+    [`${SERVER_CLI} (run npm run build)`, existsSync(SERVER_CLI)],
+    [`${join(ROOT, 'dist/bench/agent.js')}`, existsSync(join(ROOT, 'dist/bench/agent.js'))],
+    ['the OpenSSH client sftp (apt-get install openssh-client)', which('sftp') !== undefined],
+    ['ssh-keygen (apt-get install openssh-client)', which('ssh-keygen') !== undefined],
+  ] as const) {
+    if (!ok) throw new Error(`missing ${what}`);
+  }
+  installCleanupHandlers();
+  const sizes: Sizes = o.quick
+    ? {
+        largeMiB: o.sizeMiB,
+        smallFiles: 200,
+        dirEntries: 1000,
+        concurrency: 4,
+        concurrentMiB: 8,
+        sessionsPerRun: 3,
+      }
+    : {
+        largeMiB: o.sizeMiB,
+        smallFiles: 2000,
+        dirEntries: 10000,
+        concurrency: 8,
+        concurrentMiB: 64,
+        sessionsPerRun: 10,
+      };
+  const special = o.quick
+    ? { idle: 20, flood: 5000, floodHoldMs: 3000, argon2: 5, loginsMs: 3000, parallel: 8 }
+    : { idle: 200, flood: 50000, floodHoldMs: 10000, argon2: 15, loginsMs: 10000, parallel: 8 };
+
+  const loadStart = loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+  const machine = new MachineSampler();
+  const work = mkdtempSync(join(tmpdir(), 'jailsftp-bench-'));
+  cleanupDir(work);
+  log(`bench: work dir ${work}, load average ${loadStart}`);
+
+  // one client key for both servers, made here
+  const keyFile = join(work, 'bench_ed25519');
+  const kg = await run('ssh-keygen', [
+    '-q',
+    '-t',
+    'ed25519',
+    '-N',
+    '',
+    '-C',
+    'jailsftp-bench',
+    '-f',
+    keyFile,
+  ]);
+  if (kg.code !== 0) throw new Error(`ssh-keygen failed: ${kg.stderr}`);
+
+  // local test data: random, so compression cannot help
+  const ctx: Ctx = {
+    sizes,
+    work,
+    rdir: `bench.${process.pid}`,
+    largeFile: join(work, 'large.bin'),
+    largeSha: '',
+    smallDir: join(work, 'small'),
+    concFile: join(work, 'conc.bin'),
+    knownHosts: join(work, 'known_hosts'),
+  };
+  log(
+    `creating test data (${sizes.largeMiB} MiB, ${sizes.smallFiles} x 4 KiB, ${sizes.concurrentMiB} MiB)`,
+  );
+  writeRandom(ctx.largeFile, sizes.largeMiB * 1048576);
+  ctx.largeSha = await sha256File(ctx.largeFile);
+  writeRandom(ctx.concFile, sizes.concurrentMiB * 1048576);
+  mkdirSync(ctx.smallDir);
+  for (let i = 0; i < sizes.smallFiles; i++)
+    writeRandom(join(ctx.smallDir, `f${String(i).padStart(6, '0')}`), 4096);
+
+  const user = 'jsbench';
+  const password = `bench-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const targets: Target[] = [];
+  const ours = await startOurs({ user, password, keyFile });
+  targets.push(ours);
+  let refNote: string | undefined;
+  let ref: Target | undefined;
+  if (!o.ref) refNote = 'not started (--no-ref)';
+  else {
+    refNote = refUnavailable();
+    if (!refNote) {
+      try {
+        ref = await startRef({ user, keyFile });
+        targets.push(ref);
+      } catch (e) {
+        refNote = `could not start: ${(e as Error).message}`;
+      }
+    }
+  }
+  if (refNote) log(`OpenSSH reference ${refNote}: reporting our server alone`);
+  for (const t of targets) {
+    const d = join(t.startDir, ctx.rdir);
+    mkdirSync(d, { recursive: true });
+    chownSync(d, t.uid, t.gid);
+  }
+
+  const workloads = [
+    ...sftpWorkloads(ctx),
+    ...sftpWorkloads(ctx, GCM),
+    ...clientWorkloads(ctx),
+    ...ssh2Workloads(ctx),
+  ]
+    .filter((w) => selected(o, w.id))
+    // the default-cipher and GCM variants of one workload next to each other
+    .sort((a, b) => order(a.id) - order(b.id));
+  const rows: Row[] = [];
+  const failures: string[] = [];
+  for (const w of workloads) {
+    log(`=== ${w.id}: ${w.describe}`);
+    const row = await runWorkload(w, targets, o.runs);
+    for (const s of [row.ours, row.openssh]) if (s?.error) failures.push(`${w.id}: ${s.error}`);
+    rows.push(row);
+  }
+  // our client against OpenSSH sftp on our server (the target for the client)
+  for (const r of rows.filter((x) => x.id === 'jailsftp_put' || x.id === 'jailsftp_get')) {
+    const base = rows.find(
+      (x) => x.id === (r.id === 'jailsftp_put' ? 'upload_large' : 'download_large'),
+    );
+    if (r.ours && base?.ours && !r.ours.error && !base.ours.error)
+      r.note = `vs OpenSSH sftp on our server: ${(r.ours.rate / base.ours.rate).toFixed(2)}x`;
+  }
+
+  const report: Report = {
+    date: new Date().toISOString(),
+    host: {
+      name: hostname(),
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? '?',
+      memGiB: Math.round(totalmem() / 2 ** 30),
+      kernel: release(),
+    },
+    loadavgStart: loadStart,
+    loadavgEnd: '',
+    machineBusyPct: 0,
+    options: { ...o, ...sizes, ...special },
+    software: {
+      ours: ours.software,
+      ...(ref ? { openssh: ref.software } : {}),
+      client: (await run('ssh', ['-V'])).stderr.trim(),
+      node: process.version,
+    },
+    ...(refNote ? { reference: refNote } : {}),
+    rows,
+    failures,
+  };
+
+  const want = (n: string): boolean => !o.workloads || o.workloads.includes(n);
+  const guard = async (name: string, fn: () => Promise<void>): Promise<void> => {
+    if (!want(name)) return;
+    log(`=== ${name}`);
+    try {
+      await fn();
+    } catch (e) {
+      failures.push(`${name}: ${(e as Error).message}`);
+      log(`${name}: FAILED: ${(e as Error).message}`);
+    }
+  };
+  await guard('idle_sessions', async () => {
+    const r: NonNullable<Report['idleSessions']> = {};
+    for (const t0 of targets) {
+      // ours: a fresh server, so that the heap left over by the transfers does not hide the growth
+      const t = t0.name === 'ours' ? await startOurs({ user, password, keyFile }) : t0;
+      let x;
+      try {
+        x = await idleSessions(t, special.idle);
+      } finally {
+        if (t !== t0) await t.stop();
+      }
+      log(`${t.name}: ${x.sessions} idle sessions: ${(x.perSession / 1024).toFixed(0)} KiB each`);
+      if (t.name === 'ours') r.ours = x;
+      else r.openssh = x;
+    }
+    if (r.ours && r.openssh) r.ratio = r.openssh.perSession / r.ours.perSession;
+    report.idleSessions = r;
+  });
+  await guard('read_flood', async () => {
+    const r: NonNullable<Report['readFlood']> = { limitBytes: 256 * 1024 * 1024 };
+    for (const t of targets) {
+      const x = await readFlood(t, ctx, special.flood, special.floodHoldMs);
+      log(
+        `${t.name}: READ flood: peak RSS ${(x.peakRss / 1048576).toFixed(0)} MiB, survived ${x.survived}`,
+      );
+      if (t.name === 'ours') r.ours = x;
+      else r.openssh = x;
+    }
+    if (r.ours) r.pass = r.ours.peakRss < r.limitBytes && r.ours.survived;
+    report.readFlood = r;
+  });
+  await guard('argon2', async () => {
+    report.argon2 = await argon2Cost(special.argon2);
+  });
+  await guard('logins', async () => {
+    report.logins = await loginsDuringTransfer(ours, ctx, special.loginsMs, special.parallel);
+  });
+
+  report.loadavgEnd = loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+  report.machineBusyPct = Math.round(machine.stop());
+  for (const t of targets) await t.stop();
+
+  const out = writeResults(join(ROOT, 'bench/results'), report);
+  console.log(
+    `# jailsftp bench ${report.date} ${report.host.name}: ${report.host.cpus} x ${report.host.cpuModel}, ` +
+      `load ${report.loadavgStart} -> ${report.loadavgEnd}`,
+  );
+  console.log(`# ours: ${report.software.ours}; OpenSSH: ${report.software.openssh ?? refNote}`);
+  console.log(
+    `# runs ${o.runs} (median), large ${sizes.largeMiB} MiB, ${sizes.smallFiles} small files, ` +
+      `${sizes.dirEntries} entries, ${sizes.concurrency} x ${sizes.concurrentMiB} MiB concurrent` +
+      (o.quick ? ' (--quick: not comparable to full runs)' : ''),
+  );
+  console.log(
+    '# ratio = ours / OpenSSH (rate); CPU% = server process tree CPU / wall (100 = one core); ' +
+      'CPU ratio = our server CPU seconds / OpenSSH for the same work',
+  );
+  console.log(table(report));
+  if (failures.length) console.log(`\nFAILURES:\n  ${failures.join('\n  ')}`);
+  console.log(`\nwrote ${out.json} and ${out.svg}`);
+  return failures.length ? 1 : 0;
+}
+
+const ORDER = [
+  'session_setup',
+  'upload_large',
+  'download_large',
+  'upload_small',
+  'download_small',
+  'ls_dir',
+  'concurrent_upload',
+  'jailsftp_put',
+  'jailsftp_get',
+  'ssh2_fastput',
+  'ssh2_fastget',
+  'ssh2_fastput_255k',
+  'ssh2_fastget_255k',
+];
+function order(id: string): number {
+  const base = id.replace(/@.*/, '');
+  return ORDER.indexOf(base) * 2 + (id.includes('@') ? 1 : 0);
+}
+
+main()
+  .then((code) => {
+    runCleanups();
+    process.exit(code);
+  })
+  .catch((e: unknown) => {
+    process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);
+    runCleanups();
+    process.exit(2);
+  });

@@ -1,0 +1,176 @@
+// rclone's sftp backend (configured by flags only): copy, ls, lsjson, delete, mkdir/rmdir,
+// with a password and with a key; sha256 of the bytes on disk; the jail.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startServer, type TestUser } from './helpers/server.js';
+import { needs } from './helpers/tools.js';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function sh(cmd: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((res) => {
+    const p = spawn(cmd, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const t = setTimeout(() => p.kill('SIGKILL'), 120_000);
+    p.on('close', (code) => {
+      clearTimeout(t);
+      res({ code, stdout, stderr });
+    });
+  });
+}
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
+
+const SIZES: [string, number][] = [
+  ['empty', 0],
+  ['one', 1],
+  ['k32m', 32 * 1024 - 1],
+  ['k32', 32 * 1024],
+  ['k32p', 32 * 1024 + 1],
+  ['m5', 5 * 1024 * 1024],
+];
+
+interface LsJson {
+  Path: string;
+  Name: string;
+  Size: number;
+  IsDir: boolean;
+}
+
+test('rclone sftp backend', { skip: needs('rclone') }, async (t) => {
+  const srv = await startServer();
+  t.after(async () => {
+    await srv.stop();
+    srv.cleanup();
+  });
+  const local = join(srv.dir, 'local');
+  mkdirSync(local);
+  const data = new Map<string, Buffer>();
+  for (const [n, size] of SIZES) {
+    const b = randomBytes(size);
+    data.set(n, b);
+    writeFileSync(join(local, n), b);
+  }
+  const pwUser = srv.addUser('rita', { password: 'rita-secret' });
+  const keyUser = srv.addUser('rolf', { key: true });
+  const obscured = spawnSync('rclone', ['obscure', pwUser.password], { encoding: 'utf8' });
+  assert.equal(obscured.status, 0, obscured.stderr);
+
+  const rclone = (u: TestUser, args: string[]): Promise<Run> =>
+    sh(
+      'rclone',
+      [
+        ...args,
+        '--sftp-host',
+        srv.host,
+        '--sftp-port',
+        String(srv.port),
+        '--sftp-user',
+        u.name,
+        ...(u.keyFile ? ['--sftp-key-file', u.keyFile] : ['--sftp-pass', obscured.stdout.trim()]),
+        // on-the-fly remotes cannot save what rclone detects, so say it (our exec md5sum/sha1sum)
+        ...['--sftp-shell-type', 'unix', '--sftp-md5sum-command', 'md5sum'],
+        ...['--sftp-sha1sum-command', 'sha1sum'],
+        '--retries',
+        '1',
+        '--low-level-retries',
+        '1',
+        '--contimeout',
+        '10s',
+      ],
+      { RCLONE_CONFIG: join(srv.dir, 'rclone.conf') },
+    );
+
+  for (const u of [pwUser, keyUser]) {
+    await t.test(
+      `${u.keyFile ? 'key' : 'password'}: copy, ls, lsjson, delete, mkdir, rmdir`,
+      async () => {
+        const mk = await rclone(u, ['mkdir', ':sftp:made']);
+        assert.equal(mk.code, 0, mk.stderr);
+        assert.ok(existsSync(join(u.home, 'made')));
+        const up = await rclone(u, ['copy', local, ':sftp:up']);
+        assert.equal(up.code, 0, up.stderr);
+        for (const [n] of SIZES)
+          assert.equal(sha256(readFileSync(join(u.home, 'up', n))), sha256(data.get(n)!), n);
+
+        const ls = await rclone(u, ['ls', ':sftp:up']);
+        assert.equal(ls.code, 0, ls.stderr);
+        const rows = ls.stdout
+          .trim()
+          .split('\n')
+          .map((l) => l.trim().split(/\s+/))
+          .sort((a, b) => a[1]!.localeCompare(b[1]!));
+        assert.deepEqual(
+          rows,
+          SIZES.map(([n, s]) => [String(s), n]).sort((a, b) => a[1]!.localeCompare(b[1]!)),
+        );
+
+        const lj = await rclone(u, ['lsjson', ':sftp:']);
+        assert.equal(lj.code, 0, lj.stderr);
+        const entries = (JSON.parse(lj.stdout) as LsJson[]).map((e) => [e.Name, e.IsDir]).sort();
+        assert.deepEqual(entries, [
+          ['made', true],
+          ['up', true],
+        ]);
+
+        // md5 through the server's exec md5sum, as rclone checks transfers
+        const sums = await rclone(u, ['md5sum', ':sftp:up']);
+        assert.equal(sums.code, 0, sums.stderr);
+        for (const [n] of SIZES)
+          assert.match(sums.stdout, new RegExp(`^${md5(data.get(n)!)}  ${n}$`, 'm'));
+
+        const back = join(srv.dir, `back-${u.name}`);
+        const down = await rclone(u, ['copy', ':sftp:up', back]);
+        assert.equal(down.code, 0, down.stderr);
+        for (const [n] of SIZES)
+          assert.equal(sha256(readFileSync(join(back, n))), sha256(data.get(n)!), n);
+
+        const del = await rclone(u, ['delete', ':sftp:up']);
+        assert.equal(del.code, 0, del.stderr);
+        assert.deepEqual(readdirSync(join(u.home, 'up')), []);
+        for (const d of ['up', 'made']) {
+          const rd = await rclone(u, ['rmdir', `:sftp:${d}`]);
+          assert.equal(rd.code, 0, rd.stderr);
+        }
+        assert.deepEqual(readdirSync(u.home), []);
+      },
+    );
+  }
+
+  await t.test('errors and the jail', async () => {
+    writeFileSync(join(keyUser.home, 'mine'), 'm');
+    const miss = await rclone(keyUser, ['cat', ':sftp:nope']);
+    assert.notEqual(miss.code, 0);
+    assert.match(miss.stderr, /not found/i);
+    const esc = await rclone(keyUser, ['cat', ':sftp:../../etc/passwd']);
+    assert.notEqual(esc.code, 0);
+    assert.doesNotMatch(esc.stdout, /root:/);
+    assert.match(esc.stderr, /not found/i);
+    const up = await rclone(keyUser, ['lsjson', ':sftp:/../..']);
+    assert.equal(up.code, 0, up.stderr);
+    assert.deepEqual(
+      (JSON.parse(up.stdout) as LsJson[]).map((e) => e.Name),
+      ['mine'],
+    );
+    mkdirSync(join(keyUser.home, 'full'));
+    writeFileSync(join(keyUser.home, 'full', 'f'), 'f');
+    const rd = await rclone(keyUser, ['rmdir', ':sftp:full']);
+    assert.notEqual(rd.code, 0);
+    assert.ok(existsSync(join(keyUser.home, 'full', 'f')));
+  });
+});

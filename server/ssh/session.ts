@@ -130,7 +130,10 @@ async function runHash(ch: ServerChannel, command: string, fs: UserFs): Promise<
       const file = await fs.openRead(p);
       try {
         const [d] = await fs.hash(file, alg, 0, 0, 0);
-        ch.write(`${d!.toString('hex')}  ${p}\n`);
+        // as coreutils: a name with a backslash or newline is escaped, the line starts with one
+        const esc = /[\\\n]/.test(p);
+        const name = esc ? p.replace(/\\/g, '\\\\').replace(/\n/g, '\\n') : p;
+        ch.write(`${esc ? '\\' : ''}${d!.toString('hex')}  ${name}\n`);
       } finally {
         await fs.close(file);
       }

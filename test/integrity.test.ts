@@ -122,6 +122,22 @@ test(
 );
 
 test(
+  'exec hash commands escape names with a backslash or newline as coreutils does',
+  { skip: needs('sftp') },
+  async () => {
+    // in a directory of their own: rclone's filters do not exclude a name with a newline
+    mkdirSync(join(u.home, 'esc'));
+    writeFileSync(join(u.home, 'esc', 'back\\slash'), 'b');
+    writeFileSync(join(u.home, 'esc', 'new\nline'), 'n');
+    const r = await exec(`sha256sum 'esc/back\\slash' 'esc/new\nline' data.bin`);
+    assert.equal(r.status, 0, r.stderr);
+    const want = coreutils('sha256sum', ['esc/back\\slash', 'esc/new\nline', 'data.bin']);
+    assert.equal(r.stdout, want.stdout);
+    assert.match(r.stdout, /^\\[0-9a-f]{64} {2}esc\/back\\\\slash$/m);
+  },
+);
+
+test(
   'exec hash commands: missing and outside paths exit 1 with a message; no shell',
   { skip: needs('sftp') },
   async () => {
@@ -172,7 +188,7 @@ test(
     );
     assert.match(md5.stderr, /Setting hash command for md5 to "md5sum"/);
     assert.equal(md5.stdout, coreutils('md5sum', ['sub/my file.txt']).stdout.replace('sub/', ''));
-    const sha1 = await rclone(['sha1sum', 'j:', '--include', 'data.bin']);
+    const sha1 = await rclone(['sha1sum', 'j:', '--max-depth', '1', '--include', 'data.bin']);
     assert.equal(sha1.status, 0, sha1.stderr);
     assert.equal(sha1.stdout, coreutils('sha1sum', ['data.bin']).stdout);
 

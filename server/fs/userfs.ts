@@ -489,10 +489,18 @@ export class UserFs {
     dst: OpenFile,
     dstOffset: number,
   ): Promise<void> {
+    // length 0 = to the end as it is now (a copy into the same file must not chase its own end)
+    const a = fstatSync(src.fd);
+    if (length === 0) length = Math.max(0, a.size - srcOffset);
+    const b = fstatSync(dst.fd);
+    const overlap = srcOffset < dstOffset + length && dstOffset < srcOffset + length;
+    if (a.dev === b.dev && a.ino === b.ino && overlap && length > 0) {
+      throw errno('EINVAL', 'source and destination overlap');
+    }
     const buf = Buffer.allocUnsafe(256 * 1024);
     let done = 0;
-    while (length === 0 || done < length) {
-      const want = length === 0 ? buf.length : Math.min(buf.length, length - done);
+    while (done < length) {
+      const want = Math.min(buf.length, length - done);
       const n = await this.read(src, srcOffset + done, want, buf, 0);
       if (n === 0) break;
       await this.write(dst, dstOffset + done, Buffer.from(buf.subarray(0, n)));

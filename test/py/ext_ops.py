@@ -134,12 +134,22 @@ elif scenario == 'handles':
     out(ext='copy-data range', **reply(rt, msg))
     rt, msg = extended(sftp, 'copy-data', h, u64(16000), u64(0), d, u64(10000))
     out(ext='copy-data to eof', **reply(rt, msg))
-    rt, msg = extended(sftp, 'copy-data', h, u64(0), u64(100), h, u64(50))
+    rt, msg = extended(sftp, 'copy-data', h, u64(0), u64(100), h, u64(16384))
     out(ext='copy-data same handle', **reply(rt, msg))
+    b = open_raw(sftp, 'big.bin', WRITE | READ)
+    rt, msg = extended(sftp, 'copy-data', b, u64(0), u64(0), b, u64(100000))
+    out(ext='copy-data overlap', **reply(rt, msg))
+    request(sftp, CMD_CLOSE, b)
     request(sftp, CMD_CLOSE, h)
     request(sftp, CMD_CLOSE, d)
     rt, msg = extended(sftp, 'no-such@example.com')
     out(ext='unknown', **reply(rt, msg))
+
+elif scenario == 'rename3':
+    # SFTP v3 RENAME onto an existing name, then posix-rename
+    from paramiko.sftp import CMD_RENAME
+    out(op='rename', **reply(*request(sftp, CMD_RENAME, rest[0], rest[1])))
+    out(op='posix-rename', **reply(*extended(sftp, 'posix-rename@openssh.com', rest[0], rest[1])))
 
 elif scenario == 'speed':
     # speed NAME: check-file-name sha256 of NAME, while another session stats in a loop

@@ -29,7 +29,9 @@ function refuse(ch: ServerChannel, text: string): void {
 }
 
 export function serveSession(session: SshSession, env: SessionEnv): void {
-  session.on('pty', (_accept, reject) => reject?.());
+  // a pty is granted (nothing is allocated: nothing runs), so that `ssh -t` still reaches the
+  // shell or exec refusal below and shows its message instead of "PTY allocation request failed"
+  session.on('pty', (accept) => accept?.());
   session.on('env', (_accept, reject) => reject?.());
   session.on('shell', (accept) => refuse(accept(), REFUSED));
 

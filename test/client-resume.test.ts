@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { closeSync, copyFileSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startServer, type TestServer, type TestUser } from './helpers/server.js';
@@ -68,6 +69,7 @@ before(async () => {
 after(async () => {
   await srv.stop();
   srv.cleanup();
+  rmSync(home, { recursive: true, force: true });
 });
 
 test('an upload killed with SIGKILL resumes after the remote part is checked', async () => {

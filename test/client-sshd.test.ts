@@ -90,6 +90,7 @@ before(async () => {
 after(() => {
   sshd?.kill('SIGTERM');
   if (dir) rmSync(dir, { recursive: true, force: true });
+  if (home) rmSync(home, { recursive: true, force: true });
 });
 
 function client(cmds: string) {

@@ -2,7 +2,7 @@
 // login, completion, progress bar, Ctrl-C back to ftp>, the resume question, history.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { needs } from './helpers/tools.js';
@@ -11,6 +11,7 @@ import { CLIENT, randomFile, scratchHome, sha256File, sizeOf } from './client-he
 
 const SIZE = 200 * 1024 * 1024;
 let srv: TestServer | undefined;
+let scratch: string | undefined;
 const session = `jailsftp-client-${process.pid}`;
 
 function tmux(...args: string[]): string {
@@ -45,6 +46,7 @@ after(async () => {
     await srv.stop();
     srv.cleanup();
   }
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
 test(
@@ -54,7 +56,7 @@ test(
     const s = srv!;
     const dave = s.addUser('dave', { password: 'correct horse' });
     mkdirSync(join(dave.home, 'subdir'), { recursive: true });
-    const home = scratchHome();
+    const home = (scratch = scratchHome());
     const sum = randomFile(join(home, 'big.bin'), SIZE);
     const cmd = `cd ${home} && env -u SSH_AUTH_SOCK -u JAILSFTP_PASSWORD HOME=${home} ${process.execPath} ${CLIENT} -P ${s.port} dave@127.0.0.1; echo EXIT=$?; sleep 60`;
     tmux('new-session', '-d', '-s', session, '-x', '150', '-y', '40', cmd);

@@ -2,6 +2,7 @@
 // batch mode, host keys.
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startServer, type TestServer, type TestUser } from './helpers/server.js';
@@ -40,6 +41,7 @@ before(async () => {
 after(async () => {
   await srv.stop();
   srv.cleanup();
+  rmSync(home, { recursive: true, force: true });
 });
 
 describe('client commands (batch)', () => {

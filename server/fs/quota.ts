@@ -8,10 +8,13 @@
 import { lstat, opendir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { QuotaError } from './errors.js';
+import type { RunningHash } from './digests.js';
 
 /** Size bookkeeping for one open file (one inode), shared by all handles on it. */
 export class TrackedFile {
   refs = 0;
+  /** SHA-256 of the content while it is written in sequence from offset 0 (see digests.ts) */
+  running: RunningHash | undefined;
   /** writes in flight, and resizes waiting for them to finish */
   private writers = 0;
   private exclusive = false;

@@ -379,7 +379,10 @@ async function main(): Promise<number> {
     const r: NonNullable<Report['idleSessions']> = {};
     for (const t0 of targets) {
       // ours: a fresh server, so that the heap left over by the transfers does not hide the growth
-      const t = t0.name === 'ours' ? await startOurs({ user, password, keyFile }) : t0;
+      const t =
+        t0.name === 'ours'
+          ? await startOurs({ user, password, keyFile, hostKeys: ours.hostKeys })
+          : t0;
       let x;
       try {
         x = await idleSessions(t, special.idle);
@@ -400,7 +403,10 @@ async function main(): Promise<number> {
     const r: NonNullable<Report['readFlood']> = { limitBytes: 256 * 1024 * 1024 };
     for (const t0 of targets) {
       // ours: a fresh server, so that the growth is not hidden by the heap of earlier workloads
-      const t = t0.name === 'ours' ? await startOurs({ user, password, keyFile }) : t0;
+      const t =
+        t0.name === 'ours'
+          ? await startOurs({ user, password, keyFile, hostKeys: ours.hostKeys })
+          : t0;
       let x;
       try {
         mkdirSync(join(t.startDir, ctx.rdir), { recursive: true });

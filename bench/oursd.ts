@@ -15,9 +15,13 @@ export interface OursOptions {
   keyFile: string;
   /** extra node options, e.g. ['--cpu-prof', '--cpu-prof-dir=DIR'] */
   nodeArgs?: string[];
+  /** host key directory to reuse (keys are made on first start, which takes a while for RSA) */
+  hostKeys?: string;
 }
 
-export async function startOurs(o: OursOptions): Promise<Target> {
+export type OursTarget = Target & { output(): string; hostKeys: string };
+
+export async function startOurs(o: OursOptions): Promise<OursTarget> {
   const dir = mkdtempSync(join(tmpdir(), 'jailsftp-bench-ours-'));
   cleanupDir(dir);
   const cfgFile = join(dir, 'config.json');
@@ -30,7 +34,7 @@ export async function startOurs(o: OursOptions): Promise<Target> {
         listen: '127.0.0.1:0',
         users: join(dir, 'users'),
         homes,
-        hostKeys: join(dir, 'keys'),
+        hostKeys: o.hostKeys ?? join(dir, 'keys'),
         // production argon2 parameters: the defaults (no "argon2" key)
         limits: {
           maxConnections: 2048,
@@ -99,6 +103,7 @@ export async function startOurs(o: OursOptions): Promise<Target> {
   };
   return {
     name: 'ours',
+    hostKeys: o.hostKeys ?? join(dir, 'keys'),
     host: '127.0.0.1',
     port,
     user: o.user,
@@ -119,5 +124,5 @@ export async function startOurs(o: OursOptions): Promise<Target> {
       clearTimeout(t);
     },
     output: () => out,
-  } as Target & { output(): string };
+  } as OursTarget;
 }

@@ -360,6 +360,9 @@ async function main(): Promise<number> {
       node: process.version,
     },
     ...(refNote ? { reference: refNote } : {}),
+    cpuAccounting: Object.fromEntries(
+      targets.map((t) => [t.name, t.cpu ? 'cgroup' : '/proc sampling every 50 ms']),
+    ),
     rows,
     failures,
   };

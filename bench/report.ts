@@ -47,6 +47,8 @@ export interface Report {
   options: Record<string, unknown>;
   software: { ours: string; openssh?: string; client: string; node: string };
   reference?: string;
+  /** how server CPU was counted, per server: 'cgroup' (exact) or '/proc sampling' */
+  cpuAccounting: Record<string, string>;
   rows: Row[];
   argon2?: Argon2Result;
   idleSessions?: {

@@ -123,7 +123,8 @@ export class UserFs {
     const access = flags.read && write ? C.O_RDWR : write ? C.O_WRONLY : C.O_RDONLY;
     const base = access | C.O_NONBLOCK; // never O_TRUNC, never O_APPEND
     let fd = -1;
-    if (flags.create && write) {
+    if (flags.create) {
+      // as OpenSSH: CREAT creates a missing file even on a read-only open
       const { dir, name } = this.jail.parent(jp);
       fd = using(dir, () => {
         try {

@@ -46,11 +46,11 @@ for flags in range(64):
         write = bool(flags & (F_WRITE | F_APPEND))
         r = c.open(p, flags)
         label = 'OPEN flags=0x%02x %s' % (flags, 'existing' if exists else 'missing')
-        if not exists and not (flags & F_CREAT and write):
+        if not exists and not flags & F_CREAT:
             check(label + ': no such file', r.type == STATUS and r.code == NO_SUCH_FILE, r)
             check(label + ': nothing created', not os.path.exists(disk(p)))
             continue
-        if exists and flags & F_CREAT and flags & F_EXCL and write:
+        if exists and flags & F_CREAT and flags & F_EXCL:
             check(label + ': EXCL fails', r.type == STATUS and r.code == FAILURE, r)
             check(label + ': EXCL leaves content', content(p) == ORIG)
             continue

@@ -35,8 +35,8 @@ export function parseSize(text: string | number): number {
   return n;
 }
 
-export function formatSize(n: number): string {
-  if (n === 0) return 'unlimited';
+/** The value in the largest binary unit below it: 1536 -> { v: 1.5, unit: 'KiB' }. */
+function scale(n: number): { v: number; unit: string } {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = n;
   let u = 0;
@@ -44,5 +44,18 @@ export function formatSize(n: number): string {
     v /= 1024;
     u++;
   }
-  return u === 0 ? `${n} B` : `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[u]}`;
+  return { v, unit: units[u]! };
+}
+
+/** A quota or size for people: "unlimited", "500 MiB", "1.5 GiB". */
+export function formatSize(n: number): string {
+  if (n === 0) return 'unlimited';
+  const { v, unit } = scale(n);
+  return unit === 'B' ? `${n} B` : `${Number.isInteger(v) ? v : v.toFixed(1)} ${unit}`;
+}
+
+/** An amount with the exact byte count: "12 B", "1.2 KiB (1234 bytes)". */
+export function formatBytes(n: number): string {
+  const { v, unit } = scale(n);
+  return unit === 'B' ? `${n} B` : `${v.toFixed(1)} ${unit} (${n} bytes)`;
 }

@@ -1,4 +1,5 @@
 // Errors the storage layer raises besides the system's own (ENOENT, EACCES, ...).
+import { formatBytes } from '../size.js';
 
 /** A write or resize that the user's quota cannot hold. */
 export class QuotaError extends Error {
@@ -18,15 +19,4 @@ export function errno(code: string, message: string): NodeJS.ErrnoException {
   const e: NodeJS.ErrnoException = new Error(message);
   e.code = code;
   return e;
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]} (${n} bytes)`;
 }

@@ -118,6 +118,21 @@ export function summarise(p: CpuProfile, top: number): string {
   return lines.join('\n');
 }
 
+/** CPU seconds per thread id of a process. */
+function threadCpu(pid: number): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const st = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      m.set(tid, (Number(f[11]) + Number(f[12])) / 100);
+    } catch {
+      /* gone */
+    }
+  }
+  return m;
+}
+
 async function profileOne(
   what: 'upload' | 'download',
   sizeMiB: number,
@@ -125,6 +140,7 @@ async function profileOne(
   work: string,
   keyFile: string,
   outDir: string,
+  top: number,
 ): Promise<string> {
   const hostKeys = join(work, 'hostkeys');
   if (!existsSync(hostKeys)) {
@@ -145,10 +161,21 @@ async function profileOne(
   const big = join(work, 'large.bin');
   mkdirSync(join(t.startDir, 'p'), { recursive: true });
   if (what === 'download') copyFileSync(big, join(t.startDir, 'p/large.bin'));
+  const before = threadCpu(t.pid);
   const t0 = performance.now();
   if (what === 'upload') await sftp(t, `put ${big} p/large.bin\n`, cipher);
   else await sftp(t, `get p/large.bin ${join(work, 'large.dl')}\n`, cipher);
   const secs = (performance.now() - t0) / 1000;
+  const after = threadCpu(t.pid);
+  const threads = [...after]
+    .map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const)
+    .filter(([, v]) => v >= 0.01)
+    .sort((a, b) => b[1] - a[1]);
+  const main = threads.find(([k]) => k === String(t.pid))?.[1] ?? 0;
+  const others = threads.reduce((a, [k, v]) => a + (k === String(t.pid) ? 0 : v), 0);
+  const cpuLine =
+    `server CPU during the transfer (from /proc, not the profiler): main thread ${main.toFixed(2)} s ` +
+    `(${((main / secs) * 100).toFixed(0)}% of wall), other threads (libuv pool, V8) ${others.toFixed(2)} s`;
   await t.stop();
   rmSync(join(work, 'large.dl'), { force: true });
   const f = readdirSync(profDir).find((x) => x.endsWith('.cpuprofile'));
@@ -156,7 +183,7 @@ async function profileOne(
   const dest = join(outDir, `server-${what}.cpuprofile`);
   renameSync(join(profDir, f), dest);
   const p = JSON.parse(readFileSync(dest, 'utf8')) as CpuProfile;
-  return `=== ${what} of ${sizeMiB} MiB with OpenSSH sftp, ${cipher ?? 'default cipher'}: ${secs.toFixed(2)} s, ${(sizeMiB / secs).toFixed(1)} MiB/s\n${summarise(p, 25)}\nfull profile: ${dest}`;
+  return `=== ${what} of ${sizeMiB} MiB with OpenSSH sftp, ${cipher ?? 'default cipher'}: ${secs.toFixed(2)} s, ${(sizeMiB / secs).toFixed(1)} MiB/s\n${cpuLine}\n${summarise(p, top)}\nfull profile: ${dest}`;
 }
 
 async function main(): Promise<void> {
@@ -181,7 +208,9 @@ async function main(): Promise<void> {
   mkdirSync(outDir, { recursive: true });
   for (const w of ['upload', 'download'] as const) {
     log(`profiling a ${size} MiB ${w}`);
-    console.log(await profileOne(w, size, values.cipher, work, keyFile, outDir));
+    console.log(
+      await profileOne(w, size, values.cipher, work, keyFile, outDir, Number(values.top)),
+    );
   }
 }
 

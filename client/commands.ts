@@ -1,4 +1,5 @@
 // The ftp> command set: the original's commands and messages, plus what sftp and lftp users expect.
+import { createHash, type Hash } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Stats } from 'ssh2';
@@ -24,7 +25,7 @@ import {
 import { Progress } from './progress.js';
 import { askChoice, askConfirm } from './prompts.js';
 import { remoteRangeSha256 } from './check-file.js';
-import { localSha256, type Remote } from './remote.js';
+import { hashLocalPrefix, type Remote } from './remote.js';
 import { download, upload } from './transfer.js';
 
 export interface Ctx {
@@ -125,27 +126,20 @@ async function askResume(ctx: Ctx, what: string, have: number, size: number): Pr
   ]);
 }
 
+/**
+ * Compares the sha256 of the local file, computed during the transfer, with the server's
+ * (`sha256sum` over exec; a jailsftp server remembers the digest of a file it just received in
+ * sequence). `remote` is the server's answer, asked after CLOSE (put) or during the transfer (get).
+ */
 async function verifyAfter(
   ctx: Ctx,
-  localPath: string,
-  remotePath: string,
+  local: Hash,
+  remote: Promise<string | null>,
 ): Promise<'ok' | 'unverified' | 'mismatch'> {
-  // Both hashes at once; the local one is dropped as soon as the server says it cannot hash.
-  const local = new AbortController();
-  const stop = (): void => local.abort();
-  ctx.signal.addEventListener('abort', stop, { once: true });
-  try {
-    const lh = localSha256(localPath, undefined, local.signal).catch(() => null);
-    const rh = await ctx.remote.remoteSha256(remotePath, ctx.signal);
-    if (rh === null) local.abort();
-    const l = await lh;
-    if (ctx.signal.aborted) throw new Interrupted();
-    if (rh === null) return 'unverified';
-    if (l === null) throw new CmdError(`${localPath}: cannot read it back to verify`);
-    return rh === l ? 'ok' : 'mismatch';
-  } finally {
-    ctx.signal.removeEventListener('abort', stop);
-  }
+  const rh = await remote;
+  if (ctx.signal.aborted) throw new Interrupted();
+  if (rh === null) return 'unverified';
+  return rh === local.digest('hex') ? 'ok' : 'mismatch';
 }
 
 const VERIFY_NOTE = {
@@ -190,20 +184,27 @@ async function putFile(
     if (choice === 'skip') return ctx.out(`skipped ${localPath}`);
     if (choice === 'resume') start = rst.size;
   }
+  // the whole local file is hashed: the prefix that is not sent here, the rest while it is sent
+  let hash: Hash = createHash('sha256');
   if (start > 0) {
-    const [rh, lh] = await Promise.all([
+    const [rh, prefix] = await Promise.all([
       ctx.remote.remoteSha256(remotePath, ctx.signal),
-      localSha256(localPath, start, ctx.signal),
+      onPath(localPath, () => hashLocalPrefix(localPath, start, ctx.signal)).catch((err) => {
+        if (ctx.signal.aborted) throw new Interrupted();
+        throw err;
+      }),
     ]);
     if (ctx.signal.aborted) throw new Interrupted();
+    hash = prefix;
     if (rh === null) {
       ctx.out('could not verify the remote part (the server offers no sha256sum); resuming anyway');
-    } else if (rh !== lh) {
+    } else if (rh !== prefix.copy().digest('hex')) {
       ctx.err(`the remote part of ${remotePath} does not match ${localPath}`);
       if (!ctx.batch && !(await askConfirm('Send the whole file again?', true)))
         return ctx.out(`skipped ${localPath}`);
       ctx.out('sending the whole file again');
       start = 0;
+      hash = createHash('sha256');
     } else
       ctx.out(`the remote part (${humanSize(start)}) matches; resuming at ${percent(start, size)}`);
   }
@@ -223,6 +224,7 @@ async function putFile(
       size,
       signal: ctx.signal,
       onProgress: (d) => bar.update((done = d)),
+      hash,
     });
   } catch (err) {
     bar.stop(done);
@@ -236,7 +238,8 @@ async function putFile(
     throw new CmdError(`${remotePath}: ${describe(err)}`);
   }
   const stats = bar.stop(size);
-  const v = await verifyAfter(ctx, localPath, remotePath);
+  // the remote file is closed: a jailsftp server answers from the digest it computed on the way in
+  const v = await verifyAfter(ctx, hash, ctx.remote.remoteSha256(remotePath, ctx.signal));
   if (v === 'mismatch') {
     ctx.err(`sha256 mismatch: ${remotePath} differs from ${localPath}`);
     if (!ctx.batch && (await askConfirm('Send it again?', true)))
@@ -270,14 +273,21 @@ async function getFile(
     if (choice === 'skip') return ctx.out(`skipped ${remotePath}`);
     if (choice === 'resume') start = have;
   }
+  // the whole local file is hashed: the prefix already on disk, the rest while it is written
+  let hash: Hash = createHash('sha256');
   if (start > 0) {
-    const [rh, lh] = await Promise.all([
+    const [rh, prefix] = await Promise.all([
       ctx.remote.hasExt('check-file-name')
         ? remoteRangeSha256(ctx.remote.ssh, remotePath, 0, start)
         : Promise.resolve(null),
-      localSha256(localPath, start, ctx.signal),
+      onPath(localPath, () => hashLocalPrefix(localPath, start, ctx.signal)).catch((err) => {
+        if (ctx.signal.aborted) throw new Interrupted();
+        throw err;
+      }),
     ]);
     if (ctx.signal.aborted) throw new Interrupted();
+    hash = prefix;
+    const lh = prefix.copy().digest('hex');
     if (rh === null) {
       ctx.out(
         'could not verify the local part (the server offers no check-file-name); resuming anyway',
@@ -288,11 +298,18 @@ async function getFile(
         return ctx.out(`skipped ${remotePath}`);
       ctx.out('fetching the whole file again');
       start = 0;
+      hash = createHash('sha256');
     } else
       ctx.out(`the local part (${humanSize(start)}) matches; resuming at ${percent(start, size)}`);
   }
   const bar = new Progress(`File receiving: ${basenameRemote(remotePath)}`, size, start, ctx.tty);
   let done = start;
+  // the remote file is complete: the server hashes it while it is downloaded
+  const asking = new AbortController();
+  const remoteHash = ctx.remote.remoteSha256(
+    remotePath,
+    AbortSignal.any([ctx.signal, asking.signal]),
+  );
   try {
     await download({
       remote: ctx.remote,
@@ -302,8 +319,10 @@ async function getFile(
       size,
       signal: ctx.signal,
       onProgress: (d) => bar.update((done = d)),
+      hash,
     });
   } catch (err) {
+    asking.abort();
     bar.stop(done);
     if (err instanceof Interrupted) {
       ctx.out(
@@ -314,7 +333,7 @@ async function getFile(
     throw new CmdError(`${remotePath}: ${describe(err)}`);
   }
   const stats = bar.stop(size);
-  const v = await verifyAfter(ctx, localPath, remotePath);
+  const v = await verifyAfter(ctx, hash, remoteHash);
   if (v === 'mismatch') {
     ctx.err(`sha256 mismatch: ${localPath} differs from ${remotePath}`);
     if (!ctx.batch && (await askConfirm('Fetch it again?', true)))

@@ -1,5 +1,5 @@
 // Promise wrappers over ssh2's SFTP object, the server's extensions, and the exec hash command.
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Client, FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
 import { shellQuote } from './paths.js';
@@ -177,19 +177,43 @@ export class Remote {
   }
 }
 
-/** sha256 of the first `length` bytes of a local file (all of it when length is undefined). */
-export function localSha256(path: string, length?: number, signal?: AbortSignal): Promise<string> {
+/**
+ * A sha256 hash fed with the first `length` bytes of a local file (all of it when length is
+ * undefined): the caller may go on updating it with what follows (resumed transfers).
+ */
+export function hashLocalPrefix(
+  path: string,
+  length?: number,
+  signal?: AbortSignal,
+): Promise<Hash> {
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
-    if (length === 0) return resolve(h.digest('hex'));
+    if (length === 0) return resolve(h);
     const s = createReadStream(path, {
       start: 0,
       end: length === undefined ? undefined : length - 1,
-      highWaterMark: 1 << 20,
+      highWaterMark: 4 << 20,
       signal,
     });
-    s.on('data', (d) => h.update(d as Buffer));
+    let got = 0;
+    s.on('data', (d) => {
+      got += (d as Buffer).length;
+      h.update(d as Buffer);
+    });
     s.on('error', reject);
-    s.on('end', () => resolve(h.digest('hex')));
+    s.on('end', () =>
+      length === undefined || got === length
+        ? resolve(h)
+        : reject(new Error(`${path}: shorter than ${length} bytes`)),
+    );
   });
+}
+
+/** sha256 of the first `length` bytes of a local file (all of it when length is undefined). */
+export async function localSha256(
+  path: string,
+  length?: number,
+  signal?: AbortSignal,
+): Promise<string> {
+  return (await hashLocalPrefix(path, length, signal)).digest('hex');
 }

@@ -1,6 +1,7 @@
 // The transfer engine: many READ/WRITE requests in flight at once, starting at any offset (resume).
 // Local data is read and written strictly in order, so a partial local file is always a clean
 // prefix; uploads are sent in order, so a server that handles requests in order keeps a prefix too.
+import type { Hash } from 'node:crypto';
 import { open as openLocal, type FileHandle } from 'node:fs/promises';
 import { Interrupted } from './errors.js';
 import { OPEN, type Remote } from './remote.js';
@@ -17,9 +18,18 @@ export interface TransferParams {
   /** bytes of the destination known good so far (starts at `start`) */
   onProgress: (done: number) => void;
   concurrency?: number;
+  /**
+   * Fed with the bytes [start, size) in file order as they are sent or received (the caller has
+   * fed it [0, start)), so that verification needs no second pass over the local file.
+   */
+  hash?: Hash;
 }
 
 const DEFAULT_CONCURRENCY = Number(process.env.JAILSFTP_REQUESTS) || 64;
+/** Upload: requests read from the local file with one read (ssh2 copies what it sends). */
+const READ_CHUNKS = 8;
+/** Download: at most this many received pieces go to the local file in one writev. */
+const MAX_WRITEV = 32;
 
 function abortError(signal: AbortSignal): Error {
   return signal.reason instanceof Error && !(signal.reason.name === 'AbortError')
@@ -45,7 +55,6 @@ export async function upload(p: TransferParams): Promise<void> {
       let reading = false;
       let failure: unknown;
       let settled = false;
-      const pool: Buffer[] = [];
       let offLost = (): void => undefined;
       const finish = (): void => {
         if (settled || inflight > 0 || reading) return;
@@ -67,6 +76,13 @@ export async function upload(p: TransferParams): Promise<void> {
         if (failure === undefined) failure = err;
         finish();
       };
+      // One block of READ_CHUNKS requests is read (and hashed) at a time; ssh2 copies each request
+      // into its own packet, so the block is free again as soon as its requests are issued.
+      const block = Buffer.allocUnsafe(
+        Math.min(chunk * READ_CHUNKS, Math.max(p.size - p.start, 1)),
+      );
+      let blockLen = 0;
+      let blockOff = 0;
       const pump = async (): Promise<void> => {
         if (reading) return;
         reading = true;
@@ -77,23 +93,32 @@ export async function upload(p: TransferParams): Promise<void> {
             pos < p.size &&
             inflight < concurrency
           ) {
-            const len = Math.min(chunk, p.size - pos);
-            const buf = pool.pop() ?? Buffer.allocUnsafe(chunk);
-            const { bytesRead } = await fh.read(buf, 0, len, pos);
-            if (bytesRead !== len) throw new Error('the local file shrank during the transfer');
-            if (failure !== undefined || signal.aborted) break;
+            if (blockOff >= blockLen) {
+              const want = Math.min(block.length, p.size - pos);
+              let got = 0;
+              while (got < want) {
+                const { bytesRead } = await fh.read(block, got, want - got, pos + got);
+                if (bytesRead === 0) throw new Error('the local file shrank during the transfer');
+                got += bytesRead;
+              }
+              p.hash?.update(block.subarray(0, want));
+              blockLen = want;
+              blockOff = 0;
+              if (failure !== undefined || signal.aborted) break;
+            }
+            const len = Math.min(chunk, blockLen - blockOff);
             const at = pos;
             pos += len;
             inflight++;
-            remote.sftp.write(h, buf, 0, len, at, (err) => {
+            remote.sftp.write(h, block, blockOff, len, at, (err) => {
               inflight--;
-              pool.push(buf);
               if (err) return fail(err);
               done += len;
               p.onProgress(done);
               void pump();
               finish();
             });
+            blockOff += len;
           }
         } catch (err) {
           if (failure === undefined) failure = err;
@@ -164,17 +189,26 @@ export async function download(p: TransferParams): Promise<void> {
         if (writing) return;
         writing = true;
         try {
-          let piece: { buf: Buffer; len: number } | undefined;
-          while (failure === undefined && (piece = ready.get(written)) !== undefined) {
-            ready.delete(written);
-            let off = 0;
-            while (off < piece.len) {
-              const w = await file.write(piece.buf, off, piece.len - off, written + off);
-              off += w.bytesWritten;
+          while (failure === undefined && ready.has(written)) {
+            // every piece that follows on goes out in one writev
+            const pieces: Buffer[] = [];
+            const views: Buffer[] = [];
+            let at = written;
+            let piece: { buf: Buffer; len: number } | undefined;
+            while (pieces.length < MAX_WRITEV && (piece = ready.get(at)) !== undefined) {
+              ready.delete(at);
+              const view = piece.buf.subarray(0, piece.len);
+              p.hash?.update(view);
+              pieces.push(piece.buf);
+              views.push(view);
+              at += piece.len;
             }
-            written += piece.len;
-            pool.push(piece.buf);
+            await writeAll(file, views, written);
+            written = at;
+            for (const b of pieces) pool.push(b);
             p.onProgress(written);
+            // more requests while the next pieces are written
+            issue();
           }
         } catch (err) {
           if (failure === undefined) failure = err;
@@ -224,6 +258,29 @@ export async function download(p: TransferParams): Promise<void> {
   } finally {
     await fh?.close().catch(() => undefined);
     await closeQuietly(remote, handle);
+  }
+}
+
+/** Writes the buffers at `position`, in one writev unless the kernel takes less. */
+async function writeAll(file: FileHandle, views: Buffer[], position: number): Promise<void> {
+  let total = 0;
+  for (const v of views) total += v.length;
+  let { bytesWritten } = await file.writev(views, position);
+  if (bytesWritten >= total) return;
+  let at = position;
+  for (const v of views) {
+    if (bytesWritten >= v.length) {
+      bytesWritten -= v.length;
+      at += v.length;
+      continue;
+    }
+    let off = bytesWritten;
+    bytesWritten = 0;
+    while (off < v.length) {
+      const w = await file.write(v, off, v.length - off, at + off);
+      off += w.bytesWritten;
+    }
+    at += v.length;
   }
 }
 

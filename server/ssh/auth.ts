@@ -95,6 +95,11 @@ export class Authenticator {
 
 /** Homes are created on demand; a home that is not a directory refuses the login. */
 function prepareHome(home: string): void {
-  mkdirSync(home, { recursive: true, mode: 0o755 });
+  try {
+    mkdirSync(home, { recursive: true, mode: 0o755 });
+  } catch (e) {
+    // mkdir -p answers EEXIST when the home is a file: say what the admin must fix
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
   if (!statSync(home).isDirectory()) throw new Error(`home ${home} is not a directory`);
 }

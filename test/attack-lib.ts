@@ -493,3 +493,35 @@ export function lastJson<V>(stdout: string): V {
   const lines = stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]!) as V;
 }
+
+/** One password login from a local address: resolves with whether it worked and how long. */
+export function tryLogin(
+  srv: TestServer,
+  user: string,
+  password: string,
+  localAddress = '127.0.0.1',
+): Promise<{ ok: boolean; ms: number; error?: string }> {
+  const t0 = performance.now();
+  return new Promise((res) => {
+    const c = new ssh2.Client();
+    let settled = false;
+    const done = (ok: boolean, error?: string): void => {
+      if (settled) return;
+      settled = true;
+      c.end();
+      res({ ok, ms: performance.now() - t0, error });
+    };
+    c.on('ready', () => done(true));
+    c.on('error', (e) => done(false, e.message));
+    c.on('close', () => done(false, 'closed'));
+    c.connect({
+      host: srv.host,
+      port: srv.port,
+      localAddress,
+      username: user,
+      password,
+      readyTimeout: 60000,
+      tryKeyboard: false,
+    });
+  });
+}

@@ -60,7 +60,8 @@ interface Conn {
   lastActivity: number;
   client?: Connection;
   auth: AuthState;
-  ledger?: Ledger;
+  /** the quota ledger this connection holds */
+  ledger?: { user: string; home: string; ledger: Ledger };
   fs?: UserFs;
   sessions: number;
   /** run when the socket closes */
@@ -179,7 +180,7 @@ export class JailServer {
     const n = (this.perAddr.get(conn.addr) ?? 1) - 1;
     if (n <= 0) this.perAddr.delete(conn.addr);
     else this.perAddr.set(conn.addr, n);
-    if (conn.ledger && conn.auth.user) closeLedger(conn.auth.user.name, conn.ledger);
+    if (conn.ledger) closeLedger(conn.ledger.user, conn.ledger.home, conn.ledger.ledger);
   }
 
   private onClient(client: Connection, peer: string): void {
@@ -209,9 +210,9 @@ export class JailServer {
   private async admit(conn: Conn, user: UserRecord, home: string): Promise<void> {
     const jail = new Jail(home);
     const ledger = await openLedger(user.name, home, user.quota);
-    if (conn.socket.destroyed) return closeLedger(user.name, ledger);
-    if (conn.ledger) closeLedger(user.name, conn.ledger);
-    conn.ledger = ledger;
+    if (conn.socket.destroyed) return closeLedger(user.name, home, ledger);
+    if (conn.ledger) closeLedger(conn.ledger.user, conn.ledger.home, conn.ledger.ledger);
+    conn.ledger = { user: user.name, home, ledger };
     conn.fs = new UserFs(jail, ledger, { allowSymlinks: this.cfg.allowSymlinks });
   }
 

@@ -1,5 +1,4 @@
 // The ftp> command set: the original's commands and messages, plus what sftp and lftp users expect.
-import { createHash, type Hash } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Stats } from 'ssh2';
@@ -25,7 +24,8 @@ import {
 import { Progress } from './progress.js';
 import { askChoice, askConfirm } from './prompts.js';
 import { remoteRangeSha256 } from './check-file.js';
-import { hashLocalPrefix, type Remote } from './remote.js';
+import { streamHash, type StreamHash } from './hasher.js';
+import type { Remote } from './remote.js';
 import { download, upload } from './transfer.js';
 
 export interface Ctx {
@@ -133,13 +133,13 @@ async function askResume(ctx: Ctx, what: string, have: number, size: number): Pr
  */
 async function verifyAfter(
   ctx: Ctx,
-  local: Hash,
+  local: StreamHash,
   remote: Promise<string | null>,
 ): Promise<'ok' | 'unverified' | 'mismatch'> {
-  const rh = await remote;
+  const [rh, lh] = await Promise.all([remote, local.digest()]);
   if (ctx.signal.aborted) throw new Interrupted();
   if (rh === null) return 'unverified';
-  return rh === local.digest('hex') ? 'ok' : 'mismatch';
+  return rh === lh ? 'ok' : 'mismatch';
 }
 
 const VERIFY_NOTE = {
@@ -185,68 +185,76 @@ async function putFile(
     if (choice === 'resume') start = rst.size;
   }
   // the whole local file is hashed: the prefix that is not sent here, the rest while it is sent
-  let hash: Hash = createHash('sha256');
-  if (start > 0) {
-    const [rh, prefix] = await Promise.all([
-      ctx.remote.remoteSha256(remotePath, ctx.signal),
-      onPath(localPath, () => hashLocalPrefix(localPath, start, ctx.signal)).catch((err) => {
-        if (ctx.signal.aborted) throw new Interrupted();
-        throw err;
-      }),
-    ]);
-    if (ctx.signal.aborted) throw new Interrupted();
-    hash = prefix;
-    if (rh === null) {
-      ctx.out('could not verify the remote part (the server offers no sha256sum); resuming anyway');
-    } else if (rh !== prefix.copy().digest('hex')) {
-      ctx.err(`the remote part of ${remotePath} does not match ${localPath}`);
-      if (!ctx.batch && !(await askConfirm('Send the whole file again?', true)))
-        return ctx.out(`skipped ${localPath}`);
-      ctx.out('sending the whole file again');
-      start = 0;
-      hash = createHash('sha256');
-    } else
-      ctx.out(`the remote part (${humanSize(start)}) matches; resuming at ${percent(start, size)}`);
-  }
-  const dir = dirnameRemote(remotePath);
-  const needed = size - (rst?.size ?? 0);
-  const space = await ctx.remote.diskSpace(dir).catch(() => null);
-  if (space && needed > space.free) throw await quotaMessage(ctx, dir, needed);
-
-  const bar = new Progress(`File sending: ${basename(localPath)}`, size, start, ctx.tty);
-  let done = start;
+  let hash = streamHash(size, ctx.remote.serverIsLocal());
   try {
-    await upload({
-      remote: ctx.remote,
-      localPath,
-      remotePath,
-      start,
-      size,
-      signal: ctx.signal,
-      onProgress: (d) => bar.update((done = d)),
-      hash,
-    });
-  } catch (err) {
-    bar.stop(done);
-    if (err instanceof Interrupted) {
-      ctx.out(
-        `interrupted at ${percent(done, size)}: ${remotePath} is partial; put or reput resumes it`,
-      );
-      throw err;
+    if (start > 0) {
+      const [rh, prefix] = await Promise.all([
+        ctx.remote.remoteSha256(remotePath, ctx.signal),
+        onPath(localPath, () => hash.prefix(localPath, start, ctx.signal)).catch((err) => {
+          if (ctx.signal.aborted) throw new Interrupted();
+          throw err;
+        }),
+      ]);
+      if (ctx.signal.aborted) throw new Interrupted();
+      if (rh === null) {
+        ctx.out(
+          'could not verify the remote part (the server offers no sha256sum); resuming anyway',
+        );
+      } else if (rh !== prefix) {
+        ctx.err(`the remote part of ${remotePath} does not match ${localPath}`);
+        if (!ctx.batch && !(await askConfirm('Send the whole file again?', true)))
+          return ctx.out(`skipped ${localPath}`);
+        ctx.out('sending the whole file again');
+        start = 0;
+        hash.dispose();
+        hash = streamHash(size, ctx.remote.serverIsLocal());
+      } else
+        ctx.out(
+          `the remote part (${humanSize(start)}) matches; resuming at ${percent(start, size)}`,
+        );
     }
-    if (/quota/i.test(describe(err))) throw await quotaMessage(ctx, dir);
-    throw new CmdError(`${remotePath}: ${describe(err)}`);
+    const dir = dirnameRemote(remotePath);
+    const needed = size - (rst?.size ?? 0);
+    const space = await ctx.remote.diskSpace(dir).catch(() => null);
+    if (space && needed > space.free) throw await quotaMessage(ctx, dir, needed);
+
+    const bar = new Progress(`File sending: ${basename(localPath)}`, size, start, ctx.tty);
+    let done = start;
+    try {
+      await upload({
+        remote: ctx.remote,
+        localPath,
+        remotePath,
+        start,
+        size,
+        signal: ctx.signal,
+        onProgress: (d) => bar.update((done = d)),
+        hash,
+      });
+    } catch (err) {
+      bar.stop(done);
+      if (err instanceof Interrupted) {
+        ctx.out(
+          `interrupted at ${percent(done, size)}: ${remotePath} is partial; put or reput resumes it`,
+        );
+        throw err;
+      }
+      if (/quota/i.test(describe(err))) throw await quotaMessage(ctx, dir);
+      throw new CmdError(`${remotePath}: ${describe(err)}`);
+    }
+    const stats = bar.stop(size);
+    // the remote file is closed: a jailsftp server answers from the digest it computed on the way in
+    const v = await verifyAfter(ctx, hash, ctx.remote.remoteSha256(remotePath, ctx.signal));
+    if (v === 'mismatch') {
+      ctx.err(`sha256 mismatch: ${remotePath} differs from ${localPath}`);
+      if (!ctx.batch && (await askConfirm('Send it again?', true)))
+        return putFile(ctx, localPath, remotePath, 'overwrite');
+      throw new CmdError(`${remotePath}: verification failed`);
+    }
+    ctx.out(`${localPath} -> ${remotePath}: ${stats}, ${VERIFY_NOTE[v]}`);
+  } finally {
+    hash.dispose();
   }
-  const stats = bar.stop(size);
-  // the remote file is closed: a jailsftp server answers from the digest it computed on the way in
-  const v = await verifyAfter(ctx, hash, ctx.remote.remoteSha256(remotePath, ctx.signal));
-  if (v === 'mismatch') {
-    ctx.err(`sha256 mismatch: ${remotePath} differs from ${localPath}`);
-    if (!ctx.batch && (await askConfirm('Send it again?', true)))
-      return putFile(ctx, localPath, remotePath, 'overwrite');
-    throw new CmdError(`${remotePath}: verification failed`);
-  }
-  ctx.out(`${localPath} -> ${remotePath}: ${stats}, ${VERIFY_NOTE[v]}`);
 }
 
 /** get / reget of one remote file. */
@@ -274,73 +282,79 @@ async function getFile(
     if (choice === 'resume') start = have;
   }
   // the whole local file is hashed: the prefix already on disk, the rest while it is written
-  let hash: Hash = createHash('sha256');
-  if (start > 0) {
-    const [rh, prefix] = await Promise.all([
-      ctx.remote.hasExt('check-file-name')
-        ? remoteRangeSha256(ctx.remote.ssh, remotePath, 0, start)
-        : Promise.resolve(null),
-      onPath(localPath, () => hashLocalPrefix(localPath, start, ctx.signal)).catch((err) => {
-        if (ctx.signal.aborted) throw new Interrupted();
-        throw err;
-      }),
-    ]);
-    if (ctx.signal.aborted) throw new Interrupted();
-    hash = prefix;
-    const lh = prefix.copy().digest('hex');
-    if (rh === null) {
-      ctx.out(
-        'could not verify the local part (the server offers no check-file-name); resuming anyway',
-      );
-    } else if (rh !== lh) {
-      ctx.err(`the local part of ${localPath} does not match ${remotePath}`);
-      if (!ctx.batch && !(await askConfirm('Fetch the whole file again?', true)))
-        return ctx.out(`skipped ${remotePath}`);
-      ctx.out('fetching the whole file again');
-      start = 0;
-      hash = createHash('sha256');
-    } else
-      ctx.out(`the local part (${humanSize(start)}) matches; resuming at ${percent(start, size)}`);
-  }
-  const bar = new Progress(`File receiving: ${basenameRemote(remotePath)}`, size, start, ctx.tty);
-  let done = start;
-  // the remote file is complete: the server hashes it while it is downloaded
-  const asking = new AbortController();
-  const remoteHash = ctx.remote.remoteSha256(
-    remotePath,
-    AbortSignal.any([ctx.signal, asking.signal]),
-  );
+  let hash = streamHash(size, ctx.remote.serverIsLocal());
   try {
-    await download({
-      remote: ctx.remote,
-      localPath,
-      remotePath,
-      start,
-      size,
-      signal: ctx.signal,
-      onProgress: (d) => bar.update((done = d)),
-      hash,
-    });
-  } catch (err) {
-    asking.abort();
-    bar.stop(done);
-    if (err instanceof Interrupted) {
-      ctx.out(
-        `interrupted at ${percent(done, size)}: ${localPath} is partial; get or reget resumes it`,
-      );
-      throw err;
+    if (start > 0) {
+      const [rh, prefix] = await Promise.all([
+        ctx.remote.hasExt('check-file-name')
+          ? remoteRangeSha256(ctx.remote.ssh, remotePath, 0, start)
+          : Promise.resolve(null),
+        onPath(localPath, () => hash.prefix(localPath, start, ctx.signal)).catch((err) => {
+          if (ctx.signal.aborted) throw new Interrupted();
+          throw err;
+        }),
+      ]);
+      if (ctx.signal.aborted) throw new Interrupted();
+      const lh = prefix;
+      if (rh === null) {
+        ctx.out(
+          'could not verify the local part (the server offers no check-file-name); resuming anyway',
+        );
+      } else if (rh !== lh) {
+        ctx.err(`the local part of ${localPath} does not match ${remotePath}`);
+        if (!ctx.batch && !(await askConfirm('Fetch the whole file again?', true)))
+          return ctx.out(`skipped ${remotePath}`);
+        ctx.out('fetching the whole file again');
+        start = 0;
+        hash.dispose();
+        hash = streamHash(size, ctx.remote.serverIsLocal());
+      } else
+        ctx.out(
+          `the local part (${humanSize(start)}) matches; resuming at ${percent(start, size)}`,
+        );
     }
-    throw new CmdError(`${remotePath}: ${describe(err)}`);
+    const bar = new Progress(`File receiving: ${basenameRemote(remotePath)}`, size, start, ctx.tty);
+    let done = start;
+    // the remote file is complete: the server hashes it while it is downloaded
+    const asking = new AbortController();
+    const remoteHash = ctx.remote.remoteSha256(
+      remotePath,
+      AbortSignal.any([ctx.signal, asking.signal]),
+    );
+    try {
+      await download({
+        remote: ctx.remote,
+        localPath,
+        remotePath,
+        start,
+        size,
+        signal: ctx.signal,
+        onProgress: (d) => bar.update((done = d)),
+        hash,
+      });
+    } catch (err) {
+      asking.abort();
+      bar.stop(done);
+      if (err instanceof Interrupted) {
+        ctx.out(
+          `interrupted at ${percent(done, size)}: ${localPath} is partial; get or reget resumes it`,
+        );
+        throw err;
+      }
+      throw new CmdError(`${remotePath}: ${describe(err)}`);
+    }
+    const stats = bar.stop(size);
+    const v = await verifyAfter(ctx, hash, remoteHash);
+    if (v === 'mismatch') {
+      ctx.err(`sha256 mismatch: ${localPath} differs from ${remotePath}`);
+      if (!ctx.batch && (await askConfirm('Fetch it again?', true)))
+        return getFile(ctx, remotePath, localPath, 'overwrite');
+      throw new CmdError(`${localPath}: verification failed`);
+    }
+    ctx.out(`${remotePath} -> ${localPath}: ${stats}, ${VERIFY_NOTE[v]}`);
+  } finally {
+    hash.dispose();
   }
-  const stats = bar.stop(size);
-  const v = await verifyAfter(ctx, hash, remoteHash);
-  if (v === 'mismatch') {
-    ctx.err(`sha256 mismatch: ${localPath} differs from ${remotePath}`);
-    if (!ctx.batch && (await askConfirm('Fetch it again?', true)))
-      return getFile(ctx, remotePath, localPath, 'overwrite');
-    throw new CmdError(`${localPath}: verification failed`);
-  }
-  ctx.out(`${remotePath} -> ${localPath}: ${stats}, ${VERIFY_NOTE[v]}`);
 }
 
 async function putTree(ctx: Ctx, localDir: string, remoteDir: string): Promise<void> {

@@ -1,9 +1,9 @@
 // The transfer engine: many READ/WRITE requests in flight at once, starting at any offset (resume).
 // Local data is read and written strictly in order, so a partial local file is always a clean
 // prefix; uploads are sent in order, so a server that handles requests in order keeps a prefix too.
-import type { Hash } from 'node:crypto';
 import { open as openLocal, type FileHandle } from 'node:fs/promises';
 import { Interrupted } from './errors.js';
+import { sharedBuffer, type StreamHash } from './hasher.js';
 import { OPEN, type Remote } from './remote.js';
 
 export interface TransferParams {
@@ -22,12 +22,14 @@ export interface TransferParams {
    * Fed with the bytes [start, size) in file order as they are sent or received (the caller has
    * fed it [0, start)), so that verification needs no second pass over the local file.
    */
-  hash?: Hash;
+  hash?: StreamHash;
 }
 
 const DEFAULT_CONCURRENCY = Number(process.env.JAILSFTP_REQUESTS) || 64;
 /** Upload: requests read from the local file with one read (ssh2 copies what it sends). */
 const READ_CHUNKS = 8;
+/** Upload: blocks read ahead while the hash of earlier ones is computed in the hash worker. */
+const MAX_BLOCKS = 4;
 /** Download: at most this many received pieces go to the local file in one writev. */
 const MAX_WRITEV = 32;
 
@@ -76,11 +78,30 @@ export async function upload(p: TransferParams): Promise<void> {
         if (failure === undefined) failure = err;
         finish();
       };
-      // One block of READ_CHUNKS requests is read (and hashed) at a time; ssh2 copies each request
-      // into its own packet, so the block is free again as soon as its requests are issued.
-      const block = Buffer.allocUnsafe(
-        Math.min(chunk * READ_CHUNKS, Math.max(p.size - p.start, 1)),
-      );
+      // One block of READ_CHUNKS requests is read at a time; ssh2 copies each request into its own
+      // packet, so a block is free again once its requests are issued and its hash is computed.
+      const blockSize = Math.min(chunk * READ_CHUNKS, Math.max(p.size - p.start, 1));
+      const free: Buffer[] = [];
+      let blocks = 0;
+      let wake: (() => void) | undefined;
+      const release = (b: Buffer): void => {
+        free.push(b);
+        const w = wake;
+        wake = undefined;
+        w?.();
+      };
+      const takeBlock = async (): Promise<Buffer> => {
+        for (;;) {
+          const b = free.pop();
+          if (b) return b;
+          if (blocks < MAX_BLOCKS) {
+            blocks++;
+            return p.hash?.shared ? sharedBuffer(blockSize) : Buffer.allocUnsafe(blockSize);
+          }
+          await new Promise<void>((r) => (wake = r));
+        }
+      };
+      let block: Buffer = Buffer.alloc(0);
       let blockLen = 0;
       let blockOff = 0;
       const pump = async (): Promise<void> => {
@@ -94,31 +115,54 @@ export async function upload(p: TransferParams): Promise<void> {
             inflight < concurrency
           ) {
             if (blockOff >= blockLen) {
-              const want = Math.min(block.length, p.size - pos);
-              let got = 0;
-              while (got < want) {
-                const { bytesRead } = await fh.read(block, got, want - got, pos + got);
-                if (bytesRead === 0) throw new Error('the local file shrank during the transfer');
-                got += bytesRead;
+              const b = await takeBlock();
+              if (failure !== undefined || signal.aborted) {
+                free.push(b);
+                break;
               }
-              p.hash?.update(block.subarray(0, want));
+              const want = Math.min(b.length, p.size - pos);
+              let got = 0;
+              try {
+                while (got < want) {
+                  const { bytesRead } = await fh.read(b, got, want - got, pos + got);
+                  if (bytesRead === 0) throw new Error('the local file shrank during the transfer');
+                  got += bytesRead;
+                }
+              } catch (err) {
+                free.push(b);
+                throw err;
+              }
+              if (p.hash)
+                p.hash.update(b.subarray(0, want)).then(
+                  () => release(b),
+                  (err: unknown) => {
+                    release(b);
+                    fail(err);
+                  },
+                );
+              else release(b);
+              block = b;
               blockLen = want;
               blockOff = 0;
               if (failure !== undefined || signal.aborted) break;
             }
-            const len = Math.min(chunk, blockLen - blockOff);
-            const at = pos;
-            pos += len;
-            inflight++;
-            remote.sftp.write(h, block, blockOff, len, at, (err) => {
-              inflight--;
-              if (err) return fail(err);
-              done += len;
-              p.onProgress(done);
-              void pump();
-              finish();
+            remote.corked(() => {
+              while (blockOff < blockLen && inflight < concurrency) {
+                const len = Math.min(chunk, blockLen - blockOff);
+                const at = pos;
+                pos += len;
+                inflight++;
+                remote.sftp.write(h, block, blockOff, len, at, (err) => {
+                  inflight--;
+                  if (err) return fail(err);
+                  done += len;
+                  p.onProgress(done);
+                  void pump();
+                  finish();
+                });
+                blockOff += len;
+              }
             });
-            blockOff += len;
           }
         } catch (err) {
           if (failure === undefined) failure = err;
@@ -193,17 +237,18 @@ export async function download(p: TransferParams): Promise<void> {
             // every piece that follows on goes out in one writev
             const pieces: Buffer[] = [];
             const views: Buffer[] = [];
+            const hashing: Promise<void>[] = [];
             let at = written;
             let piece: { buf: Buffer; len: number } | undefined;
             while (pieces.length < MAX_WRITEV && (piece = ready.get(at)) !== undefined) {
               ready.delete(at);
               const view = piece.buf.subarray(0, piece.len);
-              p.hash?.update(view);
+              if (p.hash) hashing.push(p.hash.update(view));
               pieces.push(piece.buf);
               views.push(view);
               at += piece.len;
             }
-            await writeAll(file, views, written);
+            await Promise.all([writeAll(file, views, written), ...hashing]);
             written = at;
             for (const b of pieces) pool.push(b);
             p.onProgress(written);
@@ -218,7 +263,8 @@ export async function download(p: TransferParams): Promise<void> {
         issue();
         finish();
       };
-      const issue = (): void => {
+      const issue = (): void => remote.corked(issueSome);
+      const issueSome = (): void => {
         while (
           failure === undefined &&
           !signal.aborted &&
@@ -227,7 +273,8 @@ export async function download(p: TransferParams): Promise<void> {
         ) {
           const r = retry.shift() ?? { off: next, len: Math.min(chunk, p.size - next) };
           if (r.off === next) next += r.len;
-          const buf = pool.pop() ?? Buffer.allocUnsafe(chunk);
+          const buf =
+            pool.pop() ?? (p.hash?.shared ? sharedBuffer(chunk) : Buffer.allocUnsafe(chunk));
           inflight++;
           remote.sftp.read(handle, buf, 0, r.len, r.off, (err, nb) => {
             inflight--;

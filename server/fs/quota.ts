@@ -106,37 +106,22 @@ export class Ledger {
   }
 }
 
-interface Held {
-  ledger: Promise<Ledger>;
-  /** set while no session holds the ledger: it is dropped when this fires */
-  expiry?: NodeJS.Timeout;
-}
-
-const ledgers = new Map<string, Held>();
-
-/**
- * How long a ledger outlives its last session. Scripts and sync tools open session after session;
- * without this each would rescan the whole home (10,000 files cost ~50 ms of CPU here). Changes
- * made on disk behind the server's back are seen at the next scan, after this grace period.
- */
-export const LEDGER_GRACE_MS = 60_000;
+const ledgers = new Map<string, Promise<Ledger>>();
 
 /**
  * The ledger of a user, created from a scan of the home at the first session and kept while
- * sessions hold it. `limit` refreshes the quota on every login, so a changed quota applies at once.
+ * sessions hold it, so that files an administrator changed on disk count from the next login.
+ * `limit` refreshes the quota on every login, so a changed quota applies at once.
  */
 export async function openLedger(user: string, home: string, limit: number): Promise<Ledger> {
   const key = `${user}\0${home}`;
-  let held = ledgers.get(key);
-  if (!held) {
-    const ledger = scanUsage(home).then((used) => new Ledger(limit, used));
-    held = { ledger };
-    ledgers.set(key, held);
-    ledger.catch(() => ledgers.delete(key));
+  let p = ledgers.get(key);
+  if (!p) {
+    p = scanUsage(home).then((used) => new Ledger(limit, used));
+    ledgers.set(key, p);
+    p.catch(() => ledgers.delete(key));
   }
-  clearTimeout(held.expiry);
-  held.expiry = undefined;
-  const l = await held.ledger;
+  const l = await p;
   l.limit = limit;
   l.sessions++;
   return l;
@@ -144,13 +129,7 @@ export async function openLedger(user: string, home: string, limit: number): Pro
 
 export function closeLedger(user: string, home: string, l: Ledger): void {
   l.sessions--;
-  const key = `${user}\0${home}`;
-  const held = ledgers.get(key);
-  if (l.sessions > 0 || !held) return;
-  held.expiry = setTimeout(() => {
-    if (l.sessions <= 0 && ledgers.get(key) === held) ledgers.delete(key);
-  }, LEDGER_GRACE_MS);
-  held.expiry.unref();
+  if (l.sessions <= 0) ledgers.delete(`${user}\0${home}`);
 }
 
 /**

@@ -142,21 +142,21 @@ test(
   { skip: needs('sftp') },
   async () => {
     const m = await exec('sha256sum nope.bin');
-    assert.equal(m.status, 1);
+    assert.equal(m.status, 1, JSON.stringify(m));
     assert.equal(m.stdout, '');
     assert.match(m.stderr, /^sha256sum: nope\.bin: No such file or directory$/m);
     for (const p of ['/etc/passwd', '../../../../etc/passwd', '..']) {
       const o = await exec(`md5sum ${p}`);
-      assert.equal(o.status, 1, p);
+      assert.equal(o.status, 1, `${p}: ${JSON.stringify(o)}`);
       assert.equal(o.stdout, '', p);
       assert.match(o.stderr, /No such file or directory|Is a directory/, p);
     }
     // one good, one missing: the good one is printed, exit 1
     const mix = await exec('sha1sum data.bin nope');
-    assert.equal(mix.status, 1);
+    assert.equal(mix.status, 1, JSON.stringify(mix));
     assert.equal(mix.stdout, coreutils('sha1sum', ['data.bin']).stdout);
     const sh = await exec('sha256sum data.bin; cat /etc/passwd');
-    assert.equal(sh.status, 1);
+    assert.equal(sh.status, 1, JSON.stringify(sh));
     assert.equal(sh.stdout, '');
     assert.match(sh.stderr, /only offers SFTP/);
   },

@@ -3,80 +3,9 @@
 // read, written, created or listed; outside-existing and outside-missing paths answer alike.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { startServer, type TestServer, type TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
-import { Canaries, freshLogin, lastJson, py, rss, sumSizes } from './attack-lib.js';
-
-interface PyReport {
-  checks?: number;
-  ops?: number;
-  ok?: number;
-  swaps?: number;
-  failures: string[];
-  alive?: boolean;
-}
-
-const QUOTA = 10 * 1024 * 1024;
-
-export async function jailSetup(): Promise<{
-  srv: TestServer;
-  alice: TestUser;
-  can: Canaries;
-  cfg: Record<string, unknown>;
-}> {
-  const srv = await startServer();
-  const alice = srv.addUser('alice', { quota: QUOTA });
-  mkdirSync(alice.home, { recursive: true });
-  const can = new Canaries(srv);
-  const cfg = {
-    host: srv.host,
-    port: srv.port,
-    user: alice.name,
-    password: alice.password,
-    outside: can.outsideDir,
-    home: alice.home,
-    homes: srv.homesDir,
-    tokens: can.tokens,
-    token_sums: can.tokens.map((t) => createHash('sha256').update(`${t}\n`).digest('hex')),
-    passwd_sum: createHash('sha256').update(readFileSync('/etc/passwd')).digest('hex'),
-  };
-  return { srv, alice, can, cfg };
-}
-
-/** Sets up `d` (a real directory) and `evil` (a link to the outside canary dir) for the race. */
-export function raceSetup(home: string, outside: string): void {
-  for (const n of ['d', 'evil', 'tmpd']) rmSync(join(home, n), { recursive: true, force: true });
-  mkdirSync(join(home, 'd'));
-  writeFileSync(join(home, 'd', 'secret.txt'), 'inside\n');
-  writeFileSync(join(home, 'd', 'inner.txt'), 'inner\n');
-  symlinkSync(outside, join(home, 'evil'));
-}
-
-export async function race(
-  srv: TestServer,
-  alice: TestUser,
-  can: Canaries,
-  cfg: Record<string, unknown>,
-  seconds: number,
-  swapper: 'disk' | 'sftp',
-): Promise<{ worker: PyReport; swap: PyReport }> {
-  raceSetup(alice.home, can.outsideDir);
-  const wcfg = JSON.stringify({ ...cfg, outsideNames: ['sub', 'deep.txt'] });
-  const [w, sw] = await Promise.all([
-    py('attack_race.py', ['worker', wcfg, String(seconds)], { timeout: seconds * 1000 + 60000 }),
-    py(
-      'attack_race.py',
-      [swapper, swapper === 'disk' ? alice.home : JSON.stringify(cfg), String(seconds)],
-      { timeout: seconds * 1000 + 60000 },
-    ),
-  ]);
-  assert.equal(w.code, 0, w.stderr);
-  assert.equal(sw.code, 0, sw.stderr);
-  return { worker: lastJson<PyReport>(w.stdout), swap: lastJson<PyReport>(sw.stdout) };
-}
+import { freshLogin, lastJson, py, rss, sumSizes } from './attack-lib.js';
+import { jailSetup, QUOTA, race, type PyReport } from './attack-jail-lib.js';
 
 test('jail attacks', { skip: needs('paramiko'), timeout: 300_000 }, async (t) => {
   const { srv, alice, can, cfg } = await jailSetup();

@@ -1,0 +1,27 @@
+// Issue 6, resources soak: a directory of 200,000 entries listed by 4 clients at once, and
+// check-file of a 10 GiB sparse file while another session is served.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer } from './helpers/server.js';
+import { freshLogin, MB } from './attack-lib.js';
+import { bigDirectory, sparseCheckFile } from './attack-resources-lib.js';
+
+test('resources, big', { timeout: 1_200_000 }, async (t) => {
+  const srv = await startServer();
+  const alice = srv.addUser('alice');
+  t.after(async () => {
+    await srv.stop();
+    srv.cleanup();
+  });
+  const { peak, maxReply } = await bigDirectory(srv, alice, 200_000, 4);
+  t.diagnostic(
+    `200,000 entries x 4 clients: RSS peak ${(peak / MB).toFixed(0)} MB, largest reply ${maxReply} B`,
+  );
+  assert.ok(maxReply < 256 * 1024);
+  const { seconds, maxLatency } = await sparseCheckFile(srv, alice, 10 * 1024 * MB);
+  t.diagnostic(
+    `check-file 10 GiB sparse: ${seconds.toFixed(1)} s; slowest STAT meanwhile ${maxLatency.toFixed(0)} ms`,
+  );
+  assert.ok(maxLatency < 1000);
+  await freshLogin(srv, alice);
+});

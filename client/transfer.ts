@@ -32,8 +32,6 @@ const READ_CHUNKS = 8;
 const MAX_BLOCKS = 4;
 /** Download: at most this many received pieces go to the local file in one writev. */
 const MAX_WRITEV = 32;
-/** Download: READ requests are sent when this many can go at once. */
-const ISSUE_BATCH = 8;
 
 function abortError(signal: AbortSignal): Error {
   return signal.reason instanceof Error && !(signal.reason.name === 'AbortError')
@@ -267,10 +265,6 @@ export async function download(p: TransferParams): Promise<void> {
       };
       const issue = (): void => remote.corked(issueSome);
       const issueSome = (): void => {
-        // requests go out ISSUE_BATCH at a time (one socket write), not one per reply
-        const left = retry.length + Math.ceil((p.size - next) / chunk);
-        const batch = Math.min(ISSUE_BATCH, left, Math.ceil(concurrency / 2));
-        if (concurrency - inflight - ready.size < batch) return finish();
         while (
           failure === undefined &&
           !signal.aborted &&

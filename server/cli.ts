@@ -256,6 +256,14 @@ async function serve(args: string[]): Promise<void> {
     log('shutdown', { signal: sig, grace: cfg.shutdownGrace });
     void server.shutdown(cfg.shutdownGrace).then(() => process.exit(0));
   };
+  // A bug in the handling of one connection must not take every other user down with it: log it
+  // loudly (with its stack, for a bug report) and keep serving.
+  process.on('uncaughtException', (e) => log('bug.uncaught', { error: e.stack ?? String(e) }));
+  process.on('unhandledRejection', (e) =>
+    log('bug.unhandled_rejection', {
+      error: e instanceof Error ? (e.stack ?? e.message) : String(e),
+    }),
+  );
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

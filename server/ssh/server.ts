@@ -66,6 +66,8 @@ interface Conn {
   sessions: number;
   /** run when the socket closes */
   closers: Array<() => void>;
+  /** the socket has closed */
+  gone: boolean;
 }
 
 export class JailServer {
@@ -75,6 +77,8 @@ export class JailServer {
   private readonly byPeer = new Map<string, Conn>();
   private readonly perAddr = new Map<string, number>();
   private readonly userSessions = new Map<string, number>();
+  /** sessions whose handles are not all closed yet, on every connection */
+  private liveSessions = 0;
   private readonly store: UserStore;
   private readonly auth: Authenticator;
   private readonly sweeper: NodeJS.Timeout;
@@ -163,6 +167,7 @@ export class JailServer {
       auth: { addr, failures: 0 },
       sessions: 0,
       closers: [],
+      gone: false,
     };
     this.conns.add(conn);
     this.perAddr.set(addr, (this.perAddr.get(addr) ?? 0) + 1);
@@ -180,7 +185,18 @@ export class JailServer {
     const n = (this.perAddr.get(conn.addr) ?? 1) - 1;
     if (n <= 0) this.perAddr.delete(conn.addr);
     else this.perAddr.set(conn.addr, n);
-    if (conn.ledger) closeLedger(conn.ledger.user, conn.ledger.home, conn.ledger.ledger);
+    conn.gone = true;
+    this.release(conn);
+  }
+
+  /**
+   * Gives the quota ledger back once the socket is gone and every session has closed its files:
+   * a new login must not rescan the home while writes of this connection are still landing.
+   */
+  private release(conn: Conn): void {
+    if (!conn.gone || conn.sessions > 0 || !conn.ledger) return;
+    closeLedger(conn.ledger.user, conn.ledger.home, conn.ledger.ledger);
+    conn.ledger = undefined;
   }
 
   private onClient(client: Connection, peer: string): void {
@@ -233,11 +249,14 @@ export class JailServer {
           }
           this.userSessions.set(user.name, n + 1);
           conn.sessions++;
+          this.liveSessions++;
           return undefined;
         },
         closeSession: () => {
           this.userSessions.set(user.name, (this.userSessions.get(user.name) ?? 1) - 1);
           conn.sessions--;
+          this.liveSessions--;
+          this.release(conn);
         },
         activity: () => (conn.lastActivity = Date.now()),
         onClose: (fn) => conn.closers.push(fn),
@@ -278,6 +297,10 @@ export class JailServer {
     for (const c of this.conns) c.client?.end();
     await new Promise((r) => setTimeout(r, 200));
     for (const c of this.conns) c.socket.destroy();
+    // let every session finish its writes in flight and close its files before the process exits
+    const flushBy = Date.now() + 5000;
+    while (this.liveSessions > 0 && Date.now() < flushBy)
+      await new Promise((r) => setTimeout(r, 20));
     clearInterval(this.sweeper);
   }
 }

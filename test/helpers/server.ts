@@ -165,5 +165,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
 
 /** A throwaway RSA/ed25519 key that no user has, for wrong-key tests. */
 export function strangerKey(): string {
-  return generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  return generateKeyPairSync('ed25519')
+    .privateKey.export({ format: 'pem', type: 'pkcs8' })
+    .toString();
 }

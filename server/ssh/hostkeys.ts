@@ -24,15 +24,34 @@ export function ensureHostKeys(dir: string): { keys: HostKey[]; created: string[
   for (const k of KINDS) {
     const path = join(dir, k.file);
     if (existsSync(path)) continue;
-    const pair =
-      k.type === 'rsa'
-        ? ssh2.utils.generateKeyPairSync('rsa', { bits: 3072, comment: 'jailsftpd' })
-        : ssh2.utils.generateKeyPairSync('ed25519', { comment: 'jailsftpd' });
+    const pair = generateKeyPair(k.type, 'jailsftpd');
     writeFileSync(path, pair.private, { mode: 0o600 });
     writeFileSync(`${path}.pub`, pair.public + '\n', { mode: 0o644 });
     created.push(path);
   }
   return { keys: loadHostKeys(dir), created };
+}
+
+/**
+ * A key pair in OpenSSH format. ssh2's generator writes a malformed key about once in 400 ed25519
+ * keys (a public key whose first byte is 0 loses it), so every pair is parsed back and remade
+ * until both halves are sound.
+ */
+export function generateKeyPair(
+  type: 'ed25519' | 'rsa',
+  comment = '',
+): { private: string; public: string } {
+  for (;;) {
+    const pair =
+      type === 'rsa'
+        ? ssh2.utils.generateKeyPairSync('rsa', { bits: 3072, comment })
+        : ssh2.utils.generateKeyPairSync('ed25519', { comment });
+    const pub = ssh2.utils.parseKey(pair.public);
+    const priv = ssh2.utils.parseKey(pair.private);
+    if (pub instanceof Error || priv instanceof Error || Array.isArray(pub) || Array.isArray(priv))
+      continue;
+    if (pub.getPublicSSH().equals(priv.getPublicSSH())) return pair;
+  }
 }
 
 export function loadHostKeys(dir: string): HostKey[] {

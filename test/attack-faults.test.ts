@@ -9,18 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { startServer, type TestServer } from './helpers/server.js';
-import {
-  F,
-  freshLogin,
-  MB,
-  rawSftp,
-  sha256,
-  sleep,
-  sumSizes,
-  T,
-  tryLogin,
-  type Raw,
-} from './attack-lib.js';
+import { F, freshLogin, MB, rawSftp, T, tryLogin, type Raw } from './helpers/attack.js';
+import { sha256, usage } from './helpers/files.js';
+import { sleep } from './helpers/run.js';
 
 const CHUNK = 32 * 1024;
 
@@ -113,7 +104,7 @@ test('disk full (8 MiB tmpfs as the homes root)', { timeout: 120_000 }, async (t
   assert.equal(sha256(readFileSync(join(mnt, 'quser', 'keep'))), sha256(keep));
   // free the disk: the ledger must now equal what quser has on disk
   assert.equal((await f.path(T.REMOVE, '/fill')).code, 0);
-  const used = sumSizes(join(mnt, 'quser'));
+  const used = usage(join(mnt, 'quser'));
   assert.equal(await q.free(), Math.floor((4 * MB - used) / 1024) * 1024, 'ledger after ENOSPC');
   t.diagnostic(
     `disk full: ${up.acked.length} chunks acknowledged, ${up.errors.length} refused; ${used} B used`,

@@ -3,7 +3,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './helpers/server.js';
-import { tryLogin } from './attack-lib.js';
+import { tryLogin } from './helpers/attack.js';
 
 test('2,000 failed logins from one address', { timeout: 1_200_000 }, async (t) => {
   const srv = await startServer();

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { startServer, type TestServer } from './helpers/server.js';
-import { freshLogin, rawSftp, rss, sleep, MB, T, tryLogin } from './attack-lib.js';
+import { freshLogin, rawSftp, rss, MB, T, tryLogin } from './helpers/attack.js';
+import { sleep } from './helpers/run.js';
 
 const allSockets: Socket[] = [];
 

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { decodeRequest } from '../server/sftp/codec.js';
 import { startServer } from './helpers/server.js';
-import { Canaries, freshLogin, MB, Pkt, rawSftp, rss, sleep, T } from './attack-lib.js';
+import { Canaries, freshLogin, MB, Pkt, rawSftp, rss, T } from './helpers/attack.js';
+import { sleep } from './helpers/run.js';
 
 const MAX_PATH = 4096;
 

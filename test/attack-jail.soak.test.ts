@@ -2,8 +2,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { needs } from './helpers/tools.js';
-import { freshLogin } from './attack-lib.js';
-import { jailSetup, race } from './attack-jail-lib.js';
+import { freshLogin } from './helpers/attack.js';
+import { jailSetup, race } from './helpers/attack-jail.js';
 
 test('swap races, long', { skip: needs('paramiko'), timeout: 600_000 }, async (t) => {
   const { srv, alice, can, cfg } = await jailSetup();

@@ -15,13 +15,12 @@ import {
   Pkt,
   rawSftp,
   rss,
-  sha256,
-  sleep,
-  sumSizes,
   T,
   type Raw,
   type Reply,
-} from './attack-lib.js';
+} from './helpers/attack.js';
+import { sha256, usage } from './helpers/files.js';
+import { sleep } from './helpers/run.js';
 
 const QUOTA = 4 * 1024 * 1024;
 const CHUNK = 32 * 1024;
@@ -74,7 +73,7 @@ test('quota attacks', { timeout: 600_000 }, async (t) => {
   const watcher = await rawSftp(srv, user);
 
   const check = async (what: string): Promise<void> => {
-    const disk = sumSizes(user.home);
+    const disk = usage(user.home);
     assert.ok(disk <= QUOTA, `${what}: ${disk} bytes on disk > quota ${QUOTA}`);
     const free = await watcher.free();
     assert.equal(
@@ -288,7 +287,7 @@ test('quota attacks', { timeout: 600_000 }, async (t) => {
     // the removed inode stays counted while it is open: together they stay within the quota
     assert.ok((ra.ok + rb.ok) * CHUNK <= QUOTA, `${(ra.ok + rb.ok) * CHUNK} acknowledged`);
     const free = await watcher.free();
-    assert.equal(QUOTA - free - sumSizes(user.home), ra.ok * CHUNK, 'open unlinked inode counted');
+    assert.equal(QUOTA - free - usage(user.home), ra.ok * CHUNK, 'open unlinked inode counted');
     await a.close(h);
     await b.close(rb.handle);
     await a.end();

@@ -3,8 +3,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './helpers/server.js';
-import { freshLogin, MB } from './attack-lib.js';
-import { bigDirectory, sparseCheckFile } from './attack-resources-lib.js';
+import { freshLogin, MB } from './helpers/attack.js';
+import { bigDirectory, sparseCheckFile } from './helpers/attack-resources.js';
 
 test('resources, big', { timeout: 1_200_000 }, async (t) => {
   const srv = await startServer();

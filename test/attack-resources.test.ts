@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer } from './helpers/server.js';
-import { bigDirectory, download, RSS_LIMIT, sparseCheckFile } from './attack-resources-lib.js';
+import { bigDirectory, download, RSS_LIMIT, sparseCheckFile } from './helpers/attack-resources.js';
 import {
   Canaries,
   F,
@@ -18,9 +18,9 @@ import {
   rawSftp,
   rss,
   rssSampler,
-  sleep,
   T,
-} from './attack-lib.js';
+} from './helpers/attack.js';
+import { sleep } from './helpers/run.js';
 
 test('resource attacks', { timeout: 600_000 }, async (t) => {
   const srv = await startServer();

@@ -1,6 +1,6 @@
 // Issue 6, timing (200 tries each, with production argon2).
 import test from 'node:test';
-import { assertIndistinguishable, describe, measureTiming } from './attack-timing-lib.js';
+import { assertIndistinguishable, describe, measureTiming } from './helpers/attack-timing.js';
 
 test(
   'unknown user, wrong password, wrong key: same answer, same time (200 tries each)',

@@ -2,67 +2,30 @@
 // interactive, the attempt limit, the login timeout, shell/pty/exec refusals and port forwarding.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { connect as tcpConnect } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { startServer, type TestServer, type TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
+import { sftpPassword, sshKey } from './helpers/clients.js';
+import type { Run } from './helpers/run.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function sh(cmd: string, args: string[], input = ''): Promise<Run> {
-  return new Promise((res) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => p.kill('SIGKILL'), 60_000);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      res({ code, stdout, stderr });
-    });
-    p.stdin.end(input);
+/** ssh with a key only, as a user would script it: `extra` follows the destination. */
+function sshWithKey(srv: TestServer, user: string, keyFile: string, extra: string[]): Promise<Run> {
+  return sshKey(srv, { name: user, keyFile }, extra, {
+    extra: [
+      ...['-o', 'ConnectTimeout=20', '-o', 'BatchMode=yes'],
+      ...['-o', 'PreferredAuthentications=publickey'],
+    ],
   });
 }
 
-const SSH_OPTS = (srv: TestServer): string[] => [
-  ...['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null'],
-  ...['-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=20', '-p', String(srv.port)],
-];
-
-function sshKey(srv: TestServer, user: string, keyFile: string, extra: string[]): Promise<Run> {
-  return sh('ssh', [
-    ...SSH_OPTS(srv),
-    ...['-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-i', keyFile],
-    ...['-o', 'PreferredAuthentications=publickey'],
-    `${user}@${srv.host}`,
-    ...extra,
-  ]);
-}
-
-function sftpPassword(srv: TestServer, user: string, password: string): Promise<Run> {
-  return sh(
-    'sshpass',
-    [
-      '-p',
-      password,
-      'sftp',
-      ...SSH_OPTS(srv).map((o) => (o === '-p' ? '-P' : o)),
-      ...['-o', 'BatchMode=no', '-o', 'PubkeyAuthentication=no'],
-      ...['-o', 'PreferredAuthentications=password', '-o', 'NumberOfPasswordPrompts=1'],
-      '-b',
-      '-',
-      `${user}@${srv.host}`,
-    ],
-    'ls\n',
-  );
+/** sftp with a password and one prompt, listing the home. */
+function sftpLogin(srv: TestServer, user: string, password: string): Promise<Run> {
+  return sftpPassword(srv, { name: user, password }, 'ls\n', {
+    extra: ['-o', 'NumberOfPasswordPrompts=1', '-o', 'ConnectTimeout=20'],
+  });
 }
 
 type Attempt = { type: 'password'; password: string } | { type: 'kbd'; answer: string };
@@ -122,11 +85,11 @@ test('authentication', { skip: needs('sftp', 'sshpass') }, async (t) => {
   writeFileSync(stranger, ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
 
   await t.test('wrong password, unknown user, wrong key: the same answer', async () => {
-    const wrongPw = await sftpPassword(srv, 'alma', 'wrong password');
-    const unknown = await sftpPassword(srv, 'nobody-here', 'right password');
-    const wrongKey = await sshKey(srv, 'alma', stranger, ['true']);
-    const otherKey = await sshKey(srv, 'alma', other.keyFile!, ['true']); // olga's key for alma
-    const unknownKey = await sshKey(srv, 'nobody-here', u.keyFile!, ['true']);
+    const wrongPw = await sftpLogin(srv, 'alma', 'wrong password');
+    const unknown = await sftpLogin(srv, 'nobody-here', 'right password');
+    const wrongKey = await sshWithKey(srv, 'alma', stranger, ['true']);
+    const otherKey = await sshWithKey(srv, 'alma', other.keyFile!, ['true']); // olga's key for alma
+    const unknownKey = await sshWithKey(srv, 'nobody-here', u.keyFile!, ['true']);
     const denied =
       /^[\w-]+@127\.0\.0\.1: Permission denied \(publickey,password,keyboard-interactive\)\.\r?\n/;
     for (const [label, r] of [
@@ -136,16 +99,16 @@ test('authentication', { skip: needs('sftp', 'sshpass') }, async (t) => {
       ["another user's key", otherKey],
       ['unknown user with a key', unknownKey],
     ] as const) {
-      assert.equal(r.code, 255, `${label}: ${r.stderr}`);
+      assert.equal(r.status, 255, `${label}: ${r.stderr}`);
       assert.match(r.stderr.replace(/^.*Connection closed.*\n/m, ''), denied, label);
     }
     const strip = (s: string): string => s.replace(/^[\w-]+@/, '');
     assert.equal(strip(wrongPw.stderr), strip(unknown.stderr));
     assert.equal(strip(wrongKey.stderr), strip(unknownKey.stderr));
     // and the right ones work
-    const good = await sftpPassword(srv, 'alma', 'right password');
-    assert.equal(good.code, 0, good.stderr);
-    const goodKey = await sshKey(srv, 'alma', u.keyFile!, ['sha256sum', '/nothing']);
+    const good = await sftpLogin(srv, 'alma', 'right password');
+    assert.equal(good.status, 0, good.stderr);
+    const goodKey = await sshWithKey(srv, 'alma', u.keyFile!, ['sha256sum', '/nothing']);
     assert.match(goodKey.stderr, /sha256sum: \/nothing: No such file or directory/);
   });
 
@@ -182,35 +145,35 @@ test('authentication', { skip: needs('sftp', 'sshpass') }, async (t) => {
   await t.test('shell, pty, other commands and subsystems are refused with a message', async () => {
     const msg =
       /^jailsftpd: this server only offers SFTP \(and sha256sum, sha1sum, md5sum of a file\)\r?\n$/;
-    const shell = await sshKey(srv, 'alma', u.keyFile!, []);
-    assert.equal(shell.code, 1);
+    const shell = await sshWithKey(srv, 'alma', u.keyFile!, []);
+    assert.equal(shell.status, 1);
     assert.match(shell.stderr, msg);
-    const pty = await sshKey(srv, 'alma', u.keyFile!, ['-tt']);
-    assert.equal(pty.code, 1, pty.stderr);
+    const pty = await sshWithKey(srv, 'alma', u.keyFile!, ['-tt']);
+    assert.equal(pty.status, 1, pty.stderr);
     assert.match(pty.stderr, msg);
-    const cmd = await sshKey(srv, 'alma', u.keyFile!, ['cat', '/etc/passwd']);
-    assert.equal(cmd.code, 1);
+    const cmd = await sshWithKey(srv, 'alma', u.keyFile!, ['cat', '/etc/passwd']);
+    assert.equal(cmd.status, 1);
     assert.match(cmd.stderr, msg);
     assert.doesNotMatch(cmd.stdout, /root:/);
-    const inject = await sshKey(srv, 'alma', u.keyFile!, ['sha256sum /x; cat /etc/passwd']);
-    assert.equal(inject.code, 1);
+    const inject = await sshWithKey(srv, 'alma', u.keyFile!, ['sha256sum /x; cat /etc/passwd']);
+    assert.equal(inject.status, 1);
     assert.match(inject.stderr, msg);
-    const ptyCmd = await sshKey(srv, 'alma', u.keyFile!, ['-tt', 'id']);
-    assert.equal(ptyCmd.code, 1);
+    const ptyCmd = await sshWithKey(srv, 'alma', u.keyFile!, ['-tt', 'id']);
+    assert.equal(ptyCmd.status, 1);
     assert.match(ptyCmd.stderr, msg);
-    const sub = await sshKey(srv, 'alma', u.keyFile!, ['-s', 'netconf']);
-    assert.equal(sub.code, 255);
+    const sub = await sshWithKey(srv, 'alma', u.keyFile!, ['-s', 'netconf']);
+    assert.equal(sub.status, 255);
     assert.match(sub.stderr, /subsystem request failed/);
   });
 
   await t.test('port forwarding is refused', async () => {
-    const stdio = await sshKey(srv, 'alma', u.keyFile!, ['-W', `127.0.0.1:${srv.port}`]);
-    assert.equal(stdio.code, 255);
+    const stdio = await sshWithKey(srv, 'alma', u.keyFile!, ['-W', `127.0.0.1:${srv.port}`]);
+    assert.equal(stdio.status, 255);
     assert.match(stdio.stderr, /stdio forwarding failed/);
-    const remote = await sshKey(srv, 'alma', u.keyFile!, [
+    const remote = await sshWithKey(srv, 'alma', u.keyFile!, [
       ...['-o', 'ExitOnForwardFailure=yes', '-R', '0:127.0.0.1:9', '-N'],
     ]);
-    assert.equal(remote.code, 255);
+    assert.equal(remote.status, 255);
     assert.match(remote.stderr, /remote port forwarding failed/);
     // direct-tcpip through ssh2 (what -L does for each connection)
     const c = new ssh2.Client();

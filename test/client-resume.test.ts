@@ -1,22 +1,14 @@
 // Resume and verification: transfers interrupted by killing the client or the server, then resumed
 // after the partial part is checked; corrupted parts are caught.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { closeSync, copyFileSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startServer, type TestServer, type TestUser } from './helpers/server.js';
-import {
-  exited,
-  randomFile,
-  runClient,
-  scratchHome,
-  sha256File,
-  sizeOf,
-  startClient,
-  waitFor,
-} from './client-helpers.js';
+import { exited, runClient, scratchHome, startClient } from './helpers/jailsftp.js';
+import { randomFile, sha256, sha256File, sizeOf } from './helpers/files.js';
+import { waitFor } from './helpers/run.js';
 
 const BIG = 96 * 1024 * 1024;
 let srv: TestServer;
@@ -29,7 +21,7 @@ function args(extra: string[]): string[] {
 }
 
 function prefixSha256(path: string, n: number): string {
-  return createHash('sha256').update(readFileSync(path).subarray(0, n)).digest('hex');
+  return sha256(readFileSync(path).subarray(0, n));
 }
 
 function flipByte(path: string, at: number): void {

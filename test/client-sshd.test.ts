@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import ssh2 from 'ssh2';
 import { needs } from './helpers/tools.js';
-import { randomFile, runClient, scratchHome, sha256File } from './client-helpers.js';
+import { runClient, scratchHome } from './helpers/jailsftp.js';
+import { randomFile, sha256File } from './helpers/files.js';
 
 const skip =
   needs('sshd') ||

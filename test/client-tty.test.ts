@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { needs } from './helpers/tools.js';
 import { startServer, type TestServer } from './helpers/server.js';
-import { CLIENT, randomFile, scratchHome, sha256File, sizeOf } from './client-helpers.js';
+import { CLIENT, scratchHome } from './helpers/jailsftp.js';
+import { randomFile, sha256File, sizeOf } from './helpers/files.js';
 
 const SIZE = 200 * 1024 * 1024;
 let srv: TestServer | undefined;

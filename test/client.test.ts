@@ -6,13 +6,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startServer, type TestServer, type TestUser } from './helpers/server.js';
-import {
-  randomFile,
-  runClient,
-  scratchHome,
-  sha256File,
-  type RunResult,
-} from './client-helpers.js';
+import { runClient, scratchHome, type RunResult } from './helpers/jailsftp.js';
+import { randomFile, sha256File } from './helpers/files.js';
 
 let srv: TestServer;
 let alice: TestUser;

@@ -2,45 +2,13 @@
 // sha256 of the bytes on disk, and the jail.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, type TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function sh(cmd: string, args: string[], input = ''): Promise<Run> {
-  return new Promise((res) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => p.kill('SIGKILL'), 120_000);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      res({ code, stdout, stderr });
-    });
-    p.stdin.end(input);
-  });
-}
-
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-const SIZES: [string, number][] = [
-  ['empty', 0],
-  ['one', 1],
-  ['k32m', 32 * 1024 - 1],
-  ['k32', 32 * 1024],
-  ['k32p', 32 * 1024 + 1],
-  ['m5', 5 * 1024 * 1024],
-];
+import { lftp as lftpRun } from './helpers/clients.js';
+import { randomFiles, sha256, SIZES } from './helpers/files.js';
+import type { Run } from './helpers/run.js';
 
 test('lftp', { skip: needs('lftp') }, async (t) => {
   const srv = await startServer();
@@ -50,33 +18,11 @@ test('lftp', { skip: needs('lftp') }, async (t) => {
   });
   const local = join(srv.dir, 'local');
   mkdirSync(local);
-  const data = new Map<string, Buffer>();
-  for (const [n, size] of SIZES) {
-    const b = randomBytes(size);
-    data.set(n, b);
-    writeFileSync(join(local, n), b);
-  }
+  const data = randomFiles(local);
   const pwUser = srv.addUser('lena', { password: 'lena-secret' });
   const keyUser = srv.addUser('lars', { key: true });
 
-  const lftp = (u: TestUser, commands: string[]): Promise<Run> => {
-    const ssh = [
-      'ssh -a -x -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR',
-      u.keyFile ? `-o IdentitiesOnly=yes -i ${u.keyFile}` : '-o PubkeyAuthentication=no',
-    ].join(' ');
-    const script = [
-      'set sftp:auto-confirm yes',
-      `set sftp:connect-program "${ssh}"`,
-      'set net:max-retries 1',
-      'set net:timeout 20',
-      'set cmd:fail-exit yes',
-      `open -u ${u.name},${u.keyFile ? '' : u.password} -p ${srv.port} sftp://${srv.host}`,
-      ...commands,
-    ].join('\n');
-    const file = join(srv.dir, `script-${Math.random().toString(36).slice(2)}.lftp`);
-    writeFileSync(file, script + '\n');
-    return sh('lftp', ['-f', file]);
-  };
+  const lftp = (u: TestUser, commands: string[]): Promise<Run> => lftpRun(srv, u, commands);
 
   for (const u of [pwUser, keyUser]) {
     await t.test(`${u.keyFile ? 'key' : 'password'}: core operations, sha256`, async () => {
@@ -93,7 +39,7 @@ test('lftp', { skip: needs('lftp') }, async (t) => {
         ...names.map((n) => `mv ${n} ${n}.moved`),
         'cls -1 --sort=name',
       ]);
-      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.equal(r.status, 0, r.stdout + r.stderr);
       assert.match(r.stdout, /^sftp:\/\/.*\/d$/m);
       const listed = r.stdout.split('\n').filter((l) => l.endsWith('.moved'));
       assert.deepEqual(listed, names.map((n) => `${n}.moved`).sort());
@@ -103,7 +49,7 @@ test('lftp', { skip: needs('lftp') }, async (t) => {
         assert.equal(sha256(readFileSync(join(back, n))), want, n);
       }
       const clean = await lftp(u, [...names.map((n) => `rm d/${n}.moved`), 'rmdir d']);
-      assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+      assert.equal(clean.status, 0, clean.stdout + clean.stderr);
       assert.ok(!existsSync(join(u.home, 'd')));
       assert.deepEqual(readdirSync(u.home), []);
     });
@@ -113,16 +59,16 @@ test('lftp', { skip: needs('lftp') }, async (t) => {
     mkdirSync(keyUser.home, { recursive: true });
     writeFileSync(join(keyUser.home, 'mine'), 'm');
     const miss = await lftp(keyUser, [`get nope -o ${join(srv.dir, 'nope')}`]);
-    assert.notEqual(miss.code, 0);
+    assert.notEqual(miss.status, 0);
     assert.match(miss.stderr, /get: Access failed: No such file \(nope\)/);
     const esc = await lftp(keyUser, [`get ../../etc/passwd -o ${join(srv.dir, 'stolen')}`]);
     const esc2 = await lftp(keyUser, [`get ../../etc/nothing -o ${join(srv.dir, 'stolen')}`]);
-    assert.notEqual(esc.code, 0);
+    assert.notEqual(esc.status, 0);
     assert.equal(esc.stderr.replace('passwd', 'X'), esc2.stderr.replace('nothing', 'X'));
     assert.match(esc.stderr, /No such file/);
     assert.ok(!existsSync(join(srv.dir, 'stolen')));
     const up = await lftp(keyUser, ['cd ../../..', 'cls -1 /..']);
-    assert.equal(up.code, 0, up.stderr);
+    assert.equal(up.status, 0, up.stderr);
     assert.deepEqual(up.stdout.trim().split('\n'), ['/../mine']);
   });
 });

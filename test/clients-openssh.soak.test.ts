@@ -1,24 +1,13 @@
 // OpenSSH sftp with a 1 GiB file: put, get, sha256 of the bytes on the server's disk and back.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createHash, randomFillSync } from 'node:crypto';
-import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
+import { sftpBatch } from './helpers/clients.js';
+import { randomFile, sha256File } from './helpers/files.js';
 
 const SIZE = 1024 * 1024 * 1024;
-
-function sha256File(path: string): Promise<string> {
-  return new Promise((res, rej) => {
-    const h = createHash('sha256');
-    createReadStream(path)
-      .on('data', (d) => h.update(d))
-      .on('end', () => res(h.digest('hex')))
-      .on('error', rej);
-  });
-}
 
 test('OpenSSH sftp: 1 GiB put and get', { skip: needs('sftp') }, async (t) => {
   const srv = await startServer();
@@ -28,26 +17,12 @@ test('OpenSSH sftp: 1 GiB put and get', { skip: needs('sftp') }, async (t) => {
   });
   const u = srv.addUser('big', { key: true });
   const src = join(srv.dir, 'src.bin');
-  const fd = openSync(src, 'w');
-  const chunk = Buffer.alloc(4 << 20);
-  for (let done = 0; done < SIZE; done += chunk.length) writeSync(fd, randomFillSync(chunk));
-  closeSync(fd);
-  const want = await sha256File(src);
+  const want = randomFile(src, SIZE);
   const back = join(srv.dir, 'back.bin');
-  const code = await new Promise<number | null>((res) => {
-    const p = spawn(
-      'sftp',
-      [
-        ...['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null'],
-        ...['-o', 'LogLevel=ERROR', '-i', u.keyFile!, '-P', String(srv.port), '-b', '-'],
-        `${u.name}@${srv.host}`,
-      ],
-      { stdio: ['pipe', 'inherit', 'inherit'] },
-    );
-    p.on('close', res);
-    p.stdin.end(`put ${src} big.bin\nget big.bin ${back}\n`);
+  const r = await sftpBatch(srv, u, `put ${src} big.bin\nget big.bin ${back}\n`, {
+    timeoutMs: 1_800_000,
   });
-  assert.equal(code, 0);
-  assert.equal(await sha256File(join(u.home, 'big.bin')), want);
-  assert.equal(await sha256File(back), want);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(sha256File(join(u.home, 'big.bin')), want);
+  assert.equal(sha256File(back), want);
 });

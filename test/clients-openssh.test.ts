@@ -2,131 +2,27 @@
 // operations on files from 0 B to 256 MiB (sha256 of the bytes on disk), df, and the jail.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createHash, randomFillSync } from 'node:crypto';
-import {
-  createReadStream,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, type TestServer, type TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
+import { sftpBatch, sftpPassword } from './helpers/clients.js';
+import { randomFile, sha256File, SIZES } from './helpers/files.js';
+import type { Run } from './helpers/run.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function sh(
-  cmd: string,
-  args: string[],
-  opts: { input?: string; timeout?: number } = {},
-): Promise<Run> {
-  return new Promise((res) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => p.kill('SIGKILL'), opts.timeout ?? 120_000);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      res({ code, stdout, stderr });
-    });
-    p.stdin.end(opts.input ?? '');
-  });
-}
-
-function sha256File(path: string): Promise<string> {
-  return new Promise((res, rej) => {
-    const h = createHash('sha256');
-    createReadStream(path)
-      .on('data', (d) => h.update(d))
-      .on('end', () => res(h.digest('hex')))
-      .on('error', rej);
-  });
-}
-
-/** Writes a file of random bytes in 1 MiB steps. */
-function randomFile(path: string, size: number): void {
-  const chunk = Buffer.alloc(Math.min(size, 1 << 20));
-  let left = size;
-  writeFileSync(path, '');
-  while (left > 0) {
-    const n = Math.min(left, chunk.length);
-    randomFillSync(chunk, 0, n);
-    writeFileSync(path, chunk.subarray(0, n), { flag: 'a' });
-    left -= n;
-  }
-}
-
-const COMMON = [
-  '-o',
-  'StrictHostKeyChecking=no',
-  '-o',
-  'UserKnownHostsFile=/dev/null',
-  '-o',
-  'LogLevel=ERROR',
-];
-
+/** sftp with the key only. */
 function sftpKey(srv: TestServer, u: TestUser, batch: string): Promise<Run> {
-  return sh(
-    'sftp',
-    [
-      ...COMMON,
-      '-o',
-      'IdentitiesOnly=yes',
-      '-o',
-      'PreferredAuthentications=publickey',
-      '-i',
-      u.keyFile!,
-      '-P',
-      String(srv.port),
-      '-b',
-      '-',
-      `${u.name}@${srv.host}`,
-    ],
-    { input: batch },
-  );
+  return sftpBatch(srv, u, batch, {
+    extra: ['-o', 'PreferredAuthentications=publickey'],
+    timeoutMs: 120_000,
+  });
 }
 
-function sftpPassword(srv: TestServer, u: TestUser, batch: string): Promise<Run> {
-  return sh(
-    'sshpass',
-    [
-      '-p',
-      u.password,
-      'sftp',
-      ...COMMON,
-      '-o',
-      'BatchMode=no',
-      '-o',
-      'PubkeyAuthentication=no',
-      '-o',
-      'PreferredAuthentications=password',
-      '-P',
-      String(srv.port),
-      '-b',
-      '-',
-      `${u.name}@${srv.host}`,
-    ],
-    { input: batch },
-  );
+/** sftp with the password only (sshpass). */
+function sftpPw(srv: TestServer, u: TestUser, batch: string): Promise<Run> {
+  return sftpPassword(srv, u, batch, { timeoutMs: 120_000 });
 }
 
-const SIZES: [string, number][] = [
-  ['empty', 0],
-  ['one', 1],
-  ['k32m', 32 * 1024 - 1],
-  ['k32', 32 * 1024],
-  ['k32p', 32 * 1024 + 1],
-  ['m5', 5 * 1024 * 1024],
-];
 const LARGE = 256 * 1024 * 1024;
 
 test('OpenSSH sftp', { skip: needs('sftp', 'sshpass') }, async (t) => {
@@ -138,16 +34,13 @@ test('OpenSSH sftp', { skip: needs('sftp', 'sshpass') }, async (t) => {
     srv.cleanup();
   });
   const files = new Map<string, string>();
-  for (const [name, size] of SIZES) {
-    randomFile(join(local, name), size);
-    files.set(name, await sha256File(join(local, name)));
-  }
+  for (const [name, size] of SIZES) files.set(name, randomFile(join(local, name), size));
   const keyUser = srv.addUser('kate', { key: true, quota: '1GiB' });
   const pwUser = srv.addUser('paul', { password: 'paul pass wörd' });
 
   for (const [label, u, run] of [
     ['key', keyUser, sftpKey],
-    ['password', pwUser, sftpPassword],
+    ['password', pwUser, sftpPw],
   ] as const) {
     await t.test(`${label}: mkdir, cd, put, ls, get, rename, rm, rmdir of 0 B..5 MiB`, async () => {
       const back = join(srv.dir, `back-${label}`);
@@ -164,14 +57,14 @@ test('OpenSSH sftp', { skip: needs('sftp', 'sshpass') }, async (t) => {
         'ls -1',
       ].join('\n');
       const r = await run(srv, u, batch + '\n');
-      assert.equal(r.code, 0, r.stderr + r.stdout);
+      assert.equal(r.status, 0, r.stderr + r.stdout);
       assert.match(r.stdout, /Remote working directory: \/dir\n/);
       for (const [n, size] of SIZES) {
         // sizes on the listing, bytes on the server's disk, bytes fetched back
         assert.match(r.stdout, new RegExp(`\\s${size}\\s+\\w{3}\\s+\\d+\\s+[\\d:]+\\s+${n}\\n`));
         const want = files.get(n)!;
-        assert.equal(await sha256File(join(u.home, 'dir', `${n}.moved`)), want, `${n} on disk`);
-        assert.equal(await sha256File(join(back, n)), want, `${n} fetched`);
+        assert.equal(sha256File(join(u.home, 'dir', `${n}.moved`)), want, `${n} on disk`);
+        assert.equal(sha256File(join(back, n)), want, `${n} fetched`);
       }
       assert.deepEqual(
         readdirSync(join(u.home, 'dir')).sort(),
@@ -182,47 +75,46 @@ test('OpenSSH sftp', { skip: needs('sftp', 'sshpass') }, async (t) => {
 
       // rmdir of a full directory fails; rm everything, then rmdir works
       const full = await run(srv, u, 'rmdir dir\n');
-      assert.equal(full.code, 1);
+      assert.equal(full.status, 1);
       assert.match(full.stderr, /Failure|not empty/i);
       const clean = await run(
         srv,
         u,
         [...names.map((n) => `rm dir/${n}.moved`), 'rmdir dir', 'ls -1a /'].join('\n') + '\n',
       );
-      assert.equal(clean.code, 0, clean.stderr);
+      assert.equal(clean.status, 0, clean.stderr);
       assert.ok(!existsSync(join(u.home, 'dir')));
     });
 
     await t.test(`${label}: missing files give OpenSSH's usual messages`, async () => {
       const g = await run(srv, u, `get nope ${join(srv.dir, 'nope')}\n`);
-      assert.equal(g.code, 1);
+      assert.equal(g.status, 1);
       assert.match(g.stderr, /File "\/nope" not found/);
       const rm = await run(srv, u, 'rm nope\n');
-      assert.equal(rm.code, 1);
+      assert.equal(rm.status, 1);
       assert.match(rm.stderr, /No such file or directory/);
       const cd = await run(srv, u, 'cd nope\n');
-      assert.equal(cd.code, 1);
+      assert.equal(cd.status, 1);
       assert.match(cd.stderr, /No such file or directory/);
     });
   }
 
   await t.test(`key: ${LARGE >> 20} MiB put and get, sha256 equal`, async () => {
     const src = join(local, 'large');
-    randomFile(src, LARGE);
-    const want = await sha256File(src);
+    const want = randomFile(src, LARGE);
     const back = join(srv.dir, 'large.back');
     const r = await sftpKey(srv, keyUser, `put ${src} large\nget large ${back}\n`);
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(await sha256File(join(keyUser.home, 'large')), want);
-    assert.equal(await sha256File(back), want);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(sha256File(join(keyUser.home, 'large')), want);
+    assert.equal(sha256File(back), want);
     const rm = await sftpKey(srv, keyUser, 'rm large\n');
-    assert.equal(rm.code, 0, rm.stderr);
+    assert.equal(rm.status, 0, rm.stderr);
   });
 
   await t.test('df shows the quota as the disk size', async () => {
     writeFileSync(join(keyUser.home, 'used'), Buffer.alloc(3 * 1024 * 1024));
     const r = await sftpKey(srv, keyUser, 'df\n');
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.status, 0, r.stderr);
     // "        Size         Used        Avail       (root)    %Capacity"
     const line = r.stdout.trim().split('\n').at(-1)!.trim().split(/\s+/);
     const [size, used, avail] = line.map(Number);
@@ -238,7 +130,7 @@ test('OpenSSH sftp', { skip: needs('sftp', 'sshpass') }, async (t) => {
       keyUser,
       'cd ..\npwd\ncd /../..\npwd\nls -1 /..\nls -1 ../../..\n',
     );
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.match(/Remote working directory: \/\n/g)?.length, 2, r.stdout);
     // both listings show the home, nothing of the server's disk
     assert.match(r.stdout, /^\/\.\.\/mine$/m);
@@ -249,8 +141,8 @@ test('OpenSSH sftp', { skip: needs('sftp', 'sshpass') }, async (t) => {
       sftpKey(srv, keyUser, `get ${path} ${join(srv.dir, 'stolen')}\n`);
     const passwd = await messageOf('../../etc/passwd');
     const missing = await messageOf('../../etc/no-such-file-here');
-    assert.equal(passwd.code, 1);
-    assert.equal(missing.code, 1);
+    assert.equal(passwd.status, 1);
+    assert.equal(missing.status, 1);
     assert.equal(
       passwd.stderr.replace('passwd', 'X'),
       missing.stderr.replace('no-such-file-here', 'X'),
@@ -261,7 +153,7 @@ test('OpenSSH sftp', { skip: needs('sftp', 'sshpass') }, async (t) => {
     symlinkSync('/etc', join(keyUser.home, 'etc-link'));
     const viaLink = await messageOf('etc-link/passwd');
     const viaLinkMissing = await messageOf('etc-link/no-such-file-here');
-    assert.equal(viaLink.code, 1);
+    assert.equal(viaLink.status, 1);
     assert.equal(
       viaLink.stderr.replace('passwd', 'X'),
       viaLinkMissing.stderr.replace('no-such-file-here', 'X'),
@@ -270,7 +162,7 @@ test('OpenSSH sftp', { skip: needs('sftp', 'sshpass') }, async (t) => {
     assert.ok(!existsSync(join(srv.dir, 'stolen')));
     // another user's home, by absolute path through the parent
     const other = await sftpKey(srv, keyUser, `ls /../paul\n`);
-    assert.equal(other.code, 1);
+    assert.equal(other.status, 1);
     assert.match(other.stderr, /"\/\.\.\/paul" not found/);
   });
 });

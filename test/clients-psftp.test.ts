@@ -2,45 +2,13 @@
 // (keyboard-interactive) and a key converted by puttygen; the core operations, sha256 checked.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, type TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function sh(cmd: string, args: string[], input = ''): Promise<Run> {
-  return new Promise((res) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => p.kill('SIGKILL'), 120_000);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      res({ code, stdout, stderr });
-    });
-    p.stdin.end(input);
-  });
-}
-
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-const SIZES: [string, number][] = [
-  ['empty', 0],
-  ['one', 1],
-  ['k32m', 32 * 1024 - 1],
-  ['k32', 32 * 1024],
-  ['k32p', 32 * 1024 + 1],
-  ['m5', 5 * 1024 * 1024],
-];
+import { psftp as psftpRun } from './helpers/clients.js';
+import { randomFiles, sha256, SIZES } from './helpers/files.js';
+import { run, type Run } from './helpers/run.js';
 
 test('PuTTY psftp', { skip: needs('psftp') }, async (t) => {
   const srv = await startServer();
@@ -56,36 +24,20 @@ test('PuTTY psftp', { skip: needs('psftp') }, async (t) => {
     .map((l) => l.split(' ')[1]!);
   const local = join(srv.dir, 'local');
   mkdirSync(local);
-  const data = new Map<string, Buffer>();
-  for (const [n, size] of SIZES) {
-    const b = randomBytes(size);
-    data.set(n, b);
-    writeFileSync(join(local, n), b);
-  }
+  const data = randomFiles(local);
   const pwUser = srv.addUser('pat', { password: 'pat-secret' });
   const keyUser = srv.addUser('kim', { key: true });
   const ppk = join(srv.dir, 'kim.ppk');
-  const conv = await sh('puttygen', [keyUser.keyFile!, '-O', 'private', '-o', ppk]);
-  assert.equal(conv.code, 0, conv.stderr);
+  const conv = await run('puttygen', [keyUser.keyFile!, '-O', 'private', '-o', ppk]);
+  assert.equal(conv.status, 0, conv.stderr);
   const pwFile = join(srv.dir, 'pat.pw');
   writeFileSync(pwFile, pwUser.password, { mode: 0o600 });
 
-  const psftp = (u: TestUser, batch: string, extra: string[] = []): Promise<Run> => {
-    const bf = join(srv.dir, `batch-${Math.random().toString(36).slice(2)}`);
-    writeFileSync(bf, batch);
-    const auth = u === keyUser ? ['-i', ppk] : ['-pwfile', pwFile];
-    return sh('psftp', [
-      '-batch',
-      ...hostkeys.flatMap((h) => ['-hostkey', h]),
-      '-P',
-      String(srv.port),
-      ...auth,
-      '-b',
-      bf,
-      ...extra,
-      `${u.name}@${srv.host}`,
-    ]);
-  };
+  const psftp = (u: TestUser, batch: string): Promise<Run> =>
+    psftpRun(srv, u, batch, {
+      hostKeys: hostkeys,
+      auth: u === keyUser ? ['-i', ppk] : ['-pwfile', pwFile],
+    });
 
   for (const u of [pwUser, keyUser]) {
     await t.test(`${u === keyUser ? 'key' : 'password'}: core operations, sha256`, async () => {
@@ -105,7 +57,7 @@ test('PuTTY psftp', { skip: needs('psftp') }, async (t) => {
           'ls',
         ].join('\n') + '\n',
       );
-      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.equal(r.status, 0, r.stdout + r.stderr);
       assert.match(r.stdout, /Remote directory is now \/d/);
       assert.match(r.stdout, /Remote directory is \/d/);
       for (const n of names) {
@@ -118,7 +70,7 @@ test('PuTTY psftp', { skip: needs('psftp') }, async (t) => {
         u,
         [...names.map((n) => `rm d/${n}.moved`), 'rmdir d', 'ls'].join('\n') + '\n',
       );
-      assert.equal(cleanup.code, 0, cleanup.stdout + cleanup.stderr);
+      assert.equal(cleanup.status, 0, cleanup.stdout + cleanup.stderr);
       assert.ok(!existsSync(join(u.home, 'd')));
       assert.deepEqual(readdirSync(u.home), []);
     });
@@ -133,38 +85,30 @@ test('PuTTY psftp', { skip: needs('psftp') }, async (t) => {
     mkdirSync(join(keyUser.home, 'full'));
     writeFileSync(join(keyUser.home, 'full', 'f'), 'f');
     const miss = await psftp(keyUser, `get nope ${join(srv.dir, 'nope')}\n`);
-    assert.notEqual(miss.code, 0);
+    assert.notEqual(miss.status, 0);
     assert.match(miss.stdout, /\/nope: open for read: no such file or directory/);
     // a path out of the jail answers exactly like a missing file
     const esc = await psftp(keyUser, `get ../../etc/passwd ${join(srv.dir, 'stolen')}\n`);
     const esc2 = await psftp(keyUser, `get ../../etc/no-such-file ${join(srv.dir, 'stolen')}\n`);
-    assert.notEqual(esc.code, 0);
+    assert.notEqual(esc.status, 0);
     assert.equal(esc.stdout.replace('passwd', 'X'), esc2.stdout.replace('no-such-file', 'X'));
     assert.match(esc.stdout, /passwd: open for read: no such file or directory/);
     assert.ok(!existsSync(join(srv.dir, 'stolen')));
     const up = await psftp(keyUser, 'cd ../..\npwd\nls\n');
-    assert.equal(up.code, 0, up.stderr);
+    assert.equal(up.status, 0, up.stderr);
     assert.match(up.stdout, /Remote directory is \/\r?\n/);
     assert.match(up.stdout, / x\r?\n/);
     const rd = await psftp(keyUser, 'rmdir full\n');
-    assert.notEqual(rd.code, 0);
+    assert.notEqual(rd.status, 0);
     assert.match(rd.stdout + rd.stderr, /rmdir \/full: failure|not empty/i);
   });
 
   await t.test('a wrong host key is refused', async () => {
-    const r = await sh('psftp', [
-      '-batch',
-      '-hostkey',
-      'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
-      '-P',
-      String(srv.port),
-      '-pwfile',
-      pwFile,
-      '-b',
-      '/dev/null',
-      `pat@${srv.host}`,
-    ]);
-    assert.notEqual(r.code, 0);
+    const r = await psftpRun(srv, pwUser, '', {
+      hostKeys: ['SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'],
+      auth: ['-pwfile', pwFile],
+    });
+    assert.notEqual(r.status, 0);
     assert.match(r.stdout + r.stderr, /host key/i);
   });
 });

@@ -2,48 +2,16 @@
 // with a password and with a key; sha256 of the bytes on disk; the jail.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, type TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
+import { randomFiles, sha256, SIZES } from './helpers/files.js';
+import { run, type Run } from './helpers/run.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function sh(cmd: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((res) => {
-    const p = spawn(cmd, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => p.kill('SIGKILL'), 120_000);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      res({ code, stdout, stderr });
-    });
-  });
-}
-
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
-
-const SIZES: [string, number][] = [
-  ['empty', 0],
-  ['one', 1],
-  ['k32m', 32 * 1024 - 1],
-  ['k32', 32 * 1024],
-  ['k32p', 32 * 1024 + 1],
-  ['m5', 5 * 1024 * 1024],
-];
 
 interface LsJson {
   Path: string;
@@ -60,19 +28,14 @@ test('rclone sftp backend', { skip: needs('rclone') }, async (t) => {
   });
   const local = join(srv.dir, 'local');
   mkdirSync(local);
-  const data = new Map<string, Buffer>();
-  for (const [n, size] of SIZES) {
-    const b = randomBytes(size);
-    data.set(n, b);
-    writeFileSync(join(local, n), b);
-  }
+  const data = randomFiles(local);
   const pwUser = srv.addUser('rita', { password: 'rita-secret' });
   const keyUser = srv.addUser('rolf', { key: true });
   const obscured = spawnSync('rclone', ['obscure', pwUser.password], { encoding: 'utf8' });
   assert.equal(obscured.status, 0, obscured.stderr);
 
   const rclone = (u: TestUser, args: string[]): Promise<Run> =>
-    sh(
+    run(
       'rclone',
       [
         ...args,
@@ -93,7 +56,7 @@ test('rclone sftp backend', { skip: needs('rclone') }, async (t) => {
         '--contimeout',
         '10s',
       ],
-      { RCLONE_CONFIG: join(srv.dir, 'rclone.conf') },
+      { env: { ...process.env, RCLONE_CONFIG: join(srv.dir, 'rclone.conf') }, timeoutMs: 120_000 },
     );
 
   for (const u of [pwUser, keyUser]) {
@@ -101,15 +64,15 @@ test('rclone sftp backend', { skip: needs('rclone') }, async (t) => {
       `${u.keyFile ? 'key' : 'password'}: copy, ls, lsjson, delete, mkdir, rmdir`,
       async () => {
         const mk = await rclone(u, ['mkdir', ':sftp:made']);
-        assert.equal(mk.code, 0, mk.stderr);
+        assert.equal(mk.status, 0, mk.stderr);
         assert.ok(existsSync(join(u.home, 'made')));
         const up = await rclone(u, ['copy', local, ':sftp:up']);
-        assert.equal(up.code, 0, up.stderr);
+        assert.equal(up.status, 0, up.stderr);
         for (const [n] of SIZES)
           assert.equal(sha256(readFileSync(join(u.home, 'up', n))), sha256(data.get(n)!), n);
 
         const ls = await rclone(u, ['ls', ':sftp:up']);
-        assert.equal(ls.code, 0, ls.stderr);
+        assert.equal(ls.status, 0, ls.stderr);
         const rows = ls.stdout
           .trim()
           .split('\n')
@@ -121,7 +84,7 @@ test('rclone sftp backend', { skip: needs('rclone') }, async (t) => {
         );
 
         const lj = await rclone(u, ['lsjson', ':sftp:']);
-        assert.equal(lj.code, 0, lj.stderr);
+        assert.equal(lj.status, 0, lj.stderr);
         const entries = (JSON.parse(lj.stdout) as LsJson[]).map((e) => [e.Name, e.IsDir]).sort();
         assert.deepEqual(entries, [
           ['made', true],
@@ -130,22 +93,22 @@ test('rclone sftp backend', { skip: needs('rclone') }, async (t) => {
 
         // md5 through the server's exec md5sum, as rclone checks transfers
         const sums = await rclone(u, ['md5sum', ':sftp:up']);
-        assert.equal(sums.code, 0, sums.stderr);
+        assert.equal(sums.status, 0, sums.stderr);
         for (const [n] of SIZES)
           assert.match(sums.stdout, new RegExp(`^${md5(data.get(n)!)}  ${n}$`, 'm'));
 
         const back = join(srv.dir, `back-${u.name}`);
         const down = await rclone(u, ['copy', ':sftp:up', back]);
-        assert.equal(down.code, 0, down.stderr);
+        assert.equal(down.status, 0, down.stderr);
         for (const [n] of SIZES)
           assert.equal(sha256(readFileSync(join(back, n))), sha256(data.get(n)!), n);
 
         const del = await rclone(u, ['delete', ':sftp:up']);
-        assert.equal(del.code, 0, del.stderr);
+        assert.equal(del.status, 0, del.stderr);
         assert.deepEqual(readdirSync(join(u.home, 'up')), []);
         for (const d of ['up', 'made']) {
           const rd = await rclone(u, ['rmdir', `:sftp:${d}`]);
-          assert.equal(rd.code, 0, rd.stderr);
+          assert.equal(rd.status, 0, rd.stderr);
         }
         assert.deepEqual(readdirSync(u.home), []);
       },
@@ -155,14 +118,14 @@ test('rclone sftp backend', { skip: needs('rclone') }, async (t) => {
   await t.test('errors and the jail', async () => {
     writeFileSync(join(keyUser.home, 'mine'), 'm');
     const miss = await rclone(keyUser, ['cat', ':sftp:nope']);
-    assert.notEqual(miss.code, 0);
+    assert.notEqual(miss.status, 0);
     assert.match(miss.stderr, /not found/i);
     const esc = await rclone(keyUser, ['cat', ':sftp:../../etc/passwd']);
-    assert.notEqual(esc.code, 0);
+    assert.notEqual(esc.status, 0);
     assert.doesNotMatch(esc.stdout, /root:/);
     assert.match(esc.stderr, /not found/i);
     const up = await rclone(keyUser, ['lsjson', ':sftp:/../..']);
-    assert.equal(up.code, 0, up.stderr);
+    assert.equal(up.status, 0, up.stderr);
     assert.deepEqual(
       (JSON.parse(up.stdout) as LsJson[]).map((e) => e.Name),
       ['mine'],
@@ -170,7 +133,7 @@ test('rclone sftp backend', { skip: needs('rclone') }, async (t) => {
     mkdirSync(join(keyUser.home, 'full'));
     writeFileSync(join(keyUser.home, 'full', 'f'), 'f');
     const rd = await rclone(keyUser, ['rmdir', ':sftp:full']);
-    assert.notEqual(rd.code, 0);
+    assert.notEqual(rd.status, 0);
     assert.ok(existsSync(join(keyUser.home, 'full', 'f')));
   });
 });

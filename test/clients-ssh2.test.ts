@@ -2,22 +2,12 @@
 // with a password; sha256 of the bytes on disk; the jail.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import SftpClient from 'ssh2-sftp-client';
 import { startServer, type TestServer, type TestUser } from './helpers/server.js';
-
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-const SIZES: [string, number][] = [
-  ['empty', 0],
-  ['one', 1],
-  ['k32m', 32 * 1024 - 1],
-  ['k32', 32 * 1024],
-  ['k32p', 32 * 1024 + 1],
-  ['m5', 5 * 1024 * 1024],
-];
+import { sha256, SIZES } from './helpers/files.js';
 
 async function connect(srv: TestServer, u: TestUser, how: 'key' | 'password'): Promise<SftpClient> {
   const c = new SftpClient();

@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type TestServer, type TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
-import { py, sftpBatch, sha256 } from './helpers/issue3.js';
+import { sftpBatch } from './helpers/clients.js';
+import { sha256 } from './helpers/files.js';
+import { pyAs } from './helpers/run.js';
 
 let srv: TestServer;
 let u: TestUser;
@@ -39,7 +41,7 @@ const ADVERTISED = [
 ];
 
 test('VERSION advertises exactly the implemented set', { skip: needs('paramiko') }, async () => {
-  const { r, lines } = await py('ext_ops.py', [srv.port, u.name, u.password, 'version']);
+  const { r, lines } = await pyAs('ext_ops.py', srv, u, ['version']);
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(lines[0], { version: 3, extensions: ADVERTISED });
 });
@@ -83,7 +85,7 @@ test(
   async () => {
     writeFileSync(join(u.home, 'r1'), '1');
     writeFileSync(join(u.home, 'r2'), '2');
-    const { lines } = await py('ext_ops.py', [srv.port, u.name, u.password, 'rename3', 'r1', 'r2']);
+    const { lines } = await pyAs('ext_ops.py', srv, u, ['rename3', 'r1', 'r2']);
     assert.deepEqual(lines, [
       { op: 'rename', code: 4, message: 'File exists' },
       { op: 'posix-rename', code: 0, message: 'Success' },
@@ -96,9 +98,9 @@ test(
   'limits, expand-path, home-directory through paramiko',
   { skip: needs('paramiko') },
   async () => {
-    const l = await py('ext_ops.py', [srv.port, u.name, u.password, 'limits']);
+    const l = await pyAs('ext_ops.py', srv, u, ['limits']);
     assert.deepEqual(l.lines[0], { values: [262144, 261120, 261120, 1024] });
-    const p = await py('ext_ops.py', [srv.port, u.name, u.password, 'paths']);
+    const p = await pyAs('ext_ops.py', srv, u, ['paths']);
     assert.equal(p.r.status, 0, p.r.stderr);
     const noUser = { code: 2, message: 'No such user' };
     assert.deepEqual(
@@ -124,7 +126,7 @@ test(
     const big = Buffer.alloc(600_000);
     for (let i = 0; i < big.length; i++) big[i] = (i * 7 + (i >> 8)) & 0xff;
     writeFileSync(join(u.home, 'big.bin'), big);
-    const { r, lines } = await py('ext_ops.py', [srv.port, u.name, u.password, 'handles']);
+    const { r, lines } = await pyAs('ext_ops.py', srv, u, ['handles']);
     assert.equal(r.status, 0, r.stderr);
     const by = Object.fromEntries(lines.map((l) => [l.ext, l]));
     assert.equal(by.fstatvfs!.frsize, 1024);

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { startServer, type TestServer, type TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
-import { py } from './helpers/issue3.js';
+import { pyAs } from './helpers/run.js';
 
 let srv: TestServer;
 let u: TestUser;
@@ -33,11 +33,7 @@ test(
   'check-file-name sha256 of 256 MiB: speed, and other sessions keep being served',
   { skip: needs('paramiko') },
   async () => {
-    const { r, lines } = await py(
-      'ext_ops.py',
-      [srv.port, u.name, u.password, 'speed', 'big.bin'],
-      300000,
-    );
+    const { r, lines } = await pyAs('ext_ops.py', srv, u, ['speed', 'big.bin'], 300000);
     assert.equal(r.status, 0, r.stderr);
     const l = lines[0]!;
     const want = spawnSync('sha256sum', [join(u.home, 'big.bin')], {

@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type TestServer, type TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
-import { py, run, sha256, sshOpts, type Run } from './helpers/issue3.js';
+import { rcloneEnv, sshKey } from './helpers/clients.js';
+import { sha256 } from './helpers/files.js';
+import { pyAs, run, type Run } from './helpers/run.js';
 
 let srv: TestServer;
 let u: TestUser;
@@ -32,10 +34,7 @@ after(async () => {
 
 /** ssh exec of one command line (OpenSSH sends it as one string). */
 function exec(command: string, input = ''): Promise<Run> {
-  const o = sshOpts(srv, u);
-  const i = o.indexOf('-P');
-  o[i] = '-p';
-  return run('ssh', [...o, '-T', `${u.name}@${srv.host}`, command], { input });
+  return sshKey(srv, u, [command], { extra: ['-T'], input });
 }
 
 /** What coreutils prints for the same command, run in the home (paths relative to it). */
@@ -48,10 +47,7 @@ test(
   'check-file-name and check-file-handle equal hashlib: md5, sha1, sha256, sha512, ranges, blocks',
   { skip: needs('paramiko') },
   async () => {
-    const { r, lines } = await py('ext_ops.py', [
-      srv.port,
-      u.name,
-      u.password,
+    const { r, lines } = await pyAs('ext_ops.py', srv, u, [
       'checkfile',
       'data.bin',
       join(u.home, 'data.bin'),
@@ -79,13 +75,7 @@ test(
   'check-file errors: algorithm choice, block size, missing and outside paths',
   { skip: needs('paramiko') },
   async () => {
-    const { r, lines } = await py('ext_ops.py', [
-      srv.port,
-      u.name,
-      u.password,
-      'checkfile-errors',
-      'data.bin',
-    ]);
+    const { r, lines } = await pyAs('ext_ops.py', srv, u, ['checkfile-errors', 'data.bin']);
     assert.equal(r.status, 0, r.stderr);
     const by = Object.fromEntries(lines.map((l) => [l.case, l.r as Record<string, unknown>]));
     assert.equal(by['first supported of a list']!.alg, 'sha256');
@@ -163,17 +153,7 @@ test(
 );
 
 function rclone(args: string[]): Promise<Run> {
-  return run('rclone', [...args, '-vv'], {
-    env: {
-      ...process.env,
-      RCLONE_CONFIG: '/dev/null',
-      RCLONE_CONFIG_J_TYPE: 'sftp',
-      RCLONE_CONFIG_J_HOST: srv.host,
-      RCLONE_CONFIG_J_PORT: String(srv.port),
-      RCLONE_CONFIG_J_USER: u.name,
-      RCLONE_CONFIG_J_KEY_FILE: u.keyFile!,
-    },
-  });
+  return run('rclone', [...args, '-vv'], { env: rcloneEnv(srv, u) });
 }
 
 test(

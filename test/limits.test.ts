@@ -2,11 +2,11 @@
 // handles. What exceeds a limit gets a clear refusal; everyone else keeps working.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { connect as tcpConnect } from 'node:net';
 import ssh2 from 'ssh2';
 import { startServer, type TestServer, type TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
+import { sftpBatch } from './helpers/clients.js';
 
 interface Session {
   client: ssh2.Client;
@@ -56,20 +56,6 @@ function rawRefusal(srv: TestServer, localAddress: string): Promise<string> {
 
 function open(sftp: ssh2.SFTPWrapper, path: string): Promise<Buffer | Error> {
   return new Promise((res) => sftp.open(path, 'w', (e, h) => res(e ?? h)));
-}
-
-function run(
-  cmd: string,
-  args: string[],
-  input: string,
-): Promise<{ code: number | null; err: string }> {
-  return new Promise((res) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'pipe'] });
-    let err = '';
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('close', (code) => res({ code, err }));
-    p.stdin.end(input);
-  });
 }
 
 test('maxConnections and maxConnectionsPerAddress', async () => {
@@ -125,17 +111,9 @@ test('maxSessionsPerUser', async () => {
     await assert.rejects(sftpOf(c2));
     // what OpenSSH sftp users see
     if (!needs('sftp')) {
-      const r = await run(
-        'sftp',
-        [
-          ...['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null'],
-          ...['-o', 'LogLevel=ERROR', '-i', u.keyFile!, '-P', String(srv.port), '-b', '-'],
-          `${u.name}@${srv.host}`,
-        ],
-        'ls\n',
-      );
-      assert.notEqual(r.code, 0);
-      assert.match(r.err, /jailsftpd: too many sessions for user sess \(limit 2\)/);
+      const r = await sftpBatch(srv, u, 'ls\n');
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /jailsftpd: too many sessions for user sess \(limit 2\)/);
     }
     // the sessions already open, and other users, keep working
     assert.equal(await works(a), true);

@@ -5,43 +5,21 @@
 // disk itself and prints one line per check; a failed check fails the test with its name.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { startServer, ROOT, type TestServer, type TestUser } from './helpers/server.js';
-import { needs, PY } from './helpers/tools.js';
-
-function runScript(
-  script: string,
-  srv: TestServer,
-  u: TestUser,
-): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((res) => {
-    const p = spawn(
-      PY,
-      [join(ROOT, 'test/py', script), srv.host, String(srv.port), u.name, u.password, u.home],
-      { stdio: ['ignore', 'pipe', 'pipe'], cwd: join(ROOT, 'test/py') },
-    );
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const t = setTimeout(() => p.kill('SIGKILL'), 100_000);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      res({ code, out, err });
-    });
-  });
-}
+import { startServer, type TestServer, type TestUser } from './helpers/server.js';
+import { needs } from './helpers/tools.js';
+import { pyRun } from './helpers/run.js';
 
 /** Runs a script and turns its check lines into assertions. Returns the names that passed. */
 async function expectAllChecks(script: string, srv: TestServer, u: TestUser): Promise<string[]> {
-  const r = await runScript(script, srv, u);
-  const lines = r.out.split('\n');
+  const r = await pyRun(script, [srv.host, srv.port, u.name, u.password, u.home], {
+    timeoutMs: 100_000,
+  });
+  const lines = r.stdout.split('\n');
   const failed = lines.filter((l) => l.startsWith('FAIL '));
   assert.deepEqual(failed, [], `${script} failed checks:\n${failed.join('\n')}`);
-  assert.equal(r.code, 0, `${script} exited ${r.code}:\n${r.err.slice(-3000)}`);
-  assert.match(r.out, /\{"failures": \[\]\}/, 'the script ran to its end');
+  assert.equal(r.status, 0, `${script} exited ${r.status}:\n${r.stderr.slice(-3000)}`);
+  assert.match(r.stdout, /\{"failures": \[\]\}/, 'the script ran to its end');
   return lines.filter((l) => l.startsWith('ok ')).map((l) => l.slice(3));
 }
 

@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type TestServer, type TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
-import { py, randomFile, sftpBatch, sshOpts, usage, watchUsage } from './helpers/issue3.js';
+import { sftpBatch, sshOpts } from './helpers/clients.js';
+import { randomFile, usage, watchUsage } from './helpers/files.js';
+import { pyAs } from './helpers/run.js';
 
 const MiB = 1024 * 1024;
 const QUOTA = 4 * MiB;
@@ -53,7 +55,7 @@ test(
       const w = watchUsage(u.home, 1);
       const runs = await Promise.all([
         ...srcs.map((p, i) => sftpBatch(srv, u, `put ${p} s${round}-${i}.bin\n`)),
-        py('q_ops.py', [srv.port, u.name, u.password, 'concurrent', 3, 1536 * 1024]),
+        pyAs('q_ops.py', srv, u, ['concurrent', 3, 1536 * 1024]),
       ]);
       const max = w.stop();
       samples += w.samples();
@@ -61,7 +63,7 @@ test(
       assert.ok(max <= QUOTA, `round ${round}: overshoot ${max - QUOTA}`);
       assert.ok(runs.slice(0, 3).some((r) => 'status' in r && r.status !== 0));
       // the ledger agrees with the disk: what statvfs reports free is quota - usage
-      const { lines } = await py('q_ops.py', [srv.port, u.name, u.password, 'free']);
+      const { lines } = await pyAs('q_ops.py', srv, u, ['free']);
       assert.equal(
         lines[0]!.free,
         Math.floor((QUOTA - usage(u.home)) / 1024) * 1024,

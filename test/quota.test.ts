@@ -15,7 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type TestServer, type TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
-import { py, randomFile, sftpBatch, sha256, usage, watchUsage } from './helpers/issue3.js';
+import { sftpBatch } from './helpers/clients.js';
+import { randomFile, sha256, usage, watchUsage } from './helpers/files.js';
+import { py, pyAs } from './helpers/run.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -163,14 +165,7 @@ test(
   async () => {
     const u = user('1M');
     const w = watchUsage(u.home);
-    const { r, lines } = await py('q_ops.py', [
-      srv.port,
-      u.name,
-      u.password,
-      'concurrent',
-      4,
-      400 * KiB,
-    ]);
+    const { r, lines } = await pyAs('q_ops.py', srv, u, ['concurrent', 4, 400 * KiB]);
     const max = w.stop();
     assert.equal(r.status, 0, r.stderr);
     console.log(
@@ -196,14 +191,7 @@ test(
 test('several write handles in one session, pipelined', { skip: needs('paramiko') }, async () => {
   const u = user('1M');
   const w = watchUsage(u.home);
-  const { r, lines } = await py('q_ops.py', [
-    srv.port,
-    u.name,
-    u.password,
-    'handles',
-    4,
-    512 * KiB,
-  ]);
+  const { r, lines } = await pyAs('q_ops.py', srv, u, ['handles', 4, 512 * KiB]);
   const max = w.stop();
   assert.equal(r.status, 0, r.stderr);
   console.log(`# 4 handles: max usage ${max} of ${MiB}`);
@@ -218,14 +206,7 @@ test(
   async () => {
     const u = user(100_000);
     writeFileSync(join(u.home, 'seed'), Buffer.alloc(40_000, 2));
-    const { lines } = await py('q_ops.py', [
-      srv.port,
-      u.name,
-      u.password,
-      'upload',
-      'up.bin',
-      200_000,
-    ]);
+    const { lines } = await pyAs('q_ops.py', srv, u, ['upload', 'up.bin', 200_000]);
     // 32 KiB writes: 32768 fits in 60000, the next one does not; 27232 bytes are free then
     assert.equal(lines[0]!.acked, 32768);
     assert.equal(freeIn(String(lines[0]!.error)), 100_000 - 40_000 - 32768);
@@ -239,13 +220,13 @@ test(
   { skip: needs('paramiko') },
   async () => {
     const u = user('1M');
-    const a = await py('q_ops.py', [srv.port, u.name, u.password, 'offset']);
+    const a = await pyAs('q_ops.py', srv, u, ['offset']);
     assert.equal(a.r.status, 0, a.r.stderr);
     assert.equal(a.lines[0]!.code, 4);
     assert.match(String(a.lines[0]!.message), /^quota exceeded: 1\.0 MiB \(1048576 bytes\) free$/);
     assert.equal(statSync(join(u.home, 'sparse.bin')).size, 0);
     writeFileSync(join(u.home, 'f'), 'hello');
-    const s = await py('q_ops.py', [srv.port, u.name, u.password, 'setstat', 'f']);
+    const s = await pyAs('q_ops.py', srv, u, ['setstat', 'f']);
     assert.equal(s.r.status, 0, s.r.stderr);
     for (const l of s.lines) {
       assert.equal(l.code, 4, JSON.stringify(l));
@@ -262,14 +243,7 @@ test(
   async () => {
     const u = user('1M');
     writeFileSync(join(u.home, 'big'), Buffer.alloc(900 * KiB, 3));
-    const { r, lines } = await py('q_ops.py', [
-      srv.port,
-      u.name,
-      u.password,
-      'trunc',
-      'big',
-      900 * KiB,
-    ]);
+    const { r, lines } = await pyAs('q_ops.py', srv, u, ['trunc', 'big', 900 * KiB]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(lines[0]!.free_before, 124 * KiB);
     assert.equal(lines[0]!.free_after_open, MiB);
@@ -283,7 +257,7 @@ test('copy-data over the limit stops at the quota', { skip: needs('paramiko') },
   const src = Buffer.alloc(600 * KiB);
   for (let i = 0; i < src.length; i++) src[i] = (i * 31) & 0xff;
   writeFileSync(join(u.home, 'src'), src);
-  const { r, lines } = await py('q_ops.py', [srv.port, u.name, u.password, 'copy', 'src', 'dst']);
+  const { r, lines } = await pyAs('q_ops.py', srv, u, ['copy', 'src', 'dst']);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(lines[0]!.code, 4);
   assert.match(String(lines[0]!.message), /quota exceeded/);
@@ -298,11 +272,11 @@ test(
     const u = user('1M');
     writeFileSync(join(u.home, 'a'), Buffer.alloc(600 * KiB, 4));
     writeFileSync(join(u.home, 'b'), Buffer.alloc(400 * KiB, 5));
-    const { r, lines } = await py('q_ops.py', [srv.port, u.name, u.password, 'rename', 'a', 'b']);
+    const { r, lines } = await pyAs('q_ops.py', srv, u, ['rename', 'a', 'b']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(lines[0]!.code, 0);
     assert.equal(lines[0]!.free, 424 * KiB);
-    const up = await py('q_ops.py', [srv.port, u.name, u.password, 'upload', 'c', 400 * KiB]);
+    const up = await pyAs('q_ops.py', srv, u, ['upload', 'c', 400 * KiB]);
     assert.equal(up.lines[0]!.error, null);
     assert.equal(usage(u.home), 1000 * KiB);
   },
@@ -314,15 +288,7 @@ test(
   async () => {
     const u = user('1M');
     writeFileSync(join(u.home, 'full'), Buffer.alloc(MiB, 6));
-    const { r, lines } = await py('q_ops.py', [
-      srv.port,
-      u.name,
-      u.password,
-      'remove',
-      'full',
-      'new',
-      1000 * KiB,
-    ]);
+    const { r, lines } = await pyAs('q_ops.py', srv, u, ['remove', 'full', 'new', 1000 * KiB]);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual([lines[0]!.code, lines[0]!.free, lines[0]!.error], [0, MiB, null]);
     assert.equal(statSync(join(u.home, 'new')).size, 1000 * KiB);

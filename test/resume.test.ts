@@ -9,7 +9,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type TestServer, type TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
-import { hostKeySha256, py, run, sftpBatch, sha256, sshOpts, type Run } from './helpers/issue3.js';
+import {
+  hostKeySha256,
+  lftp as lftpRun,
+  psftp as psftpRun,
+  rcloneEnv,
+  sftpBatch,
+  sshOpts,
+} from './helpers/clients.js';
+import { sha256, sizeOf } from './helpers/files.js';
+import { pyAs, run, waitFor, type Run } from './helpers/run.js';
 
 const SIZE = 2 * 1024 * 1024 + 12345;
 const CUT = 700_001;
@@ -90,38 +99,20 @@ test('OpenSSH sftp: reput, put -a, reget, get -a', { skip: needs('sftp') }, asyn
 });
 
 function lftp(cmd: string): Promise<Run> {
-  const ssh = `ssh -a -x -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -i ${u.keyFile}`;
-  return run(
-    'lftp',
-    ['-e', `set sftp:auto-confirm yes; set sftp:connect-program "${ssh}"; ${cmd}; bye`],
-    { timeoutMs: 30000 },
-  );
-}
-function lftpArgs(): string {
-  return `-u ${u.name}, -p ${srv.port} sftp://${srv.host}`;
+  return lftpRun(srv, u, [cmd], { timeoutMs: 30000 });
 }
 
 test('lftp: put -c, get -c', { skip: needs('lftp') }, async () => {
-  await upload('lftp put -c', (n, s) => lftp(`open ${lftpArgs()}; put -c ${s} -o ${n}`));
-  await download('lftp get -c', (n, t) => lftp(`open ${lftpArgs()}; get -c ${n} -o ${t}`));
+  await upload('lftp put -c', (n, s) => lftp(`put -c ${s} -o ${n}`));
+  await download('lftp get -c', (n, t) => lftp(`get -c ${n} -o ${t}`));
 });
 
 function psftp(commands: string): Promise<Run> {
-  const b = join(local, 'psftp.batch');
-  writeFileSync(b, commands);
-  return run('psftp', [
-    '-P',
-    String(srv.port),
-    '-pw',
-    u.password,
-    '-hostkey',
-    hostKeySha256(srv),
-    '-batch',
-    '-be',
-    '-b',
-    b,
-    `${u.name}@${srv.host}`,
-  ]);
+  return psftpRun(srv, u, commands, {
+    hostKeys: [hostKeySha256(srv)],
+    auth: ['-pw', u.password],
+    extra: ['-be'],
+  });
 }
 
 test('psftp: reput, reget', { skip: needs('psftp') }, async () => {
@@ -136,33 +127,32 @@ test('curl -C - (sftp://): upload and download', { skip: needs('curl') }, async 
   await download('curl -C - download', (n, t) => run('curl', [...auth, '-o', t, url(n)]));
 });
 
+/** resume_replay.py MODE SRC TARGET [N]: it exits 0; its JSON lines. */
+async function replay(
+  mode: string,
+  target: string,
+  n?: number,
+): Promise<Record<string, unknown>[]> {
+  const p = await pyAs('resume_replay.py', srv, u, [
+    mode,
+    SRC,
+    target,
+    ...(n === undefined ? [] : [n]),
+  ]);
+  assert.equal(p.r.status, 0, p.r.stderr);
+  return p.lines;
+}
+
 test(
   'WinSCP replay: .filepart resumed, REMOVE, RENAME, SETSTAT',
   { skip: needs('paramiko') },
   async () => {
     writeFileSync(join(u.home, 'ws.bin'), 'an older version');
-    const cut = await py('resume_replay.py', [
-      srv.port,
-      u.name,
-      u.password,
-      'winscp',
-      SRC,
-      'ws.bin',
-      CUT,
-    ]);
-    assert.equal(cut.r.status, 0, cut.r.stderr);
+    await replay('winscp', 'ws.bin', CUT);
     // the dropped connection left the partial file in place
     assert.equal(statSync(join(u.home, 'ws.bin.filepart')).size, CUT);
-    const res = await py('resume_replay.py', [
-      srv.port,
-      u.name,
-      u.password,
-      'winscp',
-      SRC,
-      'ws.bin',
-    ]);
-    assert.equal(res.r.status, 0, res.r.stderr);
-    assert.deepEqual(res.lines[0], {
+    const res = await replay('winscp', 'ws.bin');
+    assert.deepEqual(res[0], {
       mode: 'winscp',
       resumed_from: CUT,
       sent: SIZE - CUT,
@@ -181,27 +171,10 @@ test(
   'FileZilla replay: OPEN WRITE, FSTAT, write from the size',
   { skip: needs('paramiko') },
   async () => {
-    const cut = await py('resume_replay.py', [
-      srv.port,
-      u.name,
-      u.password,
-      'filezilla',
-      SRC,
-      'fz.bin',
-      CUT,
-    ]);
-    assert.equal(cut.r.status, 0, cut.r.stderr);
+    await replay('filezilla', 'fz.bin', CUT);
     assert.equal(statSync(join(u.home, 'fz.bin')).size, CUT);
-    const res = await py('resume_replay.py', [
-      srv.port,
-      u.name,
-      u.password,
-      'filezilla',
-      SRC,
-      'fz.bin',
-    ]);
-    assert.equal(res.r.status, 0, res.r.stderr);
-    assert.deepEqual(res.lines[0], {
+    const res = await replay('filezilla', 'fz.bin');
+    assert.deepEqual(res[0], {
       mode: 'filezilla',
       resumed_from: CUT,
       sent: SIZE - CUT,
@@ -212,18 +185,6 @@ test(
   },
 );
 
-function rcloneEnv(): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    RCLONE_CONFIG: '/dev/null',
-    RCLONE_CONFIG_J_TYPE: 'sftp',
-    RCLONE_CONFIG_J_HOST: srv.host,
-    RCLONE_CONFIG_J_PORT: String(srv.port),
-    RCLONE_CONFIG_J_USER: u.name,
-    RCLONE_CONFIG_J_KEY_FILE: u.keyFile!,
-  };
-}
-
 test(
   'one file written over several connections, each its own range',
   { skip: needs('paramiko', 'rclone') },
@@ -231,19 +192,10 @@ test(
     // rclone 1.60 (Debian) uploads one file over one connection (multi-thread copy is for downloads
     // only); its pattern of concurrent out-of-order WRITEs on one handle is covered by a plain upload
     // with --sftp-concurrency, and the multi-connection upload is replayed with paramiko.
-    const p = await py('resume_replay.py', [
-      srv.port,
-      u.name,
-      u.password,
-      'ranges',
-      SRC,
-      'ranges.bin',
-      6,
-    ]);
-    assert.equal(p.r.status, 0, p.r.stderr);
-    assert.deepEqual(p.lines[0], { mode: 'ranges', connections: 6, errors: [] });
+    const p = await replay('ranges', 'ranges.bin', 6);
+    assert.deepEqual(p[0], { mode: 'ranges', connections: 6, errors: [] });
     assert.equal(sha256(readFileSync(join(u.home, 'ranges.bin'))), sha256(src));
-    const env = rcloneEnv();
+    const env = rcloneEnv(srv, u);
     const up = await run(
       'rclone',
       ['copyto', SRC, 'j:rc.bin', '--sftp-concurrency', '64', '--sftp-chunk-size', '32Ki', '-v'],
@@ -292,26 +244,15 @@ function slowSftp(
   };
 }
 
-async function until(check: () => boolean, ms = 20000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/** Waits until the partial file has 512 KiB. */
+function partialWritten(path: string): Promise<void> {
+  return waitFor(() => sizeOf(path) >= 512 * 1024, 20000, `512 KiB in ${path}`, 20);
 }
-
-const sizeOf = (p: string): number => {
-  try {
-    return statSync(p).size;
-  } catch {
-    return 0;
-  }
-};
 
 test('upload cut by SIGKILL of the client, then reput', { skip: needs('sftp') }, async () => {
   const remote = join(u.home, 'killc.bin');
   const s = slowSftp(`put ${SRC} killc.bin\n`);
-  await until(() => sizeOf(remote) >= 512 * 1024);
+  await partialWritten(remote);
   s.kill();
   await s.done;
   await new Promise((r) => setTimeout(r, 300));
@@ -329,7 +270,7 @@ test(
   async () => {
     const remote = join(u.home, 'kills.bin');
     const s = slowSftp(`put ${SRC} kills.bin\n`);
-    await until(() => sizeOf(remote) >= 512 * 1024);
+    await partialWritten(remote);
     await srv.kill();
     assert.notEqual(await s.done, 0, 'the client saw the transfer fail');
     const n = sizeOf(remote);
@@ -343,13 +284,13 @@ test(
     // a download cut the same way, resumed with lftp get -c
     const dl = join(local, 'kills-dl.bin');
     const g = slowSftp(`get kills.bin ${dl}\n`);
-    await until(() => sizeOf(dl) >= 512 * 1024);
+    await partialWritten(dl);
     await srv.kill();
     await g.done;
     const m = sizeOf(dl);
     assert.ok(m > 0 && m < SIZE, `partial ${m}`);
     srv = await startServer({ dir: srv.dir });
-    const l = await lftp(`open ${lftpArgs()}; get -c kills.bin -o ${dl}`);
+    const l = await lftp(`get -c kills.bin -o ${dl}`);
     assert.equal(l.status, 0, l.stderr);
     assert.equal(sha256(readFileSync(dl)), sha256(src));
     figures.push(`lftp get -c after server SIGKILL: ${SIZE - m} of ${SIZE}`);

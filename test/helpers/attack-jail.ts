@@ -1,10 +1,11 @@
 // Issue 6, jail: shared setup of the jail attacks and the swap race (used by the npm-test and soak files).
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, type TestServer, type TestUser } from './helpers/server.js';
-import { Canaries, lastJson, py } from './attack-lib.js';
+import { startServer, type TestServer, type TestUser } from './server.js';
+import { Canaries } from './attack.js';
+import { sha256 } from './files.js';
+import { lastJson, pyRun } from './run.js';
 
 export interface PyReport {
   checks?: number;
@@ -36,8 +37,8 @@ export async function jailSetup(): Promise<{
     home: alice.home,
     homes: srv.homesDir,
     tokens: can.tokens,
-    token_sums: can.tokens.map((t) => createHash('sha256').update(`${t}\n`).digest('hex')),
-    passwd_sum: createHash('sha256').update(readFileSync('/etc/passwd')).digest('hex'),
+    token_sums: can.tokens.map((t) => sha256(`${t}\n`)),
+    passwd_sum: sha256(readFileSync('/etc/passwd')),
   };
   return { srv, alice, can, cfg };
 }
@@ -62,14 +63,14 @@ export async function race(
   raceSetup(alice.home, can.outsideDir);
   const wcfg = JSON.stringify({ ...cfg, outsideNames: ['sub', 'deep.txt'] });
   const [w, sw] = await Promise.all([
-    py('attack_race.py', ['worker', wcfg, String(seconds)], { timeout: seconds * 1000 + 60000 }),
-    py(
+    pyRun('attack_race.py', ['worker', wcfg, seconds], { timeoutMs: seconds * 1000 + 60000 }),
+    pyRun(
       'attack_race.py',
-      [swapper, swapper === 'disk' ? alice.home : JSON.stringify(cfg), String(seconds)],
-      { timeout: seconds * 1000 + 60000 },
+      [swapper, swapper === 'disk' ? alice.home : JSON.stringify(cfg), seconds],
+      { timeoutMs: seconds * 1000 + 60000 },
     ),
   ]);
-  assert.equal(w.code, 0, w.stderr);
-  assert.equal(sw.code, 0, sw.stderr);
+  assert.equal(w.status, 0, w.stderr);
+  assert.equal(sw.status, 0, sw.stderr);
   return { worker: lastJson<PyReport>(w.stdout), swap: lastJson<PyReport>(sw.stdout) };
 }

@@ -2,8 +2,9 @@
 import assert from 'node:assert/strict';
 import { closeSync, ftruncateSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TestServer, TestUser } from './helpers/server.js';
-import { F, MB, Pkt, rawSftp, rssSampler, sleep, T, type Raw } from './attack-lib.js';
+import type { TestServer, TestUser } from './server.js';
+import { F, MB, Pkt, rawSftp, rssSampler, T, type Raw } from './attack.js';
+import { sleep } from './run.js';
 
 export const RSS_LIMIT = 256 * MB;
 

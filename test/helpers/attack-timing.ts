@@ -3,7 +3,7 @@
 // login defence (which delays repeated failures of one address and user) stays out of the figures.
 import assert from 'node:assert/strict';
 import ssh2 from 'ssh2';
-import { startServer } from './helpers/server.js';
+import { startServer } from './server.js';
 
 type Kind = 'unknown user (password)' | 'wrong password' | 'unknown user (key)' | 'wrong key';
 

@@ -1,7 +1,7 @@
 // Shared tools of the attack campaign (issue 6): a raw SFTP client on ssh2's client channel that can
 // send any packet in any order, and the checks every attack ends with (canaries outside the homes,
 // a fresh login, sizes within the quota, server memory).
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   lstatSync,
   mkdirSync,
@@ -13,11 +13,10 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
-import type { TestServer, TestUser } from './helpers/server.js';
-import { PY } from './helpers/tools.js';
+import { sha256File } from './files.js';
+import type { TestServer, TestUser } from './server.js';
 
 export const T = {
   INIT: 1,
@@ -333,14 +332,6 @@ export async function rawSftp(
 
 // ---- checks ---------------------------------------------------------------------------------------
 
-export function sha256(b: Buffer | string): string {
-  return createHash('sha256').update(b).digest('hex');
-}
-
-export function sha256File(p: string): string {
-  return sha256(readFileSync(p));
-}
-
 /** Canary files outside every home: one next to the homes dir, one in a directory under /tmp. */
 export class Canaries {
   readonly outsideDir: string;
@@ -408,19 +399,6 @@ export class Canaries {
 }
 
 /** Sum of the apparent sizes of the regular files under dir (like `du -sb --apparent-size`, files only). */
-export function sumSizes(dir: string): number {
-  let total = 0;
-  const walk = (d: string): void => {
-    for (const n of readdirSync(d)) {
-      const st = lstatSync(join(d, n));
-      if (st.isDirectory()) walk(join(d, n));
-      else if (st.isFile()) total += st.size;
-    }
-  };
-  walk(dir);
-  return total;
-}
-
 /** Resident memory of a process in bytes (VmRSS). */
 export function rss(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -459,40 +437,6 @@ export async function freshLogin(srv: TestServer, user: TestUser): Promise<void>
 }
 
 export const MB = 1024 * 1024;
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Runs a python script from test/py with args; resolves with stdout, stderr and exit code. */
-export function py(
-  script: string,
-  args: string[],
-  opts: { timeout?: number; env?: Record<string, string> } = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const file = join(import.meta.dirname, '../../test/py', script);
-  return new Promise((res) => {
-    const p = spawn(PY, [file, ...args], {
-      env: { ...process.env, ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => p.kill('SIGKILL'), opts.timeout ?? 120000);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      res({ code, stdout, stderr });
-    });
-  });
-}
-
-/** The last JSON line a python attack printed. */
-export function lastJson<V>(stdout: string): V {
-  const lines = stdout.trim().split('\n');
-  return JSON.parse(lines[lines.length - 1]!) as V;
-}
 
 /** One password login from a local address: resolves with whether it worked and how long. */
 export function tryLogin(

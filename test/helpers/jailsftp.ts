@@ -1,10 +1,9 @@
-// Helpers for the client tests: run the built client with a scratch HOME, hash files, wait for things.
+// The built ftp> client (jailsftp) for the client tests: run it with a scratch HOME, see it exit.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from './helpers/server.js';
+import { ROOT } from './server.js';
 
 export const CLIENT = join(ROOT, 'dist/client/cli.js');
 
@@ -62,38 +61,6 @@ export function runClient(args: string[], o: RunOptions): Promise<RunResult> {
     });
     child.stdin!.end(o.input ?? '');
   });
-}
-
-export function sha256File(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
-
-export function randomFile(path: string, size: number): string {
-  const chunk = 1 << 20;
-  const h = createHash('sha256');
-  writeFileSync(path, '');
-  for (let off = 0; off < size; off += chunk) {
-    const b = randomBytes(Math.min(chunk, size - off));
-    h.update(b);
-    writeFileSync(path, b, { flag: 'a' });
-  }
-  return h.digest('hex');
-}
-
-export function sizeOf(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return -1;
-  }
-}
-
-export async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 export function exited(child: ChildProcess): Promise<number | null> {

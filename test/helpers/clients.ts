@@ -1,0 +1,154 @@
+// Command lines of the real clients against a test server: OpenSSH ssh/sftp (key, or password via
+// sshpass), lftp, PuTTY psftp, rclone; and the host key fingerprints psftp and curl pin.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run, type Run } from './run.js';
+import type { TestServer, TestUser } from './server.js';
+
+/** No host key prompts, no known_hosts, only errors on stderr. */
+export const SSH_COMMON = [
+  ...['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null'],
+  ...['-o', 'LogLevel=ERROR'],
+];
+
+/** Arguments for OpenSSH sftp with the user's key, no host key prompts. */
+export function sshOpts(srv: TestServer, u: TestUser): string[] {
+  if (!u.keyFile) throw new Error('user needs key:true');
+  return [...SSH_COMMON, '-o', 'IdentitiesOnly=yes', '-i', u.keyFile, '-P', String(srv.port)];
+}
+
+export interface ClientOptions {
+  /** more OpenSSH options, before the destination */
+  extra?: string[];
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+/** OpenSSH sftp with the user's key, in batch mode with commands from stdin ("-b -"). */
+export function sftpBatch(
+  srv: TestServer,
+  u: TestUser,
+  commands: string,
+  opts: ClientOptions = {},
+): Promise<Run> {
+  return run(
+    'sftp',
+    [...sshOpts(srv, u), ...(opts.extra ?? []), '-b', '-', `${u.name}@${srv.host}`],
+    { cwd: opts.cwd, input: commands, timeoutMs: opts.timeoutMs },
+  );
+}
+
+/**
+ * OpenSSH sftp with a password (given by sshpass), batch commands from stdin. `sftp -b` implies
+ * BatchMode=yes, which would never ask for the password: hence BatchMode=no.
+ */
+export function sftpPassword(
+  srv: TestServer,
+  u: { name: string; password: string },
+  commands: string,
+  opts: ClientOptions = {},
+): Promise<Run> {
+  return run(
+    'sshpass',
+    [
+      ...['-p', u.password, 'sftp', ...SSH_COMMON],
+      ...['-o', 'BatchMode=no', '-o', 'PubkeyAuthentication=no'],
+      ...['-o', 'PreferredAuthentications=password', ...(opts.extra ?? [])],
+      ...['-P', String(srv.port), '-b', '-', `${u.name}@${srv.host}`],
+    ],
+    { cwd: opts.cwd, input: commands, timeoutMs: opts.timeoutMs },
+  );
+}
+
+/** OpenSSH ssh with a key file: `args` follow the destination (a command, or ssh options). */
+export function sshKey(
+  srv: TestServer,
+  u: { name: string; keyFile?: string },
+  args: string[],
+  opts: ClientOptions & { input?: string } = {},
+): Promise<Run> {
+  if (!u.keyFile) throw new Error('user needs key:true');
+  return run(
+    'ssh',
+    [
+      ...[...SSH_COMMON, '-o', 'IdentitiesOnly=yes', '-i', u.keyFile, '-p', String(srv.port)],
+      ...(opts.extra ?? []),
+      `${u.name}@${srv.host}`,
+      ...args,
+    ],
+    { input: opts.input, timeoutMs: opts.timeoutMs },
+  );
+}
+
+/**
+ * lftp over sftp (OpenSSH's ssh underneath, with the user's key if it has one, else the password):
+ * connects, then runs the commands from a script file in srv.dir; stops at the first failing one.
+ */
+export function lftp(
+  srv: TestServer,
+  u: TestUser,
+  commands: string[],
+  opts: { timeoutMs?: number } = {},
+): Promise<Run> {
+  const ssh = [
+    'ssh -a -x -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR',
+    u.keyFile ? `-o IdentitiesOnly=yes -i ${u.keyFile}` : '-o PubkeyAuthentication=no',
+  ].join(' ');
+  const script = [
+    'set sftp:auto-confirm yes',
+    `set sftp:connect-program "${ssh}"`,
+    'set net:max-retries 1',
+    'set net:timeout 20',
+    'set cmd:fail-exit yes',
+    `open -u ${u.name},${u.keyFile ? '' : u.password} -p ${srv.port} sftp://${srv.host}`,
+    ...commands,
+  ].join('\n');
+  const file = join(srv.dir, `script-${Math.random().toString(36).slice(2)}.lftp`);
+  writeFileSync(file, script + '\n');
+  return run('lftp', ['-f', file], { timeoutMs: opts.timeoutMs ?? 120_000 });
+}
+
+/**
+ * PuTTY psftp in batch mode with the host keys pinned (-hostkey each), the batch commands from a
+ * file in srv.dir. `auth`: ['-i', PPK], ['-pw', PASSWORD] or ['-pwfile', FILE].
+ */
+export function psftp(
+  srv: TestServer,
+  u: { name: string },
+  batch: string,
+  opts: { hostKeys: string[]; auth: string[]; extra?: string[] },
+): Promise<Run> {
+  const bf = join(srv.dir, `batch-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(bf, batch);
+  return run(
+    'psftp',
+    [
+      '-batch',
+      ...opts.hostKeys.flatMap((h) => ['-hostkey', h]),
+      ...['-P', String(srv.port), ...opts.auth, '-b', bf, ...(opts.extra ?? [])],
+      `${u.name}@${srv.host}`,
+    ],
+    { timeoutMs: 120_000 },
+  );
+}
+
+/** rclone's environment for the remote `j:` (sftp, the user's key), no config file. */
+export function rcloneEnv(srv: TestServer, u: TestUser): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    RCLONE_CONFIG: '/dev/null',
+    RCLONE_CONFIG_J_TYPE: 'sftp',
+    RCLONE_CONFIG_J_HOST: srv.host,
+    RCLONE_CONFIG_J_PORT: String(srv.port),
+    RCLONE_CONFIG_J_USER: u.name,
+    RCLONE_CONFIG_J_KEY_FILE: u.keyFile!,
+  };
+}
+
+/** The host key fingerprint as psftp/curl want it (SHA256:...). */
+export function hostKeySha256(srv: TestServer): string {
+  const r = srv.cli(['hostkey']);
+  const m = /SHA256:[A-Za-z0-9+/=]+/.exec(r.stdout);
+  if (!m) throw new Error(`no host key fingerprint in: ${r.stdout}${r.stderr}`);
+  return m[0];
+}

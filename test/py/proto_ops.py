@@ -6,10 +6,10 @@ import hashlib
 import os
 import stat
 
-from proto_lib import *  # noqa: F401,F403
+from rawsftp import *  # noqa: F401,F403
 
 host, port, user, password, home = args()
-c = Raw(host, port, user, password)
+c = session(host, port, user, password)
 disk = lambda p: os.path.join(home, p.lstrip('/'))  # noqa: E731
 
 
@@ -32,7 +32,7 @@ names = [n for n, _ in c.version.extensions]
 check('VERSION lists exactly the extensions', sorted(names) == sorted(want_ext), names)
 check('VERSION lists each extension once', len(names) == len(set(names)), names)
 
-r = c.ext('limits@openssh.com')
+r = c.extended('limits@openssh.com')
 lim = (r.reader.u64(), r.reader.u64(), r.reader.u64(), r.reader.u64()) if r.type == EXTENDED_REPLY else r
 check('limits@openssh.com values', lim == (262144, 261120, 261120, 1024), lim)
 
@@ -76,14 +76,14 @@ for flags in range(64):
                   rd.type == STATUS and rd.code == EOF, rd)
         else:
             check(label + ': READ refused', rd.type == STATUS and rd.code not in (OK, EOF), rd)
-        cl = c.close_h(h)
+        cl = c.close_handle(h)
         check(label + ': CLOSE', cl.type == STATUS and cl.code == OK, cl)
 
 r = c.open('/', F_READ)
 check('OPEN of a directory fails', r.type == STATUS and r.code == FAILURE, r)
 r = c.open('/no/such/dir/file', F_WRITE | F_CREAT)
 check('OPEN in a missing directory: no such file', r.type == STATUS and r.code == NO_SUCH_FILE, r)
-r = c.close_h(b'\0\0\0\0')
+r = c.close_handle(b'\0\0\0\0')
 check('CLOSE of an unknown handle fails', r.type == STATUS and r.code == FAILURE, r)
 
 # ---- READ: clamp, short reads, EOF ----------------------------------------------------------------
@@ -100,16 +100,16 @@ check('READ at EOF: EOF status', r.type == STATUS and r.code == EOF, r)
 r = c.read(h, len(big) + 12345, 10)
 check('READ past EOF: EOF status', r.type == STATUS and r.code == EOF, r)
 # pipelined reads come back in order, and reassemble the file
-ids = [c.send(READ, sstr(h) + u64(off) + u32(32768)) for off in range(0, len(big), 32768)]
+ids = [c.send(READ, pstr(h) + u64(off) + u32(32768)) for off in range(0, len(big), 32768)]
 got = b''
 order = []
 for rid in ids:
-    rep = c.recv()
+    rep = c.recv_next()
     order.append(rep.id)
     got += rep.data if rep.type == DATA else b''
 check('pipelined READs answered in order', order == ids, order[:5])
 check('pipelined READs reassemble', hashlib.sha256(got).hexdigest() == hashlib.sha256(big).hexdigest())
-c.close_h(h)
+c.close_handle(h)
 
 # WRITE of 255 KiB at an offset past the end leaves a hole of zeros
 h = c.handle('/w', F_WRITE | F_CREAT | F_TRUNC)
@@ -117,110 +117,110 @@ blob = os.urandom(255 * 1024)
 r = c.write(h, 1000, blob)
 check('WRITE 255 KiB at an offset', r.type == STATUS and r.code == OK, r)
 check('WRITE bytes on disk', content('/w') == b'\0' * 1000 + blob)
-c.close_h(h)
+c.close_handle(h)
 
 # ---- STAT, LSTAT, FSTAT ---------------------------------------------------------------------------
 put('/s', b'abc')
 os.chmod(disk('/s'), 0o640)
 os.utime(disk('/s'), (1000000000, 1200000000))
 st = os.stat(disk('/s'))
-for kind, rep in (('STAT', c.req(STAT, sstr('/s'))), ('LSTAT', c.req(LSTAT, sstr('/s')))):
+for kind, rep in (('STAT', c.request(STAT, pstr('/s'))), ('LSTAT', c.request(LSTAT, pstr('/s')))):
     a = getattr(rep, 'attrs', {})
     check(kind + ' attrs', a.get('size') == 3 and a.get('perm') == st.st_mode and
           a.get('mtime') == 1200000000 and a.get('atime') == 1000000000, a)
 h = c.handle('/s', F_READ)
-a = c.req(FSTAT, sstr(h)).attrs
+a = c.request(FSTAT, pstr(h)).attrs
 check('FSTAT attrs', a.get('size') == 3 and a.get('perm') == st.st_mode, a)
-c.close_h(h)
-r = c.req(STAT, sstr('/missing'))
+c.close_handle(h)
+r = c.request(STAT, pstr('/missing'))
 check('STAT missing: no such file', r.type == STATUS and r.code == NO_SUCH_FILE, r)
 
 # ---- SETSTAT, FSETSTAT: size, permissions, times ---------------------------------------------------
 put('/set', b'0123456789')
-r = c.req(SETSTAT, sstr('/set') + attrs(size=4))
+r = c.request(SETSTAT, pstr('/set') + attrs(size=4))
 check('SETSTAT size shrinks', r.code == OK and content('/set') == b'0123', (r, content('/set')))
-r = c.req(SETSTAT, sstr('/set') + attrs(size=8))
+r = c.request(SETSTAT, pstr('/set') + attrs(size=8))
 check('SETSTAT size grows with zeros', r.code == OK and content('/set') == b'0123\0\0\0\0', content('/set'))
-r = c.req(SETSTAT, sstr('/set') + attrs(perm=0o600))
+r = c.request(SETSTAT, pstr('/set') + attrs(perm=0o600))
 check('SETSTAT permissions', r.code == OK and stat.S_IMODE(os.stat(disk('/set')).st_mode) == 0o600, r)
-r = c.req(SETSTAT, sstr('/set') + attrs(atime=1111111111, mtime=1234567890))
+r = c.request(SETSTAT, pstr('/set') + attrs(atime=1111111111, mtime=1234567890))
 st = os.stat(disk('/set'))
 check('SETSTAT times', r.code == OK and int(st.st_mtime) == 1234567890 and int(st.st_atime) == 1111111111,
       (st.st_atime, st.st_mtime))
-r = c.req(SETSTAT, sstr('/missing') + attrs(perm=0o600))
+r = c.request(SETSTAT, pstr('/missing') + attrs(perm=0o600))
 check('SETSTAT missing: no such file', r.type == STATUS and r.code == NO_SUCH_FILE, r)
 h = c.handle('/set', F_WRITE)
-r = c.req(FSETSTAT, sstr(h) + attrs(size=2))
+r = c.request(FSETSTAT, pstr(h) + attrs(size=2))
 check('FSETSTAT size', r.code == OK and content('/set') == b'01', (r, content('/set')))
-r = c.req(FSETSTAT, sstr(h) + attrs(perm=0o644))
+r = c.request(FSETSTAT, pstr(h) + attrs(perm=0o644))
 check('FSETSTAT permissions', r.code == OK and stat.S_IMODE(os.stat(disk('/set')).st_mode) == 0o644, r)
-r = c.req(FSETSTAT, sstr(h) + attrs(atime=1300000000, mtime=1300000001))
+r = c.request(FSETSTAT, pstr(h) + attrs(atime=1300000000, mtime=1300000001))
 check('FSETSTAT times', r.code == OK and int(os.stat(disk('/set')).st_mtime) == 1300000001, r)
-c.close_h(h)
+c.close_handle(h)
 
 # ---- MKDIR, RMDIR, REMOVE, OPENDIR ----------------------------------------------------------------
-r = c.req(MKDIR, sstr('/dir') + attrs(perm=0o750))
+r = c.request(MKDIR, pstr('/dir') + attrs(perm=0o750))
 check('MKDIR', r.code == OK and os.path.isdir(disk('/dir')), r)
 check('MKDIR permissions', stat.S_IMODE(os.stat(disk('/dir')).st_mode) == 0o750,
       oct(os.stat(disk('/dir')).st_mode))
-r = c.req(MKDIR, sstr('/dir') + attrs())
+r = c.request(MKDIR, pstr('/dir') + attrs())
 check('MKDIR existing fails', r.type == STATUS and r.code == FAILURE, r)
 put('/dir/f', b'x')
-r = c.req(RMDIR, sstr('/dir'))
+r = c.request(RMDIR, pstr('/dir'))
 check('RMDIR non-empty fails', r.type == STATUS and r.code == FAILURE and os.path.isdir(disk('/dir')), r)
-r = c.req(REMOVE, sstr('/dir'))
+r = c.request(REMOVE, pstr('/dir'))
 check('REMOVE of a directory fails', r.type == STATUS and r.code != OK and os.path.isdir(disk('/dir')), r)
-r = c.req(RMDIR, sstr('/dir/f'))
+r = c.request(RMDIR, pstr('/dir/f'))
 check('RMDIR of a file fails', r.type == STATUS and r.code != OK and os.path.isfile(disk('/dir/f')), r)
-r = c.req(REMOVE, sstr('/dir/f'))
+r = c.request(REMOVE, pstr('/dir/f'))
 check('REMOVE', r.code == OK and not os.path.exists(disk('/dir/f')), r)
-r = c.req(REMOVE, sstr('/dir/f'))
+r = c.request(REMOVE, pstr('/dir/f'))
 check('REMOVE missing: no such file', r.type == STATUS and r.code == NO_SUCH_FILE, r)
-r = c.req(RMDIR, sstr('/dir'))
+r = c.request(RMDIR, pstr('/dir'))
 check('RMDIR', r.code == OK and not os.path.exists(disk('/dir')), r)
-r = c.req(RMDIR, sstr('/'))
+r = c.request(RMDIR, pstr('/'))
 check('RMDIR of the root fails', r.type == STATUS and r.code != OK and os.path.isdir(home), r)
-r = c.req(OPENDIR, sstr('/s'))
+r = c.request(OPENDIR, pstr('/s'))
 check('OPENDIR of a file fails', r.type == STATUS and r.code != OK, r)
-r = c.req(OPENDIR, sstr('/nodir'))
+r = c.request(OPENDIR, pstr('/nodir'))
 check('OPENDIR missing: no such file', r.type == STATUS and r.code == NO_SUCH_FILE, r)
 
 # ---- REALPATH -------------------------------------------------------------------------------------
 os.makedirs(disk('/a/b'), exist_ok=True)
 for given, want in (('.', '/'), ('', '/'), ('/', '/'), ('..', '/'), ('/../../..', '/'), ('a/b/..', '/a'),
                     ('/a/./b//', '/a/b'), ('/a/missing/../b', '/a/b'), ('/nothere', '/nothere')):
-    r = c.req(REALPATH, sstr(given))
-    got = r.names[0][0] if r.type == NAME else r
+    r = c.request(REALPATH, pstr(given))
+    got = r.entries[0][0] if r.type == NAME else r
     check('REALPATH %r' % given, got == want, got)
 
 # ---- RENAME and posix-rename ----------------------------------------------------------------------
 put('/r1', b'one')
 put('/r2', b'two')
-r = c.req(RENAME, sstr('/r1') + sstr('/r2'))
+r = c.request(RENAME, pstr('/r1') + pstr('/r2'))
 check('RENAME onto an existing file fails', r.type == STATUS and r.code == FAILURE, r)
 check('RENAME failure leaves both', content('/r1') == b'one' and content('/r2') == b'two')
-r = c.req(RENAME, sstr('/r1') + sstr('/a/r3'))
+r = c.request(RENAME, pstr('/r1') + pstr('/a/r3'))
 check('RENAME', r.code == OK and content('/a/r3') == b'one' and not os.path.exists(disk('/r1')), r)
-r = c.req(RENAME, sstr('/nope') + sstr('/nope2'))
+r = c.request(RENAME, pstr('/nope') + pstr('/nope2'))
 check('RENAME missing: no such file', r.type == STATUS and r.code == NO_SUCH_FILE, r)
-r = c.ext('posix-rename@openssh.com', sstr('/a/r3') + sstr('/r2'))
+r = c.extended('posix-rename@openssh.com', pstr('/a/r3') + pstr('/r2'))
 check('posix-rename replaces', r.code == OK and content('/r2') == b'one' and not os.path.exists(disk('/a/r3')), r)
 
 # ---- READLINK, SYMLINK ----------------------------------------------------------------------------
 os.symlink('a/b', disk('/lnk'))
-r = c.req(READLINK, sstr('/lnk'))
-check('READLINK', r.type == NAME and r.names[0][0] == '/a/b', r)
-r = c.req(READLINK, sstr('/r2'))
+r = c.request(READLINK, pstr('/lnk'))
+check('READLINK', r.type == NAME and r.entries[0][0] == '/a/b', r)
+r = c.request(READLINK, pstr('/r2'))
 check('READLINK of a file fails', r.type == STATUS and r.code != OK, r)
 os.symlink('/etc/passwd', disk('/out'))
-r = c.req(READLINK, sstr('/out'))
+r = c.request(READLINK, pstr('/out'))
 check('READLINK leading out: like missing', r.type == STATUS and r.code == NO_SUCH_FILE, r)
-r = c.req(STAT, sstr('/out'))
+r = c.request(STAT, pstr('/out'))
 check('STAT through a link leading out: like missing', r.type == STATUS and r.code == NO_SUCH_FILE, r)
 r = c.open('/out', F_READ)
 check('OPEN through a link leading out: like missing', r.type == STATUS and r.code == NO_SUCH_FILE, r)
-for order in ((sstr('/r2'), sstr('/newlink')), (sstr('/newlink'), sstr('/r2'))):
-    r = c.req(SYMLINK, order[0] + order[1])
+for order in ((pstr('/r2'), pstr('/newlink')), (pstr('/newlink'), pstr('/r2'))):
+    r = c.request(SYMLINK, order[0] + order[1])
     check('SYMLINK refused', r.type == STATUS and r.code == PERMISSION_DENIED, r)
 check('SYMLINK created nothing', not os.path.lexists(disk('/newlink')))
 
@@ -230,42 +230,42 @@ def statvfs(rep):
     return [rd.u64() for _ in range(11)]
 
 
-r = c.ext('statvfs@openssh.com', sstr('/'))
+r = c.extended('statvfs@openssh.com', pstr('/'))
 check('statvfs@openssh.com', r.type == EXTENDED_REPLY and len(statvfs(r)) == 11, r)
 h = c.handle('/r2', F_READ)
-r = c.ext('fstatvfs@openssh.com', sstr(h))
+r = c.extended('fstatvfs@openssh.com', pstr(h))
 check('fstatvfs@openssh.com', r.type == EXTENDED_REPLY, r)
-c.close_h(h)
+c.close_handle(h)
 h = c.handle('/fs', F_WRITE | F_CREAT)
 c.write(h, 0, b'sync me')
-r = c.ext('fsync@openssh.com', sstr(h))
+r = c.extended('fsync@openssh.com', pstr(h))
 check('fsync@openssh.com', r.type == STATUS and r.code == OK and content('/fs') == b'sync me', r)
-c.close_h(h)
+c.close_handle(h)
 for given, want in (('~', '/'), ('~/a/b', '/a/b'), ('~%s/a' % user, '/a'), ('a/../a', '/a')):
-    r = c.ext('expand-path@openssh.com', sstr(given))
-    check('expand-path %r' % given, r.type == NAME and r.names[0][0] == want, r)
-r = c.ext('expand-path@openssh.com', sstr('~root/x'))
+    r = c.extended('expand-path@openssh.com', pstr(given))
+    check('expand-path %r' % given, r.type == NAME and r.entries[0][0] == want, r)
+r = c.extended('expand-path@openssh.com', pstr('~root/x'))
 check('expand-path ~other: no such user', r.type == STATUS and r.code == NO_SUCH_FILE, r)
-r = c.ext('home-directory', sstr(user))
-check('home-directory', r.type == NAME and r.names[0][0] == '/', r)
+r = c.extended('home-directory', pstr(user))
+check('home-directory', r.type == NAME and r.entries[0][0] == '/', r)
 src = os.urandom(100000)
 put('/cp-src', src)
 hs = c.handle('/cp-src', F_READ)
 hd = c.handle('/cp-dst', F_WRITE | F_CREAT | F_TRUNC)
-r = c.ext('copy-data', sstr(hs) + u64(10) + u64(50000) + sstr(hd) + u64(5))
+r = c.extended('copy-data', pstr(hs) + u64(10) + u64(50000) + pstr(hd) + u64(5))
 check('copy-data', r.type == STATUS and r.code == OK and content('/cp-dst') == b'\0' * 5 + src[10:50010], r)
-r = c.ext('copy-data', sstr(hs) + u64(0) + u64(0) + sstr(hd) + u64(0))
+r = c.extended('copy-data', pstr(hs) + u64(0) + u64(0) + pstr(hd) + u64(0))
 check('copy-data length 0 copies to the end', r.code == OK and content('/cp-dst') == src, r)
 for alg in ('md5', 'sha1', 'sha256', 'sha512'):
-    r = c.ext('check-file-name', sstr('/cp-src') + sstr(alg) + u64(0) + u64(0) + u32(0))
+    r = c.extended('check-file-name', pstr('/cp-src') + pstr(alg) + u64(0) + u64(0) + u32(0))
     got = (r.reader.str(), r.reader.str(), r.reader.rest()) if r.type == EXTENDED_REPLY else r
     check('check-file-name ' + alg, got == ('check-file', alg, hashlib.new(alg, src).digest()), got)
-r = c.ext('check-file-handle', sstr(hs) + sstr('sha256') + u64(100) + u64(1000) + u32(0))
+r = c.extended('check-file-handle', pstr(hs) + pstr('sha256') + u64(100) + u64(1000) + u32(0))
 got = (r.reader.str(), r.reader.str(), r.reader.rest()) if r.type == EXTENDED_REPLY else r
 check('check-file-handle range', got == ('check-file', 'sha256', hashlib.sha256(src[100:1100]).digest()), got)
-c.close_h(hs)
-c.close_h(hd)
-r = c.ext('no-such-extension@example.com', b'xyz')
+c.close_handle(hs)
+c.close_handle(hd)
+r = c.extended('no-such-extension@example.com', b'xyz')
 check('unknown extension: OP_UNSUPPORTED', r.type == STATUS and r.code == OP_UNSUPPORTED, r)
 
 c.close()

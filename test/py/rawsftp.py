@@ -1,6 +1,6 @@
 """A raw SFTP v3 client on paramiko's transport: send any packet, in any order, and read replies.
 
-Reusable by every test script:
+The one raw SFTP library of the test scripts (attack_*.py, proto_*.py):
 
     import rawsftp
     s = rawsftp.connect('127.0.0.1', port, 'alice', password='pw')   # or pkey_file=PATH
@@ -11,11 +11,17 @@ Reusable by every test script:
     s.close()
 
 Replies are matched by request id; `request` waits for its own reply, `send`/`recv` let a script
-pipeline. A closed connection gives a Reply with type CLOSED.
+pipeline, `recv_next` reads the next reply whatever its id. A closed connection gives a Reply with
+type CLOSED (recv_next raises EOFError instead).
+
+Scripts that report checks by name (proto_*.py) use check() and finish(): each check prints
+"ok NAME" or "FAIL NAME: detail"; finish() prints {"failures": [...]} and exits 1 if any failed.
 """
 
+import json
 import socket
 import struct
+import sys
 
 import paramiko
 
@@ -30,6 +36,29 @@ F_READ, F_WRITE, F_APPEND, F_CREAT, F_TRUNC, F_EXCL = 1, 2, 4, 8, 16, 32
 
 OK, EOF, NO_SUCH_FILE, PERMISSION_DENIED, FAILURE, BAD_MESSAGE = 0, 1, 2, 3, 4, 5
 NO_CONNECTION, CONNECTION_LOST, OP_UNSUPPORTED = 6, 7, 8
+
+A_SIZE, A_UIDGID, A_PERM, A_TIME, A_EXTENDED = 1, 2, 4, 8, 0x80000000
+
+failures = []
+
+
+def check(name, cond, detail=''):
+    if cond:
+        print('ok', name, flush=True)
+    else:
+        failures.append(name)
+        print('FAIL', name + ':', detail, flush=True)
+
+
+def finish():
+    print(json.dumps({'failures': failures}), flush=True)
+    sys.exit(1 if failures else 0)
+
+
+def args():
+    """host port user password home, from argv"""
+    host, port, user, password, home = sys.argv[1:6]
+    return host, int(port), user, password, home
 
 
 def u8(v):
@@ -66,8 +95,89 @@ def attrs(size=None, perm=None, atime=None, mtime=None):
     return u32(flags) + out
 
 
+class Reader:
+    """Reads the fields of a packet body in order."""
+
+    def __init__(self, b, p=0):
+        self.b = b
+        self.p = p
+
+    def u8(self):
+        v = self.b[self.p]
+        self.p += 1
+        return v
+
+    def u32(self):
+        v = struct.unpack_from('>I', self.b, self.p)[0]
+        self.p += 4
+        return v
+
+    def u64(self):
+        v = struct.unpack_from('>Q', self.b, self.p)[0]
+        self.p += 8
+        return v
+
+    def bytes(self):
+        n = self.u32()
+        v = self.b[self.p:self.p + n]
+        self.p += n
+        return v
+
+    def str(self):
+        return self.bytes().decode('utf-8')
+
+    def attrs(self):
+        f = self.u32()
+        a = {}
+        if f & A_SIZE:
+            a['size'] = self.u64()
+        if f & A_UIDGID:
+            a['uid'] = self.u32()
+            a['gid'] = self.u32()
+        if f & A_PERM:
+            a['perm'] = self.u32()
+        if f & A_TIME:
+            a['atime'] = self.u32()
+            a['mtime'] = self.u32()
+        if f & A_EXTENDED:
+            for _ in range(self.u32()):
+                self.bytes()
+                self.bytes()
+        return a
+
+    def rest(self):
+        v = self.b[self.p:]
+        self.p = len(self.b)
+        return v
+
+
 class Reply:
+    """A decoded reply: type, id, and the fields of its kind.
+
+    STATUS: code, msg; HANDLE: handle; DATA: data; NAME: names (the file names) and entries
+    ((name, longname, attrs dict) each); ATTRS: attrs (dict) and size; VERSION: version and
+    extensions ((name, data) each); EXTENDED_REPLY: reader (a Reader after the id).
+    """
+
     def __init__(self, body):
+        self.attrs = None
+        self.entries = None
+        self.reader = None
+        self._decode(body)
+        if body is None or self.type == VERSION:
+            return
+        try:
+            r = Reader(body, 5)
+            if self.type == NAME:
+                self.entries = [(r.str(), r.str(), r.attrs()) for _ in range(r.u32())]
+            elif self.type == ATTRS:
+                self.attrs = r.attrs()
+            elif self.type == EXTENDED_REPLY:
+                self.reader = r
+        except (struct.error, IndexError, UnicodeDecodeError):
+            pass
+
+    def _decode(self, body):
         self.body = body
         self.code = None
         self.msg = None
@@ -79,6 +189,14 @@ class Reply:
             self.type, self.id = CLOSED, None
             return
         self.type = body[0]
+        if self.type == VERSION:
+            r = Reader(body, 1)
+            self.id = None
+            self.version = r.u32()
+            self.extensions = []
+            while r.p < len(body):
+                self.extensions.append((r.str(), r.bytes().decode('utf-8', 'replace')))
+            return
         self.id = struct.unpack('>I', body[1:5])[0] if len(body) >= 5 else None
         p = 5
         if self.type == STATUS:
@@ -170,6 +288,10 @@ class RawSftp:
         self.send_raw(u32(len(body)) + body)
         return rid
 
+    def send_body(self, body):
+        """Sends one packet body (type, id, fields: any bytes), framed with its length."""
+        return self.send_raw(u32(len(body)) + body)
+
     # ---- receiving ----
     def _fill(self, timeout):
         self.ch.settimeout(timeout)
@@ -210,31 +332,49 @@ class RawSftp:
                 return r
             self.pending[r.id] = r
 
+    def recv_next(self, timeout=30):
+        """The next reply, whatever its id; EOFError when the connection closed."""
+        body = self.recv_packet(timeout)
+        if body is None:
+            raise EOFError('channel closed')
+        return Reply(body)
+
+    def wait_closed(self, timeout=5):
+        """True when the server ends the channel (EOF) within timeout."""
+        self.ch.settimeout(timeout)
+        try:
+            while True:
+                if not self.ch.recv(65536):
+                    return True
+        except socket.timeout:
+            return False
+        except Exception:
+            return True
+
     def request(self, ptype, payload=b'', timeout=30):
         return self.recv(self.send(ptype, payload), timeout)
 
     # ---- conveniences ----
     def init(self, version=3):
+        """INIT/VERSION; the VERSION reply is kept as self.version. Returns {ext name: data}."""
         self.send_raw(u32(5) + u8(INIT) + u32(version))
         body = self.recv_packet()
         if body is None or body[0] != VERSION:
             raise RuntimeError('no VERSION reply')
-        exts = {}
-        p = 5
-        while p < len(body):
-            n = struct.unpack('>I', body[p:p + 4])[0]
-            name = body[p + 4:p + 4 + n].decode()
-            p += 4 + n
-            n = struct.unpack('>I', body[p:p + 4])[0]
-            exts[name] = body[p + 4:p + 4 + n].decode('utf-8', 'replace')
-            p += 4 + n
-        return exts
+        self.version = Reply(body)
+        return dict(self.version.extensions)
 
     def path_req(self, ptype, path):
         return self.request(ptype, pstr(path))
 
     def open(self, path, flags, a=None):
         return self.request(OPEN, pstr(path) + u32(flags) + (a if a is not None else attrs()))
+
+    def handle(self, path, flags, a=None):
+        """OPEN that must succeed: the handle."""
+        r = self.open(path, flags, a)
+        assert r.type == HANDLE, 'open %s: %r' % (path, r)
+        return r.handle
 
     def close_handle(self, h):
         return self.request(CLOSE, pstr(h))
@@ -286,6 +426,13 @@ def connect(host, port, user, password=None, pkey_file=None, timeout=30):
     ch = t.open_session(timeout=timeout)
     ch.invoke_subsystem('sftp')
     return RawSftp(t, ch)
+
+
+def session(host, port, user, password=None, pkey_file=None, timeout=30):
+    """connect() and init(): a session ready for requests."""
+    s = connect(host, port, user, password, pkey_file, timeout)
+    s.init()
+    return s
 
 
 def exec_command(host, port, user, command, password=None, timeout=30):

@@ -275,10 +275,16 @@ export class UserFs {
       try {
         let disk = { size: t.size, nlink: 1 };
         try {
-          const st = fstatSync(file.fd, { bigint: true });
+          let st = fstatSync(file.fd, { bigint: true });
           disk = { size: Number(st.size), nlink: Number(st.nlink) };
           // the last writer closes a file written in sequence: remember its digest
           if (t.refs === 1 && t.running?.pos === disk.size && disk.nlink > 0) {
+            // File times are coarse (a clock tick): a write by someone else within the same tick
+            // would leave mtime as it is and the digest stale. Setting mtime 10 ms back makes any
+            // later write change it, so the entry no longer matches.
+            const mtime = Number(st.mtimeNs) / 1e9 - 0.01;
+            futimesSync(file.fd, Number(st.atimeNs) / 1e9, mtime);
+            st = fstatSync(file.fd, { bigint: true });
             remember(t.key, st, t.running.digest());
           }
         } catch {

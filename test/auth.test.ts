@@ -10,6 +10,7 @@ import { startServer, type TestServer, type TestUser } from './helpers/server.js
 import { needs } from './helpers/tools.js';
 import { sftpPassword, sshKey } from './helpers/clients.js';
 import type { Run } from './helpers/run.js';
+import { generateKeyPair } from '../server/ssh/hostkeys.js';
 
 /** ssh with a key only, as a user would script it: `extra` follows the destination. */
 function sshWithKey(srv: TestServer, user: string, keyFile: string, extra: string[]): Promise<Run> {
@@ -82,7 +83,7 @@ test('authentication', { skip: needs('sftp', 'sshpass') }, async (t) => {
   const other = srv.addUser('olga', { key: true });
   const stranger = join(srv.dir, 'stranger');
   // a key no user has, in OpenSSH format
-  writeFileSync(stranger, ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
+  writeFileSync(stranger, generateKeyPair('ed25519').private, { mode: 0o600 });
 
   await t.test('wrong password, unknown user, wrong key: the same answer', async () => {
     const wrongPw = await sftpLogin(srv, 'alma', 'wrong password');

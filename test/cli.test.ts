@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import { startServer, CLI, type TestServer } from './helpers/server.js';
+import { generateKeyPair } from '../server/ssh/hostkeys.js';
 
 function run(
   args: string[],
@@ -25,7 +26,7 @@ function record(srv: TestServer, name: string): Record<string, unknown> {
 }
 
 function keyPair(): { priv: string; pub: string } {
-  const kp = ssh2.utils.generateKeyPairSync('ed25519');
+  const kp = generateKeyPair('ed25519');
   return { priv: kp.private, pub: kp.public };
 }
 

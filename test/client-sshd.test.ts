@@ -15,10 +15,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import ssh2 from 'ssh2';
 import { needs } from './helpers/tools.js';
 import { runClient, scratchHome } from './helpers/jailsftp.js';
 import { randomFile, sha256File } from './helpers/files.js';
+import { generateKeyPair } from '../server/ssh/hostkeys.js';
 
 const skip =
   needs('sshd') ||
@@ -44,9 +44,9 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'jailsftp-sshd-'));
   start = join(dir, 'start');
   mkdirSync(start);
-  const host = ssh2.utils.generateKeyPairSync('ed25519');
+  const host = generateKeyPair('ed25519');
   writeFileSync(join(dir, 'host_ed25519'), host.private, { mode: 0o600 });
-  const user = ssh2.utils.generateKeyPairSync('ed25519');
+  const user = generateKeyPair('ed25519');
   keyFile = join(dir, 'user_ed25519');
   writeFileSync(keyFile, user.private, { mode: 0o600 });
   writeFileSync(join(dir, 'authorized_keys'), user.public + '\n');

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import ssh2 from 'ssh2';
 import { startServer } from './server.js';
+import { generateKeyPair } from '../../server/ssh/hostkeys.js';
 
 type Kind = 'unknown user (password)' | 'wrong password' | 'unknown user (key)' | 'wrong key';
 
@@ -62,7 +63,7 @@ export async function measureTiming(tries: number): Promise<Dist[]> {
   });
   try {
     const known = srv.addUser('known', { key: true });
-    const stranger = ssh2.utils.generateKeyPairSync('ed25519').private;
+    const stranger = generateKeyPair('ed25519').private;
     const kinds: Array<
       [Kind, (i: number) => [string, { password?: string; privateKey?: string }]]
     > = [

@@ -4,7 +4,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
-import ssh2 from 'ssh2';
+import { generateKeyPair } from '../../server/ssh/hostkeys.js';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
 export const CLI = join(ROOT, 'dist/server/cli.js');
@@ -124,7 +124,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
     if (uo.quota !== undefined) args.push('--quota', String(uo.quota));
     const user: TestUser = { name, password, home: join(homesDir, name) };
     if (uo.key) {
-      const kp = ssh2.utils.generateKeyPairSync('ed25519');
+      const kp = generateKeyPair('ed25519');
       user.privateKey = kp.private;
       user.publicKey = kp.public;
       user.keyFile = join(dir, `${name}_ed25519`);

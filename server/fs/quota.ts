@@ -15,6 +15,8 @@ export class TrackedFile {
   refs = 0;
   /** SHA-256 of the content while it is written in sequence from offset 0 (see digests.ts) */
   running: RunningHash | undefined;
+  /** mtime after our latest write, while `running` is kept */
+  writtenMtime: bigint | undefined;
   /** writes in flight, and resizes waiting for them to finish */
   private writers = 0;
   private exclusive = false;

@@ -13,7 +13,6 @@ import {
   mkdirSync,
   opendirSync,
   openSync,
-  read,
   readlinkSync,
   renameSync,
   rmdirSync,
@@ -21,7 +20,6 @@ import {
   symlinkSync,
   unlinkSync,
   utimesSync,
-  write,
   type Dir,
   type Stats,
 } from 'node:fs';
@@ -32,9 +30,8 @@ import { errno, NotAllowedError } from './errors.js';
 import { Jail, using, type Ref } from './jail.js';
 import type { Ledger, TrackedFile } from './quota.js';
 import { recall, remember, RunningHash } from './digests.js';
+import { pread, pwriteAll } from './io.js';
 
-const readP = promisify(read);
-const writeP = promisify(write);
 const ftruncateP = promisify(ftruncate);
 const fsyncP = promisify(fsync);
 
@@ -179,8 +176,7 @@ export class UserFs {
     at: number,
   ): Promise<number> {
     if (!file.readable) throw errno('EBADF', 'file not open for reading');
-    const { bytesRead } = await readP(file.fd, into, at, length, offset);
-    return bytesRead;
+    return pread(file.fd, into, at, length, offset);
   }
 
   /** Writes data at offset (at the end for an APPEND handle), after reserving any growth. */
@@ -197,11 +193,9 @@ export class UserFs {
       }
       if (t.running && !t.running.feed(at, data)) t.running = undefined;
       try {
-        let done = 0;
-        while (done < data.length) {
-          const { bytesWritten } = await writeP(file.fd, data, done, data.length - done, at + done);
-          done += bytesWritten;
-        }
+        await pwriteAll(file.fd, data, at);
+        // what our own writes left as mtime: a different one at close means someone else wrote
+        if (t.running) t.writtenMtime = fstatSync(file.fd, { bigint: true }).mtimeNs;
       } catch (e) {
         t.running = undefined;
         this.reconcile(file);
@@ -278,7 +272,8 @@ export class UserFs {
           let st = fstatSync(file.fd, { bigint: true });
           disk = { size: Number(st.size), nlink: Number(st.nlink) };
           // the last writer closes a file written in sequence: remember its digest
-          if (t.refs === 1 && t.running?.pos === disk.size && disk.nlink > 0) {
+          const ours = t.running && (t.writtenMtime === undefined || t.writtenMtime === st.mtimeNs);
+          if (t.refs === 1 && ours && t.running?.pos === disk.size && disk.nlink > 0) {
             // File times are coarse (a clock tick): a write by someone else within the same tick
             // would leave mtime as it is and the digest stale. Setting mtime 10 ms back makes any
             // later write change it, so the entry no longer matches.

@@ -8,7 +8,8 @@
 // execution, while a stream of WRITEs or READs keeps several disk operations in flight.
 //
 // Bounds: at most MAX_PENDING requests are decoded and not yet answered; beyond that, or while the
-// channel refuses more output, the engine stops reading, so SSH flow control stops the client.
+// channel holds OUTPUT_LIMIT bytes of replies the client has not taken, the engine stops reading,
+// so SSH flow control stops the client.
 // Memory per session is therefore bounded whatever the client sends.
 import type { Duplex } from 'node:stream';
 import { decodeRequest, encode, type Request } from './codec.js';
@@ -26,6 +27,8 @@ import {
 import { statusFromError } from './status.js';
 
 const MAX_PENDING = 64;
+/** bytes of replies buffered in the channel before the engine stops reading requests */
+const OUTPUT_LIMIT = 8 * 1024 * 1024;
 /** disk operations in flight on one handle */
 const MAX_PER_LANE = 16;
 
@@ -58,7 +61,6 @@ export class SftpEngine {
   private running = 0;
   private barrierRunning = false;
   private lanes = new Map<number, LaneState>();
-  private outputBlocked = false;
   private paused = false;
   private ended = false;
   private closed = false;
@@ -70,7 +72,6 @@ export class SftpEngine {
   ) {
     channel.on('data', (chunk: Buffer) => this.onData(chunk));
     channel.on('drain', () => {
-      this.outputBlocked = false;
       this.pump();
     });
     channel.on('end', () => {
@@ -97,7 +98,7 @@ export class SftpEngine {
   /** Decodes frames while there is room, starts what may start, writes finished replies. */
   private pump(): void {
     if (this.closed) return;
-    while (this.frames.length > 0 && this.replies.length < MAX_PENDING && !this.outputBlocked) {
+    while (this.frames.length > 0 && this.replies.length < MAX_PENDING && !this.outputFull()) {
       const body = this.frames.shift()!;
       if (!this.initialized) {
         if (body[0] !== PacketType.INIT || body.length < 5) {
@@ -226,12 +227,21 @@ export class SftpEngine {
 
   private send(buf: Buffer): void {
     if (this.ended && !this.channel.writable) return;
-    if (!this.channel.write(buf)) this.outputBlocked = true;
+    this.channel.write(buf);
+  }
+
+  /**
+   * Replies the channel holds but the client's window has not taken yet. Up to OUTPUT_LIMIT the
+   * engine keeps working, so that the window never waits for a disk read; beyond it, it waits
+   * for 'drain'.
+   */
+  private outputFull(): boolean {
+    return this.channel.writableLength >= OUTPUT_LIMIT;
   }
 
   private flowControl(): void {
     const full =
-      this.replies.length >= MAX_PENDING || this.outputBlocked || this.frames.length > MAX_PENDING;
+      this.replies.length >= MAX_PENDING || this.outputFull() || this.frames.length > MAX_PENDING;
     if (full && !this.paused) {
       this.paused = true;
       this.channel.pause();

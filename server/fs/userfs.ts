@@ -108,10 +108,6 @@ export class UserFs {
     private readonly opts: UserFsOptions = { allowSymlinks: false },
   ) {}
 
-  normalize(path: string): string {
-    return this.jail.normalize(path);
-  }
-
   // ---- files ---------------------------------------------------------------------------------
 
   async open(path: string, flags: OpenFlags, mode = 0o644): Promise<OpenFile> {

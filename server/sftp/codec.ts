@@ -39,9 +39,6 @@ export class Reader {
   private pos = 0;
   constructor(private readonly buf: Buffer) {}
 
-  get remaining(): number {
-    return this.buf.length - this.pos;
-  }
   private need(n: number): void {
     if (this.buf.length - this.pos < n) throw new DecodeError('packet too short');
   }

@@ -11,10 +11,6 @@ export class HandleTable {
 
   constructor(readonly max: number) {}
 
-  get size(): number {
-    return this.map.size;
-  }
-
   add(h: Handle): Buffer {
     if (this.map.size >= this.max) {
       throw new ProtocolError(Status.FAILURE, `too many open handles (limit ${this.max})`);

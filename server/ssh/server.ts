@@ -280,10 +280,6 @@ export class JailServer {
     }
   }
 
-  get connectionCount(): number {
-    return this.conns.size;
-  }
-
   /** Stops accepting; waits up to `grace` seconds for connections to finish, then closes them. */
   async shutdown(grace: number): Promise<void> {
     this.tcp.close();

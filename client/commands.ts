@@ -155,6 +155,56 @@ async function quotaMessage(ctx: Ctx, dir: string, needed?: number): Promise<Cmd
   return new CmdError(`not enough quota! ${free}${want}`, true);
 }
 
+/** The words of a resume check: which side holds the partial file, and what to say. */
+interface PrefixWords {
+  part: 'remote' | 'local';
+  partial: string;
+  other: string;
+  /** what the server lacks when the part cannot be checked */
+  lacking: string;
+  again: [ask: string, doing: string];
+  skipped: string;
+}
+
+/**
+ * Before a resume: compares the hash of the partial file (`otherHash`, null when it cannot be
+ * had) with the local prefix, hashed into `hash`. Returns where to start (0 = the whole file again)
+ * or 'skip' when the user declines.
+ */
+async function checkPrefix(
+  ctx: Ctx,
+  localPath: string,
+  start: number,
+  size: number,
+  hash: StreamHash,
+  otherHash: Promise<string | null>,
+  w: PrefixWords,
+): Promise<number | 'skip'> {
+  const [rh, prefix] = await Promise.all([
+    otherHash,
+    onPath(localPath, () => hash.prefix(localPath, start, ctx.signal)).catch((err) => {
+      if (ctx.signal.aborted) throw new Interrupted();
+      throw err;
+    }),
+  ]);
+  if (ctx.signal.aborted) throw new Interrupted();
+  if (rh === null) {
+    ctx.out(
+      `could not verify the ${w.part} part (the server offers no ${w.lacking}); resuming anyway`,
+    );
+    return start;
+  }
+  if (rh !== prefix) {
+    ctx.err(`the ${w.part} part of ${w.partial} does not match ${w.other}`);
+    if (!ctx.batch && !(await askConfirm(`${w.again[0]} the whole file again?`, true)))
+      return 'skip';
+    ctx.out(`${w.again[1]} the whole file again`);
+    return 0;
+  }
+  ctx.out(`the ${w.part} part (${humanSize(start)}) matches; resuming at ${percent(start, size)}`);
+  return start;
+}
+
 /** put / reput of one local file. */
 async function putFile(
   ctx: Ctx,
@@ -188,30 +238,28 @@ async function putFile(
   let hash = streamHash(size, ctx.remote.serverIsLocal());
   try {
     if (start > 0) {
-      const [rh, prefix] = await Promise.all([
+      const checked = await checkPrefix(
+        ctx,
+        localPath,
+        start,
+        size,
+        hash,
         ctx.remote.remoteSha256(remotePath, ctx.signal),
-        onPath(localPath, () => hash.prefix(localPath, start, ctx.signal)).catch((err) => {
-          if (ctx.signal.aborted) throw new Interrupted();
-          throw err;
-        }),
-      ]);
-      if (ctx.signal.aborted) throw new Interrupted();
-      if (rh === null) {
-        ctx.out(
-          'could not verify the remote part (the server offers no sha256sum); resuming anyway',
-        );
-      } else if (rh !== prefix) {
-        ctx.err(`the remote part of ${remotePath} does not match ${localPath}`);
-        if (!ctx.batch && !(await askConfirm('Send the whole file again?', true)))
-          return ctx.out(`skipped ${localPath}`);
-        ctx.out('sending the whole file again');
-        start = 0;
+        {
+          part: 'remote',
+          partial: remotePath,
+          other: localPath,
+          lacking: 'sha256sum',
+          again: ['Send', 'sending'],
+          skipped: localPath,
+        },
+      );
+      if (checked === 'skip') return ctx.out(`skipped ${localPath}`);
+      start = checked;
+      if (start === 0) {
         hash.dispose();
         hash = streamHash(size, ctx.remote.serverIsLocal());
-      } else
-        ctx.out(
-          `the remote part (${humanSize(start)}) matches; resuming at ${percent(start, size)}`,
-        );
+      }
     }
     const dir = dirnameRemote(remotePath);
     const needed = size - (rst?.size ?? 0);
@@ -285,33 +333,30 @@ async function getFile(
   let hash = streamHash(size, ctx.remote.serverIsLocal());
   try {
     if (start > 0) {
-      const [rh, prefix] = await Promise.all([
+      const checked = await checkPrefix(
+        ctx,
+        localPath,
+        start,
+        size,
+        hash,
         ctx.remote.hasExt('check-file-name')
           ? remoteRangeSha256(ctx.remote.ssh, remotePath, 0, start)
           : Promise.resolve(null),
-        onPath(localPath, () => hash.prefix(localPath, start, ctx.signal)).catch((err) => {
-          if (ctx.signal.aborted) throw new Interrupted();
-          throw err;
-        }),
-      ]);
-      if (ctx.signal.aborted) throw new Interrupted();
-      const lh = prefix;
-      if (rh === null) {
-        ctx.out(
-          'could not verify the local part (the server offers no check-file-name); resuming anyway',
-        );
-      } else if (rh !== lh) {
-        ctx.err(`the local part of ${localPath} does not match ${remotePath}`);
-        if (!ctx.batch && !(await askConfirm('Fetch the whole file again?', true)))
-          return ctx.out(`skipped ${remotePath}`);
-        ctx.out('fetching the whole file again');
-        start = 0;
+        {
+          part: 'local',
+          partial: localPath,
+          other: remotePath,
+          lacking: 'check-file-name',
+          again: ['Fetch', 'fetching'],
+          skipped: remotePath,
+        },
+      );
+      if (checked === 'skip') return ctx.out(`skipped ${remotePath}`);
+      start = checked;
+      if (start === 0) {
         hash.dispose();
         hash = streamHash(size, ctx.remote.serverIsLocal());
-      } else
-        ctx.out(
-          `the local part (${humanSize(start)}) matches; resuming at ${percent(start, size)}`,
-        );
+      }
     }
     const bar = new Progress(`File receiving: ${basenameRemote(remotePath)}`, size, start, ctx.tty);
     let done = start;

@@ -1,6 +1,6 @@
 // File attributes as SFTP sends them, and the `ls -l` style longname of READDIR.
 import type { Stats } from 'node:fs';
-import type { Attrs } from './codec.js';
+import type { Attrs } from '../../common/wire.js';
 
 export function attrsFromStats(st: Stats): Attrs {
   return {

@@ -13,7 +13,7 @@
 // Memory per session is therefore bounded whatever the client sends.
 import type { Duplex } from 'node:stream';
 import { decodeRequest, encode, type Request } from './codec.js';
-import { PacketType, Status } from './constants.js';
+import { PacketType, Status } from '../../common/wire.js';
 import { Framer } from './framer.js';
 import {
   advertised,

@@ -1,6 +1,6 @@
 // Splits the channel's byte stream into SFTP packets (uint32 length + body).
 // A body that lies within one chunk is handed out as a view, without copying.
-import { MAX_PACKET } from './constants.js';
+import { MAX_PACKET } from '../../common/wire.js';
 
 export class FrameError extends Error {}
 

@@ -1,15 +1,17 @@
 // The one table of SFTP request handlers, keyed by packet type, and the extensions keyed by name.
 // Each handler parses nothing (the codec did), makes its storage call and builds its reply.
 import { HandleTable } from './handles.js';
-import { encode, finishData, DATA_HEADER, Reader, type Attrs, type Request } from './codec.js';
+import { encode, finishData, DATA_HEADER, type Request } from './codec.js';
 import {
   MAX_DATA,
   MAX_NAMES_PER_READDIR,
   MAX_PACKET,
   OpenFlag,
   PacketType,
+  Reader,
   Status,
-} from './constants.js';
+  type Attrs,
+} from '../../common/wire.js';
 import { attrsFromStats, longname } from './attrs.js';
 import { ProtocolError } from './status.js';
 import type { HashAlgorithm, SetAttrs, UserFs } from '../fs/userfs.js';

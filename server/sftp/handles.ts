@@ -1,5 +1,5 @@
 // Typed handles of one session: opaque 4-byte strings on the wire, bounded in number.
-import { Status } from './constants.js';
+import { Status } from '../../common/wire.js';
 import { ProtocolError } from './status.js';
 import type { OpenDir, OpenFile } from '../fs/userfs.js';
 

@@ -1,7 +1,7 @@
 // The one place where errors become SFTP status codes and messages.
 // v3 clients such as OpenSSH print only the code's generic text; our client prints the message.
-import { DecodeError } from './codec.js';
-import { Status } from './constants.js';
+import { DecodeError } from '../../common/wire.js';
+import { Status } from '../../common/wire.js';
 
 export interface StatusReply {
   code: Status;

@@ -11,7 +11,10 @@ import { join } from 'node:path';
 /** The protocol version this driver speaks (fzsftp prints it first; FileZilla 3.63 in Debian 12). */
 export const FZSFTP_PROTOCOL = 11;
 
-/** Event types: the first byte of each output line is '0' + the type (src/engine/sftp/event.h). */
+/**
+ * Event types: the first byte of each output line is '0' + the type (src/engine/sftp/event.h; the
+ * ones not listed carry one line of detail: Recv/Send byte counts, Transfer progress, KEX, ciphers).
+ */
 export const Ev = {
   Reply: 0,
   Done: 1,
@@ -19,25 +22,15 @@ export const Ev = {
   Verbose: 3,
   Info: 4,
   Status: 5,
-  Recv: 6,
-  Send: 7,
   Listentry: 8,
   AskHostkey: 9,
   AskHostkeyChanged: 10,
   AskHostkeyBetteralg: 11,
   AskPassword: 12,
-  Transfer: 13,
   RequestPreamble: 14,
   RequestInstruction: 15,
   UsedQuotaRecv: 16,
   UsedQuotaSend: 17,
-  KexAlgorithm: 18,
-  KexHash: 19,
-  KexCurve: 20,
-  CipherClientToServer: 21,
-  CipherServerToClient: 22,
-  MacClientToServer: 23,
-  MacServerToClient: 24,
   Hostkey: 25,
   IoSize: 26,
   IoOpen: 27,
@@ -83,7 +76,7 @@ export interface FzResult {
 }
 
 export interface FzOptions {
-  /** HOME for fzsftp (PuTTY keeps sshhostkeys and randomseed under it) and the shared memory file */
+  /** HOME and PUTTYDIR (sshhostkeys, randomseed) of fzsftp, and where the shared memory file lives */
   dir: string;
   /** size of the one shared buffer (default 256 KiB) */
   bufferSize?: number;
@@ -121,7 +114,6 @@ interface Xfer {
   /** a buffer is handed out to fzsftp (download: to be filled) */
   lent: boolean;
   stallAfter?: number;
-  stalled: boolean;
   onStall?: () => void;
 }
 
@@ -142,6 +134,7 @@ export class FzSftp {
   private preamble = '';
   private instruction = '';
   private readonly shm: number;
+  private shmOpen = true;
   private readonly shmPath: string;
   private readonly bufSize: number;
   private readonly timeoutMs: number;
@@ -182,7 +175,7 @@ export class FzSftp {
     ftruncateSync(shm, opts.bufferSize ?? 256 * 1024);
     const proc = spawn('fzsftp', ['-v'], {
       stdio: ['pipe', 'pipe', 'pipe', shm],
-      env: { ...process.env, HOME: opts.dir },
+      env: { ...process.env, HOME: opts.dir, PUTTYDIR: join(opts.dir, '.putty') },
     });
     const fz = new FzSftp(proc, shm, shmPath, opts);
     const banner = await new Promise<string>((res, rej) => {
@@ -197,7 +190,7 @@ export class FzSftp {
       });
     });
     if (banner !== `fzSftp started, protocol_version=${FZSFTP_PROTOCOL}`) {
-      fz.kill();
+      await fz.kill();
       throw new Error(`unexpected fzsftp banner: ${banner}`);
     }
     return fz;
@@ -220,20 +213,18 @@ export class FzSftp {
   }
 
   /** Sends one command line and resolves when fzsftp finishes it (Reply or Done). */
-  command(line: string, xfer?: Xfer): Promise<FzResult> {
+  command(line: string): Promise<FzResult> {
+    return this.send(line, null);
+  }
+
+  private send(line: string, xfer: Xfer | null): Promise<FzResult> {
     if (this.pending) throw new Error('fzsftp: one command at a time');
     if (line.includes('\n') || line.includes('\r')) throw new Error('newline in command');
     const res: FzResult = {
-      ok: false,
-      reply: '',
-      errors: [],
-      status: [],
-      info: [],
-      list: [],
-      exited: false,
-      bytes: 0,
+      ...{ ok: false, reply: '', exited: false, bytes: 0 },
+      ...{ errors: [], status: [], info: [], list: [] },
     };
-    this.xfer = xfer ?? null;
+    this.xfer = xfer;
     return new Promise<FzResult>((resolve, reject) => {
       const t = setTimeout(() => {
         this.pending = null;
@@ -273,16 +264,9 @@ export class FzSftp {
     local: string,
     o: TransferOptions,
   ): Promise<FzResult> & Stall {
-    const x: Xfer = {
-      download,
-      local,
-      pos: 0,
-      lent: false,
-      stallAfter: o.stallAfter,
-      stalled: false,
-    };
+    const x: Xfer = { download, local, pos: 0, lent: false, stallAfter: o.stallAfter };
     const stalled = new Promise<void>((res) => (x.onStall = res));
-    const p = this.command(cmd, x).finally(() => this.closeLocal(x));
+    const p = this.send(cmd, x).finally(() => this.closeLocal(x));
     return Object.assign(p, { stalled });
   }
 
@@ -313,11 +297,8 @@ export class FzSftp {
 
   private cleanup(): void {
     if (this.xfer) this.closeLocal(this.xfer);
-    try {
-      closeSync(this.shm);
-    } catch {
-      /* closed */
-    }
+    if (this.shmOpen) closeSync(this.shm); // once: the number may be reused afterwards
+    this.shmOpen = false;
     rmSync(this.shmPath, { force: true });
   }
 
@@ -364,13 +345,9 @@ export class FzSftp {
         this.finish(t0 === '1', t0);
         break;
       case Ev.Error:
-        r?.errors.push(t0);
-        break;
       case Ev.Status:
-        r?.status.push(t0);
-        break;
       case Ev.Info:
-        r?.info.push(t0);
+        r?.[e.type === Ev.Error ? 'errors' : e.type === Ev.Status ? 'status' : 'info'].push(t0);
         break;
       case Ev.Listentry:
         r?.list.push({
@@ -467,7 +444,7 @@ export class FzSftp {
     }
     if (x.download && x.lent) this.flush(x, processed);
     if (x.stallAfter !== undefined && (this.pending?.res.bytes ?? 0) >= x.stallAfter) {
-      x.stalled = true; // fzsftp now waits on stdin for its buffer
+      // fzsftp now waits on stdin for its buffer
       x.onStall?.();
       return;
     }

@@ -98,6 +98,7 @@ test('FileZilla fzsftp', { skip: needs('fzsftp') }, async (t) => {
         const mt = await fz.command(`chmtime 1700000000 ${n}`);
         assert.ok(mt.ok, mt.errors.join('; '));
         assert.equal(statSync(join(u.home, 'd', n)).mtimeMs, 1700000000_000);
+        assert.equal((await fz.command(`mtime ${n}`)).reply, '1700000000'); // before a download
         assert.equal(sha256(readFileSync(join(u.home, 'd', n))), sha256(data.get(n)!), n);
       }
       const ls = await fz.ls();

@@ -29,7 +29,7 @@ import { promisify } from 'node:util';
 import { errno, NotAllowedError } from './errors.js';
 import { Jail, using, type Ref } from './jail.js';
 import type { Ledger, TrackedFile } from './quota.js';
-import { recall, remember, RunningHash } from './digests.js';
+import { hashSlot, recall, remember, RunningHash } from './digests.js';
 import { pread, pwriteAll } from './io.js';
 
 const ftruncateP = promisify(ftruncate);
@@ -99,7 +99,10 @@ export interface UserFsOptions {
   allowSymlinks: boolean;
 }
 
-const HASH_CHUNK = 4 * 1024 * 1024;
+/** read size of hashing: the one buffer a hash request holds */
+const HASH_CHUNK = 1024 * 1024;
+/** most blocks one hash request may ask for (check-file replies hold fewer, see handlers.ts) */
+export const HASH_MAX_BLOCKS = 16384;
 
 export class UserFs {
   constructor(
@@ -530,8 +533,10 @@ export class UserFs {
 
   /**
    * Hashes [offset, offset+length) (length 0 = to EOF), one digest per block (blockSize 0 = one
-   * block). Reads 4 MiB at a time, yielding to the event loop between reads, so that a huge file
-   * never stalls other sessions.
+   * block). At most HASH_MAX_BLOCKS blocks (refused before any read). Waits for a hash slot of this
+   * user (digests.ts), then reads HASH_CHUNK at a time and hashes the blocks within each chunk,
+   * yielding to the event loop between chunks, so that neither a huge file nor tiny blocks ever
+   * stall other sessions or hold more than one buffer.
    */
   async hash(
     file: OpenFile,
@@ -540,29 +545,44 @@ export class UserFs {
     length: number,
     blockSize: number,
   ): Promise<Buffer[]> {
-    const st = fstatSync(file.fd, { bigint: true });
-    const size = Number(st.size);
-    if (alg === 'sha256' && offset === 0 && blockSize === 0 && (length === 0 || length >= size)) {
-      const known = recall(`${st.dev}:${st.ino}`, st);
-      if (known) return [known];
-    }
-    const end = length === 0 ? size : Math.min(size, offset + length);
-    const digests: Buffer[] = [];
-    const buf = Buffer.allocUnsafe(HASH_CHUNK);
-    let pos = offset;
-    do {
-      const blockEnd = blockSize === 0 ? end : Math.min(end, pos + blockSize);
-      const h = createHash(alg);
-      while (pos < blockEnd) {
-        const n = await this.read(file, pos, Math.min(buf.length, blockEnd - pos), buf, 0);
-        if (n === 0) break;
-        h.update(buf.subarray(0, n));
+    const release = await hashSlot(this.ledger);
+    try {
+      const st = fstatSync(file.fd, { bigint: true });
+      const size = Number(st.size);
+      if (alg === 'sha256' && offset === 0 && blockSize === 0 && (length === 0 || length >= size)) {
+        const known = recall(`${st.dev}:${st.ino}`, st);
+        if (known) return [known];
+      }
+      const end = length === 0 ? size : Math.min(size, offset + length);
+      const range = Math.max(0, end - offset);
+      const blocks = blockSize === 0 ? 1 : Math.max(1, Math.ceil(range / blockSize));
+      if (blocks > HASH_MAX_BLOCKS) throw errno('EINVAL', `too many blocks (${blocks})`);
+      const digests: Buffer[] = [];
+      const buf = Buffer.allocUnsafe(Math.min(HASH_CHUNK, Math.max(1, range)));
+      let h = createHash(alg);
+      let left = blockSize === 0 ? range : Math.min(blockSize, range); // bytes left in this block
+      let pos = offset;
+      while (pos < end) {
+        const n = await this.read(file, pos, Math.min(buf.length, end - pos), buf, 0);
+        if (n === 0) break; // the file shrank: the last block ends here
+        for (let i = 0; i < n;) {
+          const take = Math.min(left, n - i);
+          h.update(buf.subarray(i, i + take));
+          i += take;
+          left -= take;
+          if (left === 0 && pos + i < end) {
+            digests.push(h.digest());
+            h = createHash(alg);
+            left = Math.min(blockSize, end - pos - i);
+          }
+        }
         pos += n;
         await new Promise<void>((r) => setImmediate(r));
       }
       digests.push(h.digest());
-      pos = blockEnd;
-    } while (pos < end);
-    return digests;
+      return digests;
+    } finally {
+      release();
+    }
   }
 }

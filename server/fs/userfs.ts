@@ -14,7 +14,6 @@ import {
   opendirSync,
   openSync,
   readlinkSync,
-  renameSync,
   rmdirSync,
   statfsSync,
   symlinkSync,
@@ -31,6 +30,7 @@ import { Jail, using, type Ref } from './jail.js';
 import type { Ledger, TrackedFile } from './quota.js';
 import { hashSlot, recall, remember, RunningHash } from './digests.js';
 import { pread, pwriteAll } from './io.js';
+import { renameNoReplace, renameReplacing } from './rename.js';
 
 const ftruncateP = promisify(ftruncate);
 const fsyncP = promisify(fsync);
@@ -407,22 +407,29 @@ export class UserFs {
     using(dir, () => rmdirSync(dir.at(name)));
   }
 
-  /** SFTP v3 RENAME fails when the target exists; posix-rename replaces it atomically. */
+  /**
+   * SFTP v3 RENAME never replaces an existing target; posix-rename replaces it atomically.
+   *
+   * Without replacing, a check-then-rename would lose a target created in between (by another
+   * program on the disk, or another node on a shared disk). So, as OpenSSH's sftp-server does, a
+   * non-directory is hard-linked to the new name (link() fails with EEXIST whatever appeared there)
+   * and the old name is then removed: the size counted in the ledger does not change. A directory
+   * cannot be hard-linked: it is renamed, and rename(2) of a directory fails on an existing file or
+   * non-empty directory, so the one window left (after the check) is a concurrently created EMPTY
+   * directory being replaced: no data is lost. Where the file system has no hard links (EPERM,
+   * EOPNOTSUPP, ENOSYS), the same check-then-rename is used, with the same small window.
+   */
   rename(from: string, to: string, replace: boolean): void {
     const a = this.jail.parent(this.jail.normalize(from));
     try {
       const b = this.jail.parent(this.jail.normalize(to));
       try {
-        const src = lstatSync(a.dir.at(a.name));
-        let dst: Stats | undefined;
-        try {
-          dst = lstatSync(b.dir.at(b.name));
-        } catch {
-          dst = undefined;
-        }
-        if (dst && !replace) throw errno('EEXIST', 'target exists');
-        renameSync(a.dir.at(a.name), b.dir.at(b.name));
-        if (dst && !(dst.dev === src.dev && dst.ino === src.ino)) this.released(dst);
+        const src = a.dir.at(a.name);
+        const dst = b.dir.at(b.name);
+        if (!replace) return renameNoReplace(src, dst);
+        // posix-rename: the replaced file's bytes leave the ledger
+        const old = renameReplacing(src, dst);
+        if (old) this.released(old);
       } finally {
         b.dir.close();
       }

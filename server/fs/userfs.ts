@@ -31,6 +31,7 @@ import type { Ledger, TrackedFile } from './quota.js';
 import { hashSlot, recall, remember, RunningHash } from './digests.js';
 import { pread, pwriteAll } from './io.js';
 import { renameNoReplace, renameReplacing } from './rename.js';
+import { releaseHandle, takeHandle } from './handle-budget.js';
 
 const ftruncateP = promisify(ftruncate);
 const fsyncP = promisify(fsync);
@@ -53,6 +54,8 @@ export interface SetAttrs {
 
 export class OpenFile {
   closed = false;
+  /** counted in the open-handle budget (handle-budget.ts) */
+  counted = false;
   constructor(
     readonly fd: number,
     readonly path: string,
@@ -67,6 +70,7 @@ export class OpenDir {
   /** "." and ".." come first, as readdir(3) gives them */
   dots = true;
   eof = false;
+  closed = false;
   constructor(
     readonly ref: Ref,
     readonly dir: Dir,
@@ -156,13 +160,13 @@ export class UserFs {
     if (tracked && tracked.refs === 1)
       tracked.running = st.size === 0 ? new RunningHash() : undefined;
     const file = new OpenFile(fd, jp, flags.read || !write, tracked, flags.append);
-    if (flags.truncate && tracked && st.size > 0) {
-      try {
-        await this.resize(file, 0);
-      } catch (e) {
-        await this.close(file);
-        throw e;
-      }
+    try {
+      takeHandle(this.ledger); // the user's and the server's budget of open handles
+      file.counted = true;
+      if (flags.truncate && tracked && st.size > 0) await this.resize(file, 0);
+    } catch (e) {
+      await this.close(file);
+      throw e;
     }
     return file;
   }
@@ -261,6 +265,7 @@ export class UserFs {
   async close(file: OpenFile): Promise<void> {
     if (file.closed) return;
     file.closed = true;
+    if (file.counted) releaseHandle(this.ledger);
     const t = file.tracked;
     if (t) {
       // wait for writes in flight on this inode, then reconcile the ledger with the disk
@@ -334,8 +339,16 @@ export class UserFs {
     const ref = this.jail.resolve(jp, true);
     try {
       if (!fstatSync(ref.fd).isDirectory()) throw errno('ENOTDIR', 'not a directory');
+      takeHandle(this.ledger);
+    } catch (e) {
+      ref.close();
+      throw e;
+    }
+    try {
+      // entries are read 128 at a time as READDIR asks for them: a huge directory is never loaded
       return new OpenDir(ref, opendirSync(ref.at(), { bufferSize: 128 }), jp);
     } catch (e) {
+      releaseHandle(this.ledger);
       ref.close();
       throw e;
     }
@@ -374,6 +387,9 @@ export class UserFs {
   }
 
   async closedir(d: OpenDir): Promise<void> {
+    if (d.closed) return;
+    d.closed = true;
+    releaseHandle(this.ledger);
     try {
       await d.dir.close();
     } catch {
@@ -499,7 +515,12 @@ export class UserFs {
     };
   }
 
-  /** copy-data: copies a range between two open files through the quota (length 0 = to EOF). */
+  /**
+   * copy-data: copies a range between two open files through the quota (length 0 = to EOF). One
+   * 256 KiB buffer per request, each chunk reserved in the quota before it is written (a copy
+   * over the quota stops there, as an upload does); reads and writes of that size run in the
+   * thread pool, so other sessions are served between chunks.
+   */
   async copy(
     src: OpenFile,
     srcOffset: number,
@@ -521,7 +542,7 @@ export class UserFs {
       const want = Math.min(buf.length, length - done);
       const n = await this.read(src, srcOffset + done, want, buf, 0);
       if (n === 0) break;
-      await this.write(dst, dstOffset + done, Buffer.from(buf.subarray(0, n)));
+      await this.write(dst, dstOffset + done, buf.subarray(0, n)); // done with buf when it returns
       done += n;
     }
   }

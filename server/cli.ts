@@ -2,13 +2,14 @@
 // jailsftpd: the server and its administration commands.
 import './threadpool.js';
 import { parseArgs } from 'node:util';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { loadConfig, type Config } from './config.js';
 import { formatSize, parseSize } from './size.js';
 import { hashPassword } from './users/password.js';
 import { parsePublicKeyLine, UserStore, validName, type UserRecord } from './users/store.js';
 import { loadHostKeys } from './ssh/hostkeys.js';
+import { purgeHome } from './users/purge.js';
 import { scanUsage } from './fs/quota.js';
 import { readFileSync } from 'node:fs';
 import { JailServer } from './ssh/server.js';
@@ -30,7 +31,7 @@ usage:
   jailsftpd user passwd NAME [--password-stdin]
   jailsftpd user key add|remove NAME KEY
   jailsftpd user quota NAME SIZE
-  jailsftpd user del NAME [--purge]
+  jailsftpd user del NAME [--purge] [--force]
   jailsftpd user list
   jailsftpd hostkey
 
@@ -47,7 +48,8 @@ a terminal and without --password-stdin the user logs in with keys only.`,
     'usage: jailsftpd user key add|remove NAME KEY\nKEY is a public key line or a file holding one.',
   'user quota': 'usage: jailsftpd user quota NAME SIZE\nSets the quota (0 = unlimited).',
   'user del':
-    'usage: jailsftpd user del NAME [--purge]\nDeletes the user; --purge also deletes the home.',
+    'usage: jailsftpd user del NAME [--purge] [--force]\nDeletes the user; --purge also deletes the home ' +
+    '(never following a symbolic link); a home outside the homes directory needs --force.',
   'user list': 'usage: jailsftpd user list\nLists users: name, quota, used, keys.',
   hostkey:
     'usage: jailsftpd hostkey [--host-keys DIR]\nPrints the host key fingerprints as ssh-keygen -lf does.',
@@ -129,6 +131,7 @@ async function userCommand(args: string[]): Promise<void> {
       key: { type: 'string', multiple: true },
       home: { type: 'string' },
       purge: { type: 'boolean' },
+      force: { type: 'boolean' },
     },
   });
   if (values.help || !sub || !HELP[helpKey]) {
@@ -202,9 +205,15 @@ async function userCommand(args: string[]): Promise<void> {
     }
     case 'del': {
       const r = needUser(store, name);
-      store.delete(r.name);
-      if (values.purge) rmSync(store.homeOf(r), { recursive: true, force: true });
-      console.log(`user ${r.name} deleted${values.purge ? ' with its home' : ''}`);
+      const home = store.homeOf(r);
+      if (!values.purge) {
+        store.delete(r.name);
+        console.log(`user ${r.name} deleted`);
+        return;
+      }
+      // checks come first: a refused purge keeps the user and removes nothing
+      const did = purgeHome(home, cfg.homes, values.force ?? false, () => store.delete(r.name));
+      console.log(`user ${r.name} deleted with its home (${did})`);
       return;
     }
     case 'list': {

@@ -162,7 +162,20 @@ interface Extension {
 }
 
 const HASHES: readonly HashAlgorithm[] = ['md5', 'sha1', 'sha256', 'sha512'];
+const DIGEST_BYTES: Record<HashAlgorithm, number> = { md5: 16, sha1: 20, sha256: 32, sha512: 64 };
+/** room in a check-file reply besides the digests (header, "check-file", the algorithm's name) */
+const CHECK_FILE_OVERHEAD = 64;
 
+/** Most blocks of one algorithm that one check-file reply can carry. */
+export function maxCheckFileBlocks(alg: HashAlgorithm): number {
+  return Math.floor((MAX_PACKET - CHECK_FILE_OVERHEAD) / DIGEST_BYTES[alg]);
+}
+
+/**
+ * check-file-name / check-file-handle. The reply's size is known before any byte is read (block
+ * count from the range and the block size): a request whose digests could not fit in one packet is
+ * refused at once, so a client cannot make the server hash, or hold, more than one reply's worth.
+ */
 async function checkFile(s: Session, id: number, p: Reader, byHandle: boolean): Promise<Buffer> {
   const target = byHandle ? p.bytes() : p.path();
   const wanted = p.string().split(',');
@@ -176,9 +189,20 @@ async function checkFile(s: Session, id: number, p: Reader, byHandle: boolean): 
     throw new ProtocolError(Status.FAILURE, 'block size must be 0 or >= 256');
   const file = typeof target === 'string' ? await s.fs.openRead(target) : s.handles.file(target);
   try {
-    const digests = await s.fs.hash(file, alg, offset, length, blockSize);
-    const hashes = Buffer.concat(digests);
-    if (hashes.length + 64 > MAX_PACKET)
+    const size = s.fs.fstat(file).size;
+    const end = length === 0 ? size : Math.min(size, offset + length);
+    const range = Math.max(0, end - offset);
+    const blocks = blockSize === 0 ? 1 : Math.max(1, Math.ceil(range / blockSize));
+    const max = maxCheckFileBlocks(alg);
+    if (blocks > max) {
+      throw new ProtocolError(
+        Status.FAILURE,
+        `too many blocks for one reply: ${blocks} blocks of ${alg} (at most ${max}); use a larger block size`,
+      );
+    }
+    // the range as it is now: a file growing meanwhile cannot add blocks
+    const digests = await s.fs.hash(file, alg, offset, range === 0 ? 0 : range, blockSize);
+    if (digests.length > max)
       throw new ProtocolError(Status.FAILURE, 'too many blocks for one reply');
     return encode.extendedReply(id, (w) => {
       w.string('check-file').string(alg);

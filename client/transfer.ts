@@ -69,9 +69,34 @@ export async function transfer(p: TransferParams): Promise<void> {
 }
 
 /** What drives one direction: issues requests and local I/O, and knows when all is through. */
-interface Engine {
-  kick(): void;
-  complete(): boolean;
+abstract class Engine {
+  /** bytes of the destination known good: acknowledged by the server, or written locally */
+  protected done: number;
+  /** bytes per request */
+  protected readonly chunk: number;
+
+  constructor(
+    protected readonly p: TransferParams,
+    protected readonly f: Flight,
+    protected readonly file: FileHandle,
+    protected readonly handle: Buffer,
+  ) {
+    this.done = p.start;
+    const sizes = p.remote.chunkSizes();
+    this.chunk = p.direction === 'upload' ? sizes.write : sizes.read;
+  }
+
+  complete(): boolean {
+    return this.done >= this.p.size;
+  }
+
+  /** issues what may be issued now */
+  abstract kick(): void;
+
+  /** memory for data: shared when the hash runs in a worker thread */
+  protected buffer(size: number): Buffer {
+    return this.p.hash?.shared ? sharedBuffer(size) : Buffer.allocUnsafe(size);
+  }
 }
 
 function abortError(signal: AbortSignal): Error {
@@ -161,10 +186,8 @@ class Flight {
 }
 
 /** Upload: reads the local file in blocks, in order, and sends WRITE requests. */
-class Sender implements Engine {
-  private pos: number;
-  private done: number;
-  private readonly chunk: number;
+class Sender extends Engine {
+  private pos = this.p.start;
   // One block of READ_CHUNKS requests is read at a time; ssh2 copies each request into its own
   // packet, so a block is free again once its requests are issued and its hash is computed.
   private readonly blockSize: number;
@@ -175,19 +198,9 @@ class Sender implements Engine {
   private blockLen = 0;
   private blockOff = 0;
 
-  constructor(
-    private readonly p: TransferParams,
-    private readonly f: Flight,
-    private readonly file: FileHandle,
-    private readonly handle: Buffer,
-  ) {
-    this.pos = this.done = p.start;
-    this.chunk = p.remote.chunkSizes().write;
+  constructor(p: TransferParams, f: Flight, file: FileHandle, handle: Buffer) {
+    super(p, f, file, handle);
     this.blockSize = Math.min(this.chunk * READ_CHUNKS, Math.max(p.size - p.start, 1));
-  }
-
-  complete(): boolean {
-    return this.done >= this.p.size;
   }
 
   kick(): void {
@@ -207,9 +220,7 @@ class Sender implements Engine {
       if (b) return b;
       if (this.blocks < MAX_BLOCKS) {
         this.blocks++;
-        return this.p.hash?.shared
-          ? sharedBuffer(this.blockSize)
-          : Buffer.allocUnsafe(this.blockSize);
+        return this.buffer(this.blockSize);
       }
       await new Promise<void>((r) => (this.wake = r));
     }
@@ -283,27 +294,11 @@ class Sender implements Engine {
 }
 
 /** Download: sends READ requests and writes what arrives to the local file, in order. */
-class Receiver implements Engine {
-  private next: number;
-  private written: number;
-  private readonly chunk: number;
+class Receiver extends Engine {
+  private next = this.p.start;
   private readonly retry: { off: number; len: number }[] = [];
   private readonly ready = new Map<number, { buf: Buffer; len: number }>();
   private readonly pool: Buffer[] = [];
-
-  constructor(
-    private readonly p: TransferParams,
-    private readonly f: Flight,
-    private readonly file: FileHandle,
-    private readonly handle: Buffer,
-  ) {
-    this.next = this.written = p.start;
-    this.chunk = p.remote.chunkSizes().read;
-  }
-
-  complete(): boolean {
-    return this.written >= this.p.size;
-  }
 
   kick(): void {
     this.p.remote.corked(() => this.issueSome());
@@ -321,9 +316,7 @@ class Receiver implements Engine {
         len: Math.min(this.chunk, p.size - this.next),
       };
       if (r.off === this.next) this.next += r.len;
-      const buf =
-        this.pool.pop() ??
-        (p.hash?.shared ? sharedBuffer(this.chunk) : Buffer.allocUnsafe(this.chunk));
+      const buf = this.pool.pop() ?? this.buffer(this.chunk);
       f.inflight++;
       p.remote.read(this.handle, buf, 0, r.len, r.off, (err, nb) => {
         f.inflight--;
@@ -346,11 +339,11 @@ class Receiver implements Engine {
   private async flush(): Promise<void> {
     const { p, f } = this;
     const ran = await f.local(async () => {
-      while (!f.failed && this.ready.has(this.written)) {
+      while (!f.failed && this.ready.has(this.done)) {
         const pieces: Buffer[] = [];
         const views: Buffer[] = [];
         const hashing: Promise<void>[] = [];
-        let at = this.written;
+        let at = this.done;
         let piece: { buf: Buffer; len: number } | undefined;
         while (pieces.length < MAX_WRITEV && (piece = this.ready.get(at)) !== undefined) {
           this.ready.delete(at);
@@ -360,10 +353,10 @@ class Receiver implements Engine {
           views.push(view);
           at += piece.len;
         }
-        await Promise.all([writeAll(this.file, views, this.written), ...hashing]);
-        this.written = at;
+        await Promise.all([writeAll(this.file, views, this.done), ...hashing]);
+        this.done = at;
         for (const b of pieces) this.pool.push(b);
-        p.onProgress(this.written);
+        p.onProgress(this.done);
         // more requests while the next pieces are written
         this.kick();
       }

@@ -21,37 +21,53 @@ export async function pwd(ctx: Ctx): Promise<void> {
   ctx.out(ctx.cwd);
 }
 
-export async function mkdir(ctx: Ctx, a: Args): Promise<void> {
-  for (const p of a.rest) {
+/**
+ * Runs `op` on each operand as a remote path; when it fails, `explain` may throw a clearer error
+ * than the server's (which is reported otherwise).
+ */
+async function eachPath(
+  ctx: Ctx,
+  words: string[],
+  op: (path: string) => Promise<void>,
+  explain: (path: string, err: unknown) => Promise<void>,
+): Promise<void> {
+  for (const p of words) {
     const path = rpath(ctx, p);
     await onPath(path, async () => {
       try {
-        await ctx.remote.mkdir(path);
+        await op(path);
       } catch (err) {
-        const st = await ctx.remote.statOrNull(path).catch(() => null);
-        if (st) throw new CmdError(`${path}: File exists`);
+        await explain(path, err);
         throw err;
       }
     });
   }
 }
 
+export async function mkdir(ctx: Ctx, a: Args): Promise<void> {
+  await eachPath(
+    ctx,
+    a.rest,
+    (path) => ctx.remote.mkdir(path),
+    async (path) => {
+      const st = await ctx.remote.statOrNull(path).catch(() => null);
+      if (st) throw new CmdError(`${path}: File exists`);
+    },
+  );
+}
+
 export async function rmdir(ctx: Ctx, a: Args): Promise<void> {
-  for (const p of a.rest) {
-    const path = rpath(ctx, p);
-    await onPath(path, async () => {
-      try {
-        await ctx.remote.rmdir(path);
-      } catch (err) {
-        if (sftpStatus(err) === Status.FAILURE) {
-          const list = await ctx.remote.readdir(path).catch(() => null);
-          if (list && list.some((e) => e.filename !== '.' && e.filename !== '..'))
-            throw new CmdError(`${path}: Directory not empty`);
-        }
-        throw err;
-      }
-    });
-  }
+  await eachPath(
+    ctx,
+    a.rest,
+    (path) => ctx.remote.rmdir(path),
+    async (path, err) => {
+      if (sftpStatus(err) !== Status.FAILURE) return;
+      const list = await ctx.remote.readdir(path).catch(() => null);
+      if (list && list.some((e) => e.filename !== '.' && e.filename !== '..'))
+        throw new CmdError(`${path}: Directory not empty`);
+    },
+  );
 }
 
 export async function rm(ctx: Ctx, a: Args): Promise<void> {

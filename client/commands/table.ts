@@ -2,197 +2,159 @@
 // and completion are generated from it; runCommand checks a command's arguments before it runs.
 import { CmdError } from '../errors.js';
 import { parseArgs } from './args.js';
-import type { Command, Ctx } from './context.js';
+import type { ArgKind, Command, Ctx } from './context.js';
 import { ls, lls } from './listings.js';
 import * as m from './manage.js';
 import * as t from './transfers.js';
 
-const ANY = Infinity;
+/** What a table entry gives besides its usage, help and run. */
+interface Extra {
+  /** other names */
+  also?: string[];
+  /** option letters accepted (default: those the usage shows, e.g. `[-r]`) */
+  options?: string;
+  /** the operand count is not checked (default: as the usage shows) */
+  anyCount?: boolean;
+}
+
+/**
+ * The operands a usage line asks for: `NAME` one, `[NAME]` one optional, `NAME...` any number of
+ * one or more. Options (`[-r]`) are not operands.
+ */
+export function usageCount(usage: string): [number, number] {
+  let min = 0;
+  let max = 0;
+  for (const w of usage.split(/\s+/).slice(1)) {
+    if (/^\[-/.test(w)) continue;
+    const optional = w.startsWith('[');
+    if (!optional) min++;
+    max = w.endsWith('...') || w.endsWith('...]') ? Infinity : max + 1;
+  }
+  return [min, max];
+}
+
+/** The option letters a usage line shows: "put [-r] LOCAL" -> "r". */
+export function usageOptions(usage: string): string | undefined {
+  const letters = [...usage.matchAll(/\[-([a-zA-Z]+)\]/g)].map((m) => m[1]).join('');
+  return letters || undefined;
+}
+
+/** A table entry from its usage line (the first word is the command's name). */
+function command(
+  usage: string,
+  help: string,
+  args: ArgKind[],
+  run: Command['run'],
+  x: Extra = {},
+): Command {
+  return {
+    names: [usage.split(' ')[0]!, ...(x.also ?? [])],
+    usage,
+    help,
+    args,
+    options: x.options ?? usageOptions(usage),
+    count: x.anyCount ? undefined : usageCount(usage),
+    run,
+  };
+}
+
+const LS_OPTIONS = { options: 'la1' };
+const DIR = 'list a remote directory';
 
 export const COMMANDS: Command[] = [
-  {
-    names: ['ls'],
-    usage: 'ls [-l] [-a] [PATH]',
-    help: 'list a remote directory (-l: long format, -a: show hidden files)',
-    args: ['remote'],
-    options: 'la1',
-    count: [0, 1],
-    run: (ctx, a) => ls(ctx, a, false),
-  },
-  {
-    names: ['dir'],
-    usage: 'dir [PATH]',
-    help: 'list a remote directory in long format',
-    args: ['remote'],
-    options: 'la1',
-    count: [0, 1],
-    run: (ctx, a) => ls(ctx, a, true),
-  },
-  {
-    names: ['cd'],
-    usage: 'cd [PATH]',
-    help: 'change the remote directory (no PATH: back to the start directory)',
-    args: ['remote-dir'],
-    count: [0, 1],
-    run: m.cd,
-  },
-  {
-    names: ['pwd'],
-    usage: 'pwd',
-    help: 'show the remote directory',
-    args: [],
-    count: [0, 0],
-    run: m.pwd,
-  },
-  {
-    names: ['mkdir'],
-    usage: 'mkdir PATH...',
-    help: 'make remote directories',
-    args: ['remote'],
-    count: [1, ANY],
-    run: m.mkdir,
-  },
-  {
-    names: ['rmdir'],
-    usage: 'rmdir PATH...',
-    help: 'remove empty remote directories',
-    args: ['remote-dir'],
-    count: [1, ANY],
-    run: m.rmdir,
-  },
-  {
-    names: ['rm', 'delete'],
-    usage: 'rm PATH...',
-    help: 'remove remote files (globs allowed)',
-    args: ['remote'],
-    count: [1, ANY],
-    run: m.rm,
-  },
-  {
-    names: ['rename', 'mv'],
-    usage: 'rename OLD NEW',
-    help: 'rename or move a remote file or directory (replaces NEW)',
-    args: ['remote', 'remote'],
-    count: [2, 2],
-    run: m.rename,
-  },
-  {
-    names: ['chmod'],
-    usage: 'chmod MODE PATH...',
-    help: 'change permissions of remote files (octal MODE, e.g. 644)',
-    args: ['none', 'remote'],
-    count: [2, ANY],
-    run: m.chmod,
-  },
-  {
-    names: ['df'],
-    usage: 'df',
-    help: 'show the quota (or disk) size and the free space',
-    args: [],
-    count: [0, 0],
-    run: m.df,
-  },
-  {
-    names: ['put'],
-    usage: 'put [-r] LOCAL [REMOTE]',
-    help: 'upload a file (-r: a directory); a partial remote file can be resumed',
-    args: ['local', 'remote'],
+  command(
+    'ls [-l] [-a] [PATH]',
+    `${DIR} (-l: long format, -a: show hidden files)`,
+    ['remote'],
+    (ctx, a) => ls(ctx, a, false),
+    LS_OPTIONS,
+  ),
+  command(
+    'dir [PATH]',
+    `${DIR} in long format`,
+    ['remote'],
+    (ctx, a) => ls(ctx, a, true),
+    LS_OPTIONS,
+  ),
+  command(
+    'cd [PATH]',
+    'change the remote directory (no PATH: back to the start directory)',
+    ['remote-dir'],
+    m.cd,
+  ),
+  command('pwd', 'show the remote directory', [], m.pwd),
+  command('mkdir PATH...', 'make remote directories', ['remote'], m.mkdir),
+  command('rmdir PATH...', 'remove empty remote directories', ['remote-dir'], m.rmdir),
+  command('rm PATH...', 'remove remote files (globs allowed)', ['remote'], m.rm, {
+    also: ['delete'],
+  }),
+  command(
+    'rename OLD NEW',
+    'rename or move a remote file or directory (replaces NEW)',
+    ['remote', 'remote'],
+    m.rename,
+    { also: ['mv'] },
+  ),
+  command(
+    'chmod MODE PATH...',
+    'change permissions of remote files (octal MODE, e.g. 644)',
+    ['none', 'remote'],
+    m.chmod,
+  ),
+  command('df', 'show the quota (or disk) size and the free space', [], m.df),
+  command(
+    'put [-r] LOCAL [REMOTE]',
+    'upload a file (-r: a directory); a partial remote file can be resumed',
+    ['local', 'remote'],
+    t.put,
+  ),
+  command(
+    'reput LOCAL [REMOTE]',
+    'resume an upload, after checking the remote part',
+    ['local', 'remote'],
+    t.reput,
+    { options: 'r' },
+  ),
+  command(
+    'mput PATTERN...',
+    'upload files matching local globs into the remote directory',
+    ['local'],
+    t.mput,
+  ),
+  command(
+    'get [-r] REMOTE [LOCAL]',
+    'download a file (-r: a directory); a partial local file can be resumed',
+    ['remote', 'local'],
+    t.get,
+  ),
+  command('reget REMOTE [LOCAL]', 'resume a download', ['remote', 'local'], t.reget, {
     options: 'r',
-    count: [1, 2],
-    run: t.put,
-  },
-  {
-    names: ['reput'],
-    usage: 'reput LOCAL [REMOTE]',
-    help: 'resume an upload, after checking the remote part',
-    args: ['local', 'remote'],
-    options: 'r',
-    count: [1, 2],
-    run: t.reput,
-  },
-  {
-    names: ['mput'],
-    usage: 'mput PATTERN...',
-    help: 'upload files matching local globs into the remote directory',
-    args: ['local'],
-    count: [1, ANY],
-    run: t.mput,
-  },
-  {
-    names: ['get'],
-    usage: 'get [-r] REMOTE [LOCAL]',
-    help: 'download a file (-r: a directory); a partial local file can be resumed',
-    args: ['remote', 'local'],
-    options: 'r',
-    count: [1, 2],
-    run: t.get,
-  },
-  {
-    names: ['reget'],
-    usage: 'reget REMOTE [LOCAL]',
-    help: 'resume a download',
-    args: ['remote', 'local'],
-    options: 'r',
-    count: [1, 2],
-    run: t.reget,
-  },
-  {
-    names: ['mget'],
-    usage: 'mget PATTERN...',
-    help: 'download files matching remote globs into the local directory',
-    args: ['remote'],
-    count: [1, ANY],
-    run: t.mget,
-  },
-  {
-    names: ['lcd'],
-    usage: 'lcd [PATH]',
-    help: 'change the local directory',
-    args: ['local-dir'],
-    count: [0, 1],
-    run: m.lcd,
-  },
-  {
-    names: ['lls'],
-    usage: 'lls [-l] [-a] [PATH]',
-    help: 'list a local directory',
-    args: ['local'],
-    options: 'la1',
-    count: [0, 1],
-    run: lls,
-  },
-  {
-    names: ['lpwd'],
-    usage: 'lpwd',
-    help: 'show the local directory',
-    args: [],
-    count: [0, 0],
-    run: m.lpwd,
-  },
-  {
-    names: ['help', '?'],
-    usage: 'help [COMMAND]',
-    help: 'list the commands, or explain one',
-    args: ['command'],
-    count: [0, 1],
-    run: async (ctx, a) => {
+  }),
+  command(
+    'mget PATTERN...',
+    'download files matching remote globs into the local directory',
+    ['remote'],
+    t.mget,
+  ),
+  command('lcd [PATH]', 'change the local directory', ['local-dir'], m.lcd),
+  command('lls [-l] [-a] [PATH]', 'list a local directory', ['local'], lls, LS_OPTIONS),
+  command('lpwd', 'show the local directory', [], m.lpwd),
+  command(
+    'help [COMMAND]',
+    'list the commands, or explain one',
+    ['command'],
+    async (ctx, a) => {
       for (const line of helpText(a.rest[0])) ctx.out(line);
     },
-  },
-  {
-    names: ['version'],
-    usage: 'version',
-    help: 'show the client version and what the server offers',
-    args: [],
-    run: m.version,
-  },
-  {
-    names: ['quit', 'exit', 'bye'],
-    usage: 'quit',
-    help: 'close the connection and leave',
-    args: [],
-    run: async () => 'quit',
-  },
+    { also: ['?'] },
+  ),
+  command('version', 'show the client version and what the server offers', [], m.version, {
+    anyCount: true,
+  }),
+  command('quit', 'close the connection and leave', [], async () => 'quit', {
+    also: ['exit', 'bye'],
+    anyCount: true,
+  }),
 ];
 
 export function findCommand(name: string): Command | undefined {

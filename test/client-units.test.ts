@@ -18,14 +18,17 @@ import {
   parseSize,
   percent,
 } from '../common/format.js';
-import { parseArgs, parseOptions } from '../client/commands/args.js';
+import { parseArgs, parseOptions, usableEntries } from '../client/commands/args.js';
 import {
   COMMANDS,
   findCommand,
   helpText,
+  runCommand,
   usageCount,
   usageOptions,
 } from '../client/commands/table.js';
+import type { FileEntryWithStats } from 'ssh2';
+import type { Command, Ctx } from '../client/commands/context.js';
 import { CmdError } from '../client/errors.js';
 import { sharedBuffer, streamHash } from '../client/hasher.js';
 import { escapeForTerminal, isSuspiciousName } from '../client/safe-names.js';
@@ -190,4 +193,54 @@ test('the hash worker (a compiled module) hashes shared memory and file prefixes
     else process.env.JAILSFTP_HASH = saved;
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('names listed by a server: suspicious ones reported, the command then fails', async () => {
+  const errs: string[] = [];
+  const ctx = { suspicious: 0, err: (l: string) => errs.push(l) } as unknown as Ctx;
+  const entry = (filename: string, mode: number): FileEntryWithStats =>
+    ({ filename, longname: '', attrs: { mode } }) as unknown as FileEntryWithStats;
+  const dir = 0o40755;
+  const file = 0o100644;
+  const list = [
+    entry('.', dir),
+    entry('..', dir),
+    entry('ok.txt', file),
+    entry('..', file),
+    entry('../x', file),
+    entry('a/b', dir),
+    entry('', file),
+    entry('n\0ul', file),
+    entry('e\x1bscape', file),
+  ];
+  const kept = usableEntries(ctx, list).map((e) => e.filename);
+  assert.deepEqual(kept, ['ok.txt', 'e\x1bscape']);
+  assert.deepEqual(errs, [
+    'skipping suspicious name ".."',
+    'skipping suspicious name "../x"',
+    'skipping suspicious name "a/b"',
+    'skipping suspicious name ""',
+    'skipping suspicious name "n\\x00ul"',
+  ]);
+  assert.equal(ctx.suspicious, 5);
+  // the command runs to its end, then fails
+  let ran = false;
+  const cmd: Command = {
+    names: ['t'],
+    usage: 't',
+    help: '',
+    args: [],
+    run: async (c) => {
+      usableEntries(c, [entry('../evil', file)]);
+      ran = true;
+    },
+  };
+  await assert.rejects(
+    runCommand(ctx, cmd, []),
+    (err) => err instanceof CmdError && err.message === '1 suspicious name skipped',
+  );
+  assert.equal(ran, true);
+  ctx.suspicious = 0;
+  cmd.run = async () => undefined;
+  await runCommand(ctx, cmd, []);
 });

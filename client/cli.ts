@@ -211,7 +211,7 @@ main(process.argv.slice(2)).then(
     setTimeout(() => process.exit(code), 200).unref();
   },
   (e: unknown) => {
-    process.stderr.write(`jailsftp: ${describe(e)}\n`);
+    process.stderr.write(`jailsftp: ${escapeForTerminal(describe(e))}\n`);
     process.exit(1);
   },
 );

@@ -98,6 +98,7 @@ export async function login(o: LoginOptions): Promise<Connection> {
       closed = true;
     },
   });
+  // ssh2-sftp-client's ssh2 Client (a plain property its type declarations leave out)
   const ssh = (sftpClient as unknown as { client: Client }).client;
   let user = o.user;
 

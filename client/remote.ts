@@ -24,6 +24,9 @@ function negotiated(sftp: SFTPWrapper): {
   return { extensions: i._extensions ?? {}, maxRead: i._maxReadLen, maxWrite: i._maxWriteLen };
 }
 
+/** Bytes per READ/WRITE that every server accepts (the SFTP drafts' minimum packet is 32 KiB). */
+const PORTABLE_DATA = 32768;
+
 /** Completion of one READ: bytes read (0 at the end of the file). */
 export type ReadCallback = (err: Error | undefined, bytesRead: number) => void;
 export type WriteCallback = (err: Error | undefined) => void;
@@ -117,10 +120,11 @@ export class Remote {
   /** Bytes per READ/WRITE: 255 KiB when the server announces limits@openssh.com, else 32 KiB. */
   chunkSizes(): { read: number; write: number } {
     const n = negotiated(this.sftp);
-    if (!('limits@openssh.com' in n.extensions)) return { read: 32768, write: 32768 };
+    if (!('limits@openssh.com' in n.extensions))
+      return { read: PORTABLE_DATA, write: PORTABLE_DATA };
     return {
-      read: Math.min(n.maxRead ?? 32768, MAX_DATA),
-      write: Math.min(n.maxWrite ?? 32768, MAX_DATA),
+      read: Math.min(n.maxRead ?? PORTABLE_DATA, MAX_DATA),
+      write: Math.min(n.maxWrite ?? PORTABLE_DATA, MAX_DATA),
     };
   }
 

@@ -1,62 +1,17 @@
 // One file from one side to the other, for put, get, reput, reget and the trees: where it lands,
 // whether to resume (after checking the part already there), the transfer, and the sha256 check.
 // The direction is data (Way): put and get run the same routine.
-import { statSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { humanSize, isDirMode, percent } from '../../common/format.js';
+import { humanSize, percent } from '../../common/format.js';
 import { remoteRangeSha256 } from '../check-file.js';
 import { CmdError, Interrupted, describe } from '../errors.js';
 import { streamHash, type StreamHash } from '../hasher.js';
-import { isLocalDir, localSizeOrNull } from '../local.js';
-import { basenameRemote, dirnameRemote, joinRemote } from '../paths.js';
+import { dirnameRemote } from '../paths.js';
 import { Progress } from '../progress.js';
 import { askChoice, askConfirm } from '../prompts.js';
 import { transfer, type Direction } from '../transfer.js';
 import { onPath } from './args.js';
 import type { Ctx } from './context.js';
-
-/** One side of a transfer: the local file system or the server. */
-interface Side {
-  name: 'local' | 'remote';
-  /** a file to send: its size, or why it cannot be sent */
-  source(ctx: Ctx, path: string, cmd: string): Promise<number>;
-  /** what is at a destination path: null when nothing; size null when it is no file to resume */
-  existing(ctx: Ctx, path: string): Promise<{ dir: boolean; size: number | null } | null>;
-  join(dir: string, name: string): string;
-  basename(path: string): string;
-}
-
-const LOCAL: Side = {
-  name: 'local',
-  async source(_ctx, path, cmd) {
-    const st = await onPath(path, async () => statSync(path));
-    if (st.isDirectory()) throw new CmdError(`${path}: is a directory (use ${cmd} -r)`);
-    if (!st.isFile()) throw new CmdError(`${path}: not a regular file`);
-    return st.size;
-  },
-  async existing(_ctx, path) {
-    if (isLocalDir(path)) return { dir: true, size: null };
-    const size = localSizeOrNull(path);
-    return size === null ? null : { dir: false, size };
-  },
-  join,
-  basename: (p) => basename(p),
-};
-
-const REMOTE: Side = {
-  name: 'remote',
-  async source(ctx, path, cmd) {
-    const st = await onPath(path, () => ctx.remote.stat(path));
-    if (isDirMode(st.mode)) throw new CmdError(`${path}: is a directory (use ${cmd} -r)`);
-    return st.size;
-  },
-  async existing(ctx, path) {
-    const st = await onPath(path, () => ctx.remote.statOrNull(path));
-    return st && { dir: isDirMode(st.mode), size: st.size };
-  },
-  join: joinRemote,
-  basename: basenameRemote,
-};
+import { LOCAL, REMOTE, type Side } from './sides.js';
 
 /** A direction, as data: which side sends, and the words that differ. */
 export interface Way {

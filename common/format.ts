@@ -68,7 +68,8 @@ export function formatBytes(n: number): string {
 
 /** A size in transfer lines and listings: "999 B", "1.5 KiB", "34 MiB". */
 export function humanSize(n: number): string {
-  if (n < 1024) return `${n} B`;
+  // whole bytes: a rate below 1 KiB/s is no float with 15 digits
+  if (n < 1024) return `${Math.round(n)} B`;
   const { v, unit } = scaleSize(n, 'PiB');
   return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${unit}`;
 }

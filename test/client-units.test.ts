@@ -111,6 +111,7 @@ test('sizes: parsed and printed as server and client print them', () => {
   assert.equal(formatBytes(12), '12 B');
   assert.equal(formatBytes(1234), '1.2 KiB (1234 bytes)');
   assert.equal(humanSize(1023), '1023 B');
+  assert.equal(humanSize(63.291139240506325), '63 B');
   assert.equal(humanSize(1536), '1.5 KiB');
   assert.equal(humanSize(34 * 1024 * 1024 + 5), '34 MiB');
   assert.equal(humanSize(2 * 1024 ** 5), '2.0 PiB');

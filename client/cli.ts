@@ -7,6 +7,7 @@ import type { Ctx } from './commands/context.js';
 import { LoginError, login, type Connection } from './connect.js';
 import { CmdError, Interrupted, describe } from './errors.js';
 import { clientVersion } from './local.js';
+import { resolveRemote } from './paths.js';
 import { Remote } from './remote.js';
 import { escapeForTerminal } from './safe-names.js';
 import { runBatch, runInteractive } from './shell.js';
@@ -166,7 +167,8 @@ async function main(argv: string[]): Promise<number> {
   const remote = new Remote(conn.sftp, conn.ssh, conn.sock);
   let home = '/';
   try {
-    home = await remote.realpath('.');
+    // the server's answer is normalised: no `..` in it may later name a local path
+    home = resolveRemote('/', await remote.realpath('.')).path;
   } catch {
     /* keep / */
   }

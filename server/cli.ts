@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { loadConfig, type Config } from './config.js';
-import { formatSize, parseSize } from './size.js';
+import { formatSize, parseSize } from '../common/format.js';
 import { hashPassword } from './users/password.js';
 import { parsePublicKeyLine, UserStore, validName, type UserRecord } from './users/store.js';
 import { loadHostKeys } from './ssh/hostkeys.js';

@@ -12,7 +12,8 @@ import {
   Status,
   type Attrs,
 } from '../../common/wire.js';
-import { attrsFromStats, longname } from './attrs.js';
+import { longname } from '../../common/format.js';
+import { attrsFromStats } from './attrs.js';
 import { ProtocolError } from './status.js';
 import type { HashAlgorithm, SetAttrs, UserFs } from '../fs/userfs.js';
 

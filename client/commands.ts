@@ -340,7 +340,7 @@ async function getFile(
         size,
         hash,
         ctx.remote.hasExt('check-file-name')
-          ? remoteRangeSha256(ctx.remote.ssh, remotePath, 0, start)
+          ? remoteRangeSha256(ctx.remote.ssh, remotePath, 0, start, { signal: ctx.signal })
           : Promise.resolve(null),
         {
           part: 'local',

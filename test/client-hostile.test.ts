@@ -118,7 +118,7 @@ describe('hostile names', { skip }, () => {
   );
 
   test(
-    'ls, ls -l and get of a name with escape sequences print \\x1b, never ESC',
+    'ls, ls -l, get of such a name and a server message with escape sequences show \\x1b, never ESC',
     {
       todo: NAME_CHECKS,
     },
@@ -126,14 +126,19 @@ describe('hostile names', { skip }, () => {
       await withServer('names', async (srv) => {
         const p = place();
         const batch = join(p.sandbox, 'batch.txt');
-        writeFileSync(batch, 'cd /flat\nls\nls -l\nget "\x1b]0;pwned\x07" esc.out\n');
+        writeFileSync(batch, 'cd /flat\nls\nls -l\nget "\x1b]0;pwned\x07" esc.out\nget fail.txt\n');
         const r = await hostileClient(srv, [], { ...p, batchFile: batch });
         noCrash(r);
-        assert.equal(r.status, 0, r.stderr);
         noEscapes(r);
         assert.match(r.stdout, /^\\x1b\[2J$/m, 'ls shows the name escaped');
         assert.match(r.stdout, / \\x1b\]0;pwned\\x07$/m, 'ls -l shows the name escaped');
         assert.deepEqual(readFileSync(join(p.cwd, 'esc.out')), CONTENT);
+        // the server's own error message is shown, escaped, and fails the batch
+        assert.match(
+          r.stderr,
+          /^get: \/flat\/fail\.txt: refused \\x1b\]0;pwned\\x07 by \\x1b\[2J policy$/m,
+        );
+        assert.equal(r.status, 1, r.stderr);
       });
     },
   );

@@ -10,7 +10,8 @@ The tree it serves (in memory; uploads are kept in memory too):
     /tree/ and /flat/   ok.txt and, in mode "names", files named ../up.txt, .., ., a/b, "", and names
                         with ESC sequences (ESC]0;pwned BEL and ESC[2J)
     /tree/sub/ok.txt    (get -r recursion)
-In mode "names" any other path that is not a directory is a file too; every file holds CONTENT.
+In mode "names" any other path that is not a directory is a file too, and opening one named fail.txt
+fails with a message holding ESC sequences; every file holds CONTENT.
 VERSION announces check-file-name; exec "sha256sum PATH" answers as coreutils does.
 
 MODE:
@@ -244,6 +245,8 @@ class HostileSftp(paramiko.SubsystemHandler):
                     if flags & F_TRUNC or p not in t.files:
                         t.files[p] = b''
                 return self.new_handle(rid, {'file': p, 'write': True})
+            if self.mode == 'names' and posixpath.basename(p) == 'fail.txt':
+                return self.status(rid, FAILURE, 'refused \x1b]0;pwned\x07 by \x1b[2J policy')
             found = t.lookup(p)
             if found is None or found[0] != 'file':
                 return self.status(rid, NO_SUCH_FILE, 'No such file')

@@ -8,8 +8,8 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CONTENT, hostileClient, startHostile, type Hostile } from './helpers/hostile.js';
-import { scratchHome, type RunResult } from './helpers/jailsftp.js';
+import { CONTENT, PASSWORD, hostileClient, startHostile, type Hostile } from './helpers/hostile.js';
+import { exited, scratchHome, startClient, type RunResult } from './helpers/jailsftp.js';
 import { needs } from './helpers/tools.js';
 
 /**
@@ -178,6 +178,44 @@ describe('malformed replies fail the command with one clear line', { skip }, () 
           assert.doesNotMatch(r.stdout, /ftp> pwd/, 'the batch stops at the failure');
         });
       });
+});
+
+describe('Ctrl-C', { skip }, () => {
+  test('interrupts a resume check the server never answers', async () => {
+    await withServer('silent:checkfile', async (srv) => {
+      const p = place();
+      const partial = CONTENT.subarray(0, 100);
+      writeFileSync(join(p.cwd, 'ok.txt'), partial);
+      const child = startClient(
+        ['--yes', '-P', String(srv.port), '-c', 'reget /flat/ok.txt', 'u@127.0.0.1'],
+        { home: p.home, cwd: p.cwd, env: { JAILSFTP_PASSWORD: PASSWORD } },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      const kill = setTimeout(() => child.kill('SIGKILL'), 20000);
+      try {
+        await new Promise<void>((resolve) =>
+          child.stdout!.on('data', (d: Buffer) => {
+            stdout += d.toString();
+            if (stdout.includes('ftp> reget')) resolve();
+          }),
+        );
+        // the check-file request is out and will never be answered
+        await new Promise((r) => setTimeout(r, 700));
+        const t0 = Date.now();
+        child.kill('SIGINT');
+        const status = await exited(child);
+        assert.ok(Date.now() - t0 < 5000, 'one Ctrl-C ends the command promptly');
+        assert.equal(status, 1, `${stdout}\n${stderr}`);
+        assert.match(stderr, /^Interrupted\.$/m);
+        assert.doesNotMatch(stderr, /Interrupted twice/);
+        assert.deepEqual(readFileSync(join(p.cwd, 'ok.txt')), partial, 'the partial file is kept');
+      } finally {
+        clearTimeout(kill);
+      }
+    });
+  });
 });
 
 describe('wrong digests', { skip }, () => {

@@ -85,14 +85,15 @@ function checkFileRequest(id: number, path: string, offset: number, length: numb
     .finish();
 }
 
-/** The hex digest in an EXTENDED_REPLY (uint32 id, string "check-file", string alg, hash), or null. */
-function parseReply(body: Buffer, id: number): string | null {
+/** The hex digest in an EXTENDED_REPLY: uint32 id, string "check-file", string "sha256", 32 bytes. */
+function parseReply(body: Buffer, id: number): string {
   const r = new Reader(body);
-  if (r.u32() !== id) throw new DecodeError(`reply to an unknown request`);
+  if (r.u32() !== id) throw new DecodeError('reply to an unknown request');
   const name = r.string();
   const alg = r.string();
   const hash = r.rest();
-  if (name !== 'check-file' || alg !== 'sha256' || hash.length !== 32) return null;
+  if (name !== 'check-file' || alg !== 'sha256' || hash.length !== 32)
+    throw new DecodeError('not a sha256 check-file reply');
   return hash.toString('hex');
 }
 
@@ -103,8 +104,9 @@ export interface RangeHashOptions {
 
 /**
  * Hex sha256 of remote bytes [offset, offset+length), or null when the server cannot say (no such
- * extension, a status reply, another algorithm, the channel closed). Rejects with a CheckFileError
- * when the server sends what SFTP does not allow, and with Interrupted when the signal aborts.
+ * extension, a status reply, the channel closed). Rejects with a CheckFileError when the server
+ * sends what the protocol does not allow (a packet out of place or too large, a field cut short, a
+ * reply that is not a sha256 of the range), and with Interrupted as soon as the signal aborts.
  */
 export function remoteRangeSha256(
   ssh: Client,
@@ -135,12 +137,15 @@ export function remoteRangeSha256(
 
     const id = 1;
     const framer = new PacketFramer();
+    let asked = false;
     const onPacket = (type: number, body: Buffer): void => {
-      if (type === PacketType.VERSION) {
+      if (settled) return;
+      if (type === PacketType.VERSION && !asked) {
         if (!announcesCheckFile(body)) return done(null);
+        asked = true;
         channel!.write(checkFileRequest(id, path, offset, length));
-      } else if (type === PacketType.EXTENDED_REPLY) done(parseReply(body, id));
-      else if (type === PacketType.STATUS) done(null);
+      } else if (type === PacketType.EXTENDED_REPLY && asked) done(parseReply(body, id));
+      else if (type === PacketType.STATUS && asked) done(null);
       else throw new DecodeError(`unexpected packet type ${type}`);
     };
     try {
@@ -152,6 +157,7 @@ export function remoteRangeSha256(
         ch.on('error', () => done(null));
         ch.stderr.on('data', () => undefined);
         ch.on('data', (d: Buffer) => {
+          if (settled) return;
           try {
             framer.push(d, onPacket);
           } catch (e) {

@@ -100,6 +100,7 @@ describe('remoteRangeSha256 against a lying server', { skip: needs('paramiko') }
     ['short', /^\/flat\/ok\.txt: malformed check-file reply \(packet too short\)$/],
     ['oversized', /^\/flat\/ok\.txt: the server sent a packet of 67108864 bytes/],
     ['garbage', /^\/flat\/ok\.txt: malformed check-file reply \(unexpected packet type 238\)$/],
+    ['md5', /^\/flat\/ok\.txt: malformed check-file reply \(not a sha256 check-file reply\)$/],
   ];
   for (const [kind, message] of lies)
     test(`a ${kind} reply rejects with a CheckFileError; the connection keeps working`, async () => {

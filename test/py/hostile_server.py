@@ -18,11 +18,12 @@ MODE:
     plain       well-behaved
     names       the hostile names above
     wronghash   sha256sum and check-file-name answer a wrong digest
-    KIND:REQ    KIND short|oversized|garbage|silent, REQ stat|readdir|read|checkfile: the reply to REQ (STAT of
-                a path ending in ok.txt, READDIR, READ, the check-file-name EXTENDED) is truncated
-                inside a field, declares a length of 64 MiB (and sends 64 KiB of it), or is bytes
-                that are not SFTP, or never comes (silent); the channel then stays open and silent, so
-                that a client that waits for more hangs.
+    KIND:REQ    KIND short|oversized|garbage|silent|md5, REQ stat|readdir|read|checkfile: the reply
+                to REQ (STAT of a path ending in ok.txt, READDIR, READ, the check-file-name EXTENDED)
+                is truncated inside a field (short), declares a length of 64 MiB and sends 64 KiB of
+                it (oversized), is bytes that are not SFTP (garbage), never comes (silent), or is an
+                md5 digest where sha256 was asked for (md5, checkfile only); the channel then stays
+                open and silent, so that a client that waits for more hangs.
 """
 
 import hashlib
@@ -109,6 +110,8 @@ def bad_reply(kind, ptype, rid):
         return packet(ptype, bodies[ptype])
     if kind == 'silent':
         return b''
+    if kind == 'md5':
+        return packet(EXTENDED_REPLY, u32(rid) + pstr('check-file') + pstr('md5') + b'\x11' * 16)
     if kind == 'oversized':
         return u32(64 << 20) + bytes([ptype]) + u32(rid) + b'\xab' * (64 << 10)
     # garbage: a packet of a type SFTP does not have, then bytes that are not packets at all

@@ -95,6 +95,23 @@ describe('hostile names', { skip }, () => {
   );
 
   test(
+    'get -r of a listing with ../up.txt writes nothing next to its target',
+    { todo: NAME_CHECKS },
+    async () => {
+      await withServer('names', async (srv) => {
+        const p = place();
+        const r = await hostileClient(srv, ['get -r /up out'], p);
+        noCrash(r);
+        assert.equal(existsSync(join(p.cwd, 'up.txt')), false, 'up.txt written next to out');
+        assert.deepEqual(walk(p.cwd).sort(), ['out', 'out/ok.txt']);
+        assert.deepEqual(readFileSync(join(p.cwd, 'out/ok.txt')), CONTENT);
+        assert.match(r.stderr, /^skipping suspicious name "\.\.\/up\.txt"$/m);
+        assert.equal(r.status, 1, 'the command must fail in batch mode');
+      });
+    },
+  );
+
+  test(
     'mget * writes nothing outside the local directory and skips suspicious names',
     {
       todo: NAME_CHECKS,

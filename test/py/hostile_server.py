@@ -10,6 +10,7 @@ The tree it serves (in memory; uploads are kept in memory too):
     /tree/ and /flat/   ok.txt and, in mode "names", files named ../up.txt, .., ., a/b, "", and names
                         with ESC sequences (ESC]0;pwned BEL and ESC[2J)
     /tree/sub/ok.txt    (get -r recursion)
+    /up/                in mode "names" only: ok.txt and ../up.txt
 In mode "names" any other path that is not a directory is a file too, and opening one named fail.txt
 fails with a message holding ESC sequences; every file holds CONTENT.
 VERSION announces check-file-name; exec "sha256sum PATH" answers as coreutils does.
@@ -130,6 +131,8 @@ class Tree:
         if mode == 'names':
             self.dirs['/tree'] += HOSTILE
             self.dirs['/flat'] += HOSTILE
+            self.dirs['/up'] = ['ok.txt', '../up.txt']
+            self.dirs['/'].append('up')
         self.files = {'/tree/ok.txt': CONTENT, '/tree/sub/ok.txt': CONTENT, '/flat/ok.txt': CONTENT}
 
     def norm(self, p):

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CONTENT, PASSWORD, hostileClient, startHostile, type Hostile } from './helpers/hostile.js';
-import { exited, scratchHome, startClient, type RunResult } from './helpers/jailsftp.js';
+import { exited, startClient, type RunResult } from './helpers/jailsftp.js';
 import { needs } from './helpers/tools.js';
 
 /**
@@ -35,7 +35,7 @@ function place(): { home: string; sandbox: string; cwd: string } {
   const sandbox = mkdtempSync(join(scratch, 'sandbox-'));
   const cwd = join(sandbox, 'work');
   mkdirSync(cwd);
-  return { home: scratchHome(), sandbox, cwd };
+  return { home: mkdtempSync(join(scratch, 'home-')), sandbox, cwd };
 }
 
 /** Every path under dir (files and directories), relative to dir. */

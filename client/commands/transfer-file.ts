@@ -51,7 +51,7 @@ export const GET: Way = {
   lacking: 'check-file-name',
   remotePrefix: (ctx, path, length) =>
     ctx.remote.hasExt('check-file-name')
-      ? remoteRangeSha256(ctx.remote.ssh, path, 0, length)
+      ? remoteRangeSha256(ctx.remote.ssh, path, 0, length, { signal: ctx.signal })
       : Promise.resolve(null),
 };
 

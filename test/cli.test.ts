@@ -7,7 +7,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSy
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
-import { startServer, CLI, type TestServer } from './helpers/server.js';
+import { useServer } from './helpers/fixture.js';
+import { CLI, type TestServer } from './helpers/server.js';
 import { generateKeyPair } from '../server/ssh/hostkeys.js';
 
 function run(
@@ -94,11 +95,7 @@ test('jailsftpd --help and every subcommand --help', () => {
 });
 
 test('user administration, host keys, and a running server sees every change', async (t) => {
-  const srv = await startServer();
-  t.after(async () => {
-    await srv.stop();
-    srv.cleanup();
-  });
+  const srv = await useServer(t);
 
   await t.test('host keys: mode 0600, fingerprints equal ssh-keygen -lf', () => {
     const files = readdirSync(srv.keysDir).sort();

@@ -4,18 +4,15 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, type TestUser } from './helpers/server.js';
+import { useServer } from './helpers/fixture.js';
+import { type TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
 import { lftp as lftpRun } from './helpers/clients.js';
 import { randomFiles, sha256, SIZES } from './helpers/files.js';
 import type { Run } from './helpers/run.js';
 
 test('lftp', { skip: needs('lftp') }, async (t) => {
-  const srv = await startServer();
-  t.after(async () => {
-    await srv.stop();
-    srv.cleanup();
-  });
+  const srv = await useServer(t);
   const local = join(srv.dir, 'local');
   mkdirSync(local);
   const data = randomFiles(local);

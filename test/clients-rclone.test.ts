@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, type TestUser } from './helpers/server.js';
+import { useServer } from './helpers/fixture.js';
+import { type TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
 import { randomFiles, sha256, SIZES } from './helpers/files.js';
 import { run, type Run } from './helpers/run.js';
@@ -21,11 +22,7 @@ interface LsJson {
 }
 
 test('rclone sftp backend', { skip: needs('rclone') }, async (t) => {
-  const srv = await startServer();
-  t.after(async () => {
-    await srv.stop();
-    srv.cleanup();
-  });
+  const srv = await useServer(t);
   const local = join(srv.dir, 'local');
   mkdirSync(local);
   const data = randomFiles(local);

@@ -6,7 +6,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { startServer, type TestServer, type TestUser } from './helpers/server.js';
+import { useServer } from './helpers/fixture.js';
+import { type TestServer, type TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
 import { pyRun } from './helpers/run.js';
 
@@ -24,11 +25,7 @@ async function expectAllChecks(script: string, srv: TestServer, u: TestUser): Pr
 }
 
 test('SFTP v3 protocol with a raw paramiko client', { skip: needs('paramiko') }, async (t) => {
-  const srv = await startServer();
-  t.after(async () => {
-    await srv.stop();
-    srv.cleanup();
-  });
+  const srv = await useServer(t);
   const fresh = (name: string): TestUser => {
     const u = srv.addUser(name, { password: `pw-${name}` });
     mkdirSync(u.home, { recursive: true });

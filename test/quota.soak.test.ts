@@ -3,10 +3,10 @@
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, type TestServer, type TestUser } from './helpers/server.js';
+import { fixture } from './helpers/fixture.js';
+import type { TestServer, TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
 import { sftpBatch, sshOpts } from './helpers/clients.js';
 import { randomFile, usage, watchUsage } from './helpers/files.js';
@@ -14,20 +14,16 @@ import { pyAs } from './helpers/run.js';
 
 const MiB = 1024 * 1024;
 const QUOTA = 4 * MiB;
+const fx = fixture();
 let srv: TestServer;
 let u: TestUser;
 let local: string;
 
 before(async () => {
-  srv = await startServer();
+  srv = await fx.server();
   u = srv.addUser('soak', { quota: QUOTA, key: true });
   mkdirSync(u.home, { recursive: true });
-  local = mkdtempSync(join(tmpdir(), 'jailsftp-qsoak-'));
-});
-after(async () => {
-  await srv.stop();
-  srv.cleanup();
-  rmSync(local, { recursive: true, force: true });
+  local = fx.tempDir('jailsftp-qsoak-');
 });
 
 test(

@@ -1,6 +1,6 @@
 // Rounds of concurrent OpenSSH and paramiko writers of one user over the quota, with deletes in
 // between: the largest usage ever sampled stays <= quota, and the ledger matches the disk after.
-import test, { after, before } from 'node:test';
+import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
@@ -29,7 +29,7 @@ before(async () => {
 test(
   '5 rounds of 3 OpenSSH + 3 paramiko sessions writing 2x the quota: overshoot 0, ledger exact',
   { skip: needs('sftp', 'paramiko') },
-  async () => {
+  async (tc) => {
     // a session held open for the whole test keeps the same ledger alive (no rescan between rounds)
     const holder = spawn('sftp', [...sshOpts(srv, u), `${u.name}@${srv.host}`], {
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -38,7 +38,7 @@ test(
     holder.stdout.on('data', (d: Buffer) => (said += d.toString()));
     holder.stderr.on('data', (d: Buffer) => (said += d.toString()));
     const closed = new Promise((r) => holder.on('close', r));
-    after(() => void holder.kill('SIGKILL'));
+    fixture(tc).defer(() => void holder.kill('SIGKILL'));
     for (let i = 0; i < 100 && !said.includes('Connected'); i++) {
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -125,7 +125,10 @@ export async function launchServer(o: LaunchOptions): Promise<Launched> {
   );
   const timeoutMs = o.startTimeoutMs ?? 20000;
   const port = await new Promise<number>((res, rej) => {
-    const t = setTimeout(() => rej(new Error(`server did not start:\n${out}`)), timeoutMs);
+    const t = setTimeout(() => {
+      proc.kill('SIGKILL'); // a server that never listened must not keep the test process alive
+      rej(new Error(`server did not start in ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
     const check = (): void => {
       const m = /listening on [^\s]+:(\d+)/.exec(out);
       if (m) {

@@ -4,7 +4,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AttrFlag, MAX_DATA, MAX_PACKET, Status } from '../common/wire.js';
 import { useServer } from './helpers/fixture.js';
@@ -26,8 +26,8 @@ import { sleep } from './helpers/run.js';
 test('resource attacks', { timeout: 600_000 }, async (t) => {
   const srv = await useServer(t);
   const pid = srv.proc.pid!;
-  const alice = srv.addUser('alice');
-  const bob = srv.addUser('bob');
+  const alice = srv.addUser('alice', { home: true });
+  const bob = srv.addUser('bob', { home: true });
   const can = new Canaries(srv, t);
   const after = async (): Promise<void> => {
     can.check();
@@ -35,8 +35,6 @@ test('resource attacks', { timeout: 600_000 }, async (t) => {
     await freshLogin(srv, bob);
     assert.ok(rss(pid) < RSS_LIMIT, `server RSS ${rss(pid)}`);
   };
-  mkdirSync(alice.home, { recursive: true });
-  mkdirSync(bob.home, { recursive: true });
   writeFileSync(join(alice.home, 'file'), randomBytes(1024));
   const FLOOD_FILE = 16 * MB;
   writeFileSync(join(alice.home, 'flood'), randomBytes(FLOOD_FILE));

@@ -2,7 +2,7 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fixture } from './helpers/fixture.js';
@@ -16,8 +16,7 @@ let u: TestUser;
 
 before(async () => {
   srv = await fx.server();
-  u = srv.addUser('alice');
-  mkdirSync(u.home, { recursive: true });
+  u = srv.addUser('alice', { home: true });
   const fd = openSync(join(u.home, 'big.bin'), 'w');
   const chunk = randomBytes(1024 * 1024);
   for (let i = 0; i < 256; i++) {

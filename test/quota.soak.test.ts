@@ -3,7 +3,7 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture } from './helpers/fixture.js';
 import type { TestServer, TestUser } from './helpers/server.js';
@@ -21,8 +21,7 @@ let local: string;
 
 before(async () => {
   srv = await fx.server();
-  u = srv.addUser('soak', { quota: QUOTA, key: true });
-  mkdirSync(u.home, { recursive: true });
+  u = srv.addUser('soak', { quota: QUOTA, key: true, home: true });
   local = fx.tempDir('jailsftp-qsoak-');
 });
 

@@ -2,7 +2,7 @@
 // concurrent sessions, several handles, huge offsets, SETSTAT size, TRUNC, copy-data, rename, remove.
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture } from './helpers/fixture.js';
 import type { TestServer, TestUser } from './helpers/server.js';
@@ -25,8 +25,7 @@ before(async () => {
 
 /** A fresh user (own home, own ledger) per test. */
 function user(quota: string | number): TestUser {
-  const u = srv.addUser(`q${++n}`, { quota, key: true });
-  mkdirSync(u.home, { recursive: true });
+  const u = srv.addUser(`q${++n}`, { quota, key: true, home: true });
   return u;
 }
 

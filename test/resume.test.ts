@@ -4,7 +4,7 @@
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture } from './helpers/fixture.js';
 import type { TestServer, TestUser } from './helpers/server.js';
@@ -33,8 +33,7 @@ const figures: string[] = [];
 
 before(async () => {
   srv = await fx.server();
-  u = srv.addUser('alice', { key: true });
-  mkdirSync(u.home, { recursive: true });
+  u = srv.addUser('alice', { key: true, home: true });
   local = fx.tempDir('jailsftp-resume-');
   src = Buffer.alloc(SIZE);
   for (let i = 0; i + 4 <= SIZE; i += 4) src.writeUInt32LE(Math.imul(i, 2654435761) >>> 0, i);

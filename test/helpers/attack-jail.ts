@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { useServer } from './fixture.js';
-import type { TestServer, TestUser } from './server.js';
+import { startServer, type TestServer, type TestUser } from './server.js';
 import { Canaries } from './attack.js';
 import { sha256 } from './files.js';
 import { lastJson, pyRun } from './run.js';
@@ -20,14 +20,14 @@ export interface PyReport {
 
 export const QUOTA = 10 * 1024 * 1024;
 
-/** The server, alice (quota QUOTA) and the canaries for one test t, all removed after it. */
-export async function jailSetup(t: Pick<TestContext, 'after'>): Promise<{
+/** The server, alice (quota QUOTA) and the canaries for one test t, all removed after it (without t: by the caller). */
+export async function jailSetup(t?: Pick<TestContext, 'after'>): Promise<{
   srv: TestServer;
   alice: TestUser;
   can: Canaries;
   cfg: Record<string, unknown>;
 }> {
-  const srv = await useServer(t);
+  const srv = t ? await useServer(t) : await startServer();
   const alice = srv.addUser('alice', { quota: QUOTA, home: true });
   const can = new Canaries(srv, t);
   const cfg = {

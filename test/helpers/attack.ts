@@ -226,9 +226,15 @@ export class Raw {
   async free(p = '/'): Promise<number> {
     const r = await this.ext('statvfs@openssh.com', new Pkt().str(p));
     if (r.type !== T.EXTENDED_REPLY) throw new Error(`statvfs: ${r.code} ${r.msg}`);
-    const frsize = Number(r.body.readBigUInt64BE(5 + 8));
-    const bavail = Number(r.body.readBigUInt64BE(5 + 32));
-    return frsize * bavail;
+    // type, id, then f_bsize, f_frsize, f_blocks, f_bfree, f_bavail, ...
+    const rd = new Reader(r.body);
+    rd.u8();
+    rd.u32();
+    rd.u64();
+    const frsize = rd.u64();
+    rd.u64();
+    rd.u64();
+    return frsize * rd.u64();
   }
 
   /** Uploads data to a new file in 32 KiB writes, all in flight at once; returns the statuses. */

@@ -2,9 +2,8 @@
 // node:test, so that no test file writes its own teardown. `useServer(t)` for one test;
 // `fixture()` at the top of a file (or a describe) for a server shared by its tests, started in `before`.
 import { after as afterAll, type TestContext } from 'node:test';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { tempDir } from './proc.js';
 import {
   startServer,
   type ServerOptions,
@@ -28,8 +27,15 @@ export class Fixture {
   private readonly steps: (() => unknown)[] = [];
 
   constructor(scope: Scope) {
+    // every step runs even when one fails (a server left running would hold the test process);
+    // the first failure is reported
     const run = async (): Promise<void> => {
-      for (const step of this.steps.splice(0).reverse()) await step();
+      const errors: unknown[] = [];
+      for (const step of this.steps.splice(0).reverse())
+        await Promise.resolve()
+          .then(step)
+          .catch((e: unknown) => errors.push(e));
+      if (errors.length) throw errors[0];
     };
     if (scope) scope.after(run);
     else afterAll(run);
@@ -61,7 +67,7 @@ export class Fixture {
 
   /** A scratch directory under the system's temporary directory, removed at the end. */
   tempDir(prefix = 'jailsftp-test-'): string {
-    const dir = mkdtempSync(join(tmpdir(), prefix));
+    const dir = tempDir(prefix);
     this.defer(() => rmSync(dir, { recursive: true, force: true }));
     return dir;
   }

@@ -1,8 +1,8 @@
 // File attributes as SFTP sends them, and the `ls -l` style longname of READDIR.
-import type { Stats } from 'node:fs';
+import type { FileStats } from '../fs/storage.js';
 import type { Attrs } from '../../common/wire.js';
 
-export function attrsFromStats(st: Stats): Attrs {
+export function attrsFromStats(st: FileStats): Attrs {
   return {
     size: st.size,
     uid: st.uid,
@@ -49,8 +49,8 @@ export function modeString(mode: number): string {
 }
 
 /** The line OpenSSH's sftp-server sends: mode, links, owner, group, size, date, name. */
-export function longname(name: string, st: Stats, owner: string, now = Date.now()): string {
-  const d = st.mtime;
+export function longname(name: string, st: FileStats, owner: string, now = Date.now()): string {
+  const d = new Date(st.mtimeMs);
   const mon = MONTHS[d.getMonth()]!;
   const day = String(d.getDate()).padStart(2, ' ');
   const recent = Math.abs(now - st.mtimeMs) < SIX_MONTHS;

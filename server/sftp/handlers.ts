@@ -14,11 +14,11 @@ import {
 } from '../../common/wire.js';
 import { attrsFromStats, longname } from './attrs.js';
 import { ProtocolError } from './status.js';
-import type { HashAlgorithm, SetAttrs, UserFs } from '../fs/userfs.js';
+import type { HashAlgorithm, SetAttrs, Storage } from '../fs/storage.js';
 
 /** What a handler may use: the user's storage and this session's handles. */
 export interface Session {
-  readonly fs: UserFs;
+  readonly fs: Storage;
   readonly handles: HandleTable;
   readonly user: string;
 }

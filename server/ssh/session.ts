@@ -65,14 +65,14 @@ export function serveSession(session: SshSession, env: SessionEnv): void {
 function startSftp(ch: ServerChannel, env: SessionEnv): void {
   const user = env.login.user;
   onChannelError(ch, user, 'sftp');
-  let engine: SftpEngine | undefined;
+  // the closer runs only later (live control, connection gone), when the engine exists
   const slot = env.login.openSession('sftp', () => {
-    engine?.abort();
+    engine.abort();
     ch.close();
   });
   if (typeof slot === 'string') return refuse(ch, `jailsftpd: ${slot}\r\n`);
   ch.on('data', env.activity);
-  engine = new SftpEngine(
+  const engine = new SftpEngine(
     ch,
     { fs: env.login.storage, handles: new HandleTable(env.maxHandles), user },
     {

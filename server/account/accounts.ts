@@ -168,6 +168,11 @@ export class Accounts {
     return [...this.byUser.keys()];
   }
 
+  /** Applies a new quota to the user's ledgers in use: open sessions see it at their next write. */
+  async setQuota(user: string, bytes: number): Promise<void> {
+    for (const l of await this.ledgers.of(user)) l.limit = bytes;
+  }
+
   /** Closes every session of a user (their files close, then they leave the registry). */
   closeUser(user: string, reason: string): number {
     const all = this.sessionsOf(user);

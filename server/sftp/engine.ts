@@ -21,6 +21,7 @@ import { PacketType, Status } from '../../common/wire.js';
 import { Framer } from './framer.js';
 import {
   advertised,
+  closeHandle,
   handlers,
   laneOf,
   runExtension,
@@ -309,11 +310,7 @@ export class SftpEngine {
       return;
     this.closed = true;
     const all = this.session.handles.drain();
-    void Promise.allSettled(
-      all.map(async (h) =>
-        h.kind === 'file' ? this.session.fs.close(h.file) : this.session.fs.closedir(h.dir),
-      ),
-    )
+    void Promise.allSettled(all.map(async (h) => closeHandle(this.session, h)))
       .then(() => {
         if (this.channel.writable) this.channel.end();
       })

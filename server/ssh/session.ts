@@ -22,11 +22,16 @@ function guarded(what: string, user: string, ch: ServerChannel | undefined, fn: 
     fn();
   } catch (e) {
     log('bug.session', { user, what, error: e instanceof Error ? (e.stack ?? e.message) : e });
-    try {
-      ch?.close();
-    } catch {
-      /* the channel is gone already */
-    }
+    if (ch) closeChannel(ch);
+  }
+}
+
+/** Closes a channel whatever state its connection is in (a closer must never throw). */
+function closeChannel(ch: ServerChannel): void {
+  try {
+    ch.close();
+  } catch (e) {
+    debug('channel.close_error', { error: (e as Error).message });
   }
 }
 
@@ -68,7 +73,7 @@ function startSftp(ch: ServerChannel, env: SessionEnv): void {
   // the closer runs only later (live control, connection gone), when the engine exists
   const slot = env.login.openSession('sftp', () => {
     engine.abort();
-    ch.close();
+    closeChannel(ch);
   });
   if (typeof slot === 'string') return refuse(ch, `jailsftpd: ${slot}\r\n`);
   ch.on('data', env.activity);
@@ -86,7 +91,7 @@ function startSftp(ch: ServerChannel, env: SessionEnv): void {
 function startExec(ch: ServerChannel, command: string, env: SessionEnv): void {
   const user = env.login.user;
   onChannelError(ch, user, 'exec');
-  const slot: AccountSession | string = env.login.openSession('exec', () => ch.close());
+  const slot: AccountSession | string = env.login.openSession('exec', () => closeChannel(ch));
   if (typeof slot === 'string') return refuse(ch, `jailsftpd: ${slot}\r\n`);
   env.activity();
   runHashCommand(ch, command, env.login.storage)

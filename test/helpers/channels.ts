@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import ssh2, { type SFTPWrapper } from 'ssh2';
-import type { TestServer, TestUser } from './server.js';
+import test, { after, before } from 'node:test';
+import { startServer, type TestServer, type TestUser } from './server.js';
 
 /** The process's resident set size in bytes. */
 export function rssOf(pid: number): number {
@@ -98,4 +99,22 @@ export async function channelsStayFlat(
   } finally {
     c.end();
   }
+}
+
+/** The test of one file: a server with a small session limit, one user, n channels. */
+export function channelsTest(n: number): void {
+  const maxSessions = 4;
+  let srv: TestServer;
+  let u: TestUser;
+  before(async () => {
+    srv = await startServer({ config: { limits: { maxSessionsPerUser: maxSessions } } });
+    u = srv.addUser('lena');
+  });
+  after(async () => {
+    await srv.stop();
+    srv.cleanup();
+  });
+  const count = n.toLocaleString('en');
+  test(`${count} SFTP channels on one connection: flat server memory, slots back, still usable`, () =>
+    channelsStayFlat(srv, u, { channels: n, boundMiB: 12, maxSessions }));
 }

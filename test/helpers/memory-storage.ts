@@ -5,15 +5,15 @@ import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { errno, NotAllowedError, QuotaError } from '../../server/fs/errors.js';
 import type {
+  Storage,
+  StoredDir,
+  StoredFile,
   DirEntry,
   FileStats,
   FsSpace,
   HashAlgorithm,
   OpenFlags,
   SetAttrs,
-  Storage,
-  StoredDir,
-  StoredFile,
 } from '../../server/fs/storage.js';
 
 interface Node {

@@ -89,7 +89,16 @@ test('the ledger is shared by logins and kept until a closed connection has ende
   const d = await accounts.login(rec);
   await accounts.setQuota('ann', 100);
   await assert.rejects(
-    d.storage.open('/big', { read: false, write: true, append: false, create: true, truncate: true, exclusive: false }).then((f) => d.storage.write(f, 0, Buffer.alloc(101))),
+    d.storage
+      .open('/big', {
+        read: false,
+        write: true,
+        append: false,
+        create: true,
+        truncate: true,
+        exclusive: false,
+      })
+      .then((f) => d.storage.write(f, 0, Buffer.alloc(101))),
     /quota exceeded: 100 B free/,
     'a changed quota reaches open logins',
   );

@@ -259,20 +259,27 @@ async function serve(args: string[]): Promise<void> {
   log('listening', { users: cfg.users, homes: cfg.homes });
   console.log(`jailsftpd listening on ${host}:${port}`);
   let stopping = false;
-  const stop = (sig: string): void => {
+  const stop = (sig: string, code = 0): void => {
     if (stopping) process.exit(1); // second signal: leave now
     stopping = true;
     log('shutdown', { signal: sig, grace: cfg.shutdownGrace });
-    void server.shutdown(cfg.shutdownGrace).then(() => process.exit(0));
+    void server.shutdown(cfg.shutdownGrace).then(() => process.exit(code));
   };
-  // A bug in the handling of one connection must not take every other user down with it: log it
-  // loudly (with its stack, for a bug report) and keep serving.
-  process.on('uncaughtException', (e) => log('bug.uncaught', { error: e.stack ?? String(e) }));
-  process.on('unhandledRejection', (e) =>
-    log('bug.unhandled_rejection', {
-      error: e instanceof Error ? (e.stack ?? e.message) : String(e),
-    }),
-  );
+  // A bug in the handling of one request, channel or connection is caught at that boundary and
+  // ends only that session or connection (engine.ts, session.ts, ssh/server.ts). An exception
+  // that still reaches the process escaped all of them: the state it interrupted (running
+  // requests, session counts, a quota ledger) can no longer be trusted, and serving on could let
+  // a user pass the quota or lock a user out. So: log it with its stack, stop accepting, let the
+  // running transfers finish within the shutdown grace, and exit with status 70 (EX_SOFTWARE) so
+  // that the service manager starts a clean process. A watchdog makes sure the process does go.
+  const fatal = (event: string, e: unknown): void => {
+    log(event, { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+    if (stopping) return;
+    setTimeout(() => process.exit(70), (cfg.shutdownGrace + 15) * 1000).unref();
+    stop(event, 70);
+  };
+  process.on('uncaughtException', (e) => fatal('bug.uncaught', e));
+  process.on('unhandledRejection', (e) => fatal('bug.unhandled_rejection', e));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

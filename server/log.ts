@@ -1,4 +1,5 @@
-// One line per event on stdout: time, event, then key=value pairs.
+// One line per event on stdout: time, event, then key=value pairs. Debug events (errors on single
+// sockets and channels, which a client causes by going away) only with JAILSFTPD_LOG=debug.
 export function log(event: string, fields: Record<string, unknown> = {}): void {
   const kv = Object.entries(fields)
     .map(
@@ -6,4 +7,11 @@ export function log(event: string, fields: Record<string, unknown> = {}): void {
     )
     .join(' ');
   process.stdout.write(`${new Date().toISOString()} ${event}${kv ? ' ' + kv : ''}\n`);
+}
+
+const DEBUG = process.env.JAILSFTPD_LOG === 'debug';
+
+/** A debug line (one per event), written only when JAILSFTPD_LOG=debug. */
+export function debug(event: string, fields: Record<string, unknown> = {}): void {
+  if (DEBUG) log(event, fields);
 }

@@ -1,5 +1,6 @@
 // The storage layer of one session: every file operation of a user, inside the jail and within the
-// quota. It knows nothing of SFTP; errors are node's errno errors, QuotaError or NotAllowedError.
+// quota (the Storage interface of storage.ts, on disk). It knows nothing of SFTP; errors are node's
+// errno errors, QuotaError or NotAllowedError.
 import {
   chmodSync,
   closeSync,
@@ -32,27 +33,23 @@ import { hashSlot, recall, remember, RunningHash } from './digests.js';
 import { pread, pwriteAll } from './io.js';
 import { renameNoReplace, renameReplacing } from './rename.js';
 import { releaseHandle, takeHandle } from './handle-budget.js';
+import type {
+  DirEntry,
+  FsSpace,
+  HashAlgorithm,
+  OpenFlags,
+  SetAttrs,
+  Storage,
+  StoredDir,
+  StoredFile,
+} from './storage.js';
+
+export type { DirEntry, FsSpace, HashAlgorithm, OpenFlags, SetAttrs } from './storage.js';
 
 const ftruncateP = promisify(ftruncate);
 const fsyncP = promisify(fsync);
 
-export interface OpenFlags {
-  read: boolean;
-  write: boolean;
-  append: boolean;
-  create: boolean;
-  truncate: boolean;
-  exclusive: boolean;
-}
-
-export interface SetAttrs {
-  size?: number;
-  permissions?: number;
-  atime?: number;
-  mtime?: number;
-}
-
-export class OpenFile {
+export class OpenFile implements StoredFile {
   closed = false;
   /** counted in the open-handle budget (handle-budget.ts) */
   counted = false;
@@ -66,7 +63,7 @@ export class OpenFile {
   ) {}
 }
 
-export class OpenDir {
+export class OpenDir implements StoredDir {
   /** "." and ".." come first, as readdir(3) gives them */
   dots = true;
   eof = false;
@@ -78,27 +75,6 @@ export class OpenDir {
   ) {}
 }
 
-export interface DirEntry {
-  name: string;
-  stats: Stats;
-}
-
-export interface FsSpace {
-  bsize: number;
-  frsize: number;
-  blocks: number;
-  bfree: number;
-  bavail: number;
-  files: number;
-  ffree: number;
-  favail: number;
-  fsid: number;
-  flag: number;
-  namemax: number;
-}
-
-export type HashAlgorithm = 'md5' | 'sha1' | 'sha256' | 'sha512';
-
 export interface UserFsOptions {
   allowSymlinks: boolean;
 }
@@ -108,7 +84,7 @@ const HASH_CHUNK = 1024 * 1024;
 /** most blocks one hash request may ask for (check-file replies hold fewer, see handlers.ts) */
 export const HASH_MAX_BLOCKS = 16384;
 
-export class UserFs {
+export class UserFs implements Storage {
   constructor(
     readonly jail: Jail,
     readonly ledger: Ledger,

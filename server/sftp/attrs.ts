@@ -1,8 +1,8 @@
 // File attributes as SFTP sends them (the `ls -l` style longname of READDIR is in common/format.ts).
-import type { Stats } from 'node:fs';
+import type { FileStats } from '../fs/storage.js';
 import type { Attrs } from '../../common/wire.js';
 
-export function attrsFromStats(st: Stats): Attrs {
+export function attrsFromStats(st: FileStats): Attrs {
   return {
     size: st.size,
     uid: st.uid,

@@ -1,6 +1,6 @@
 // The one table of SFTP request handlers, keyed by packet type, and the extensions keyed by name.
 // Each handler parses nothing (the codec did), makes its storage call and builds its reply.
-import { HandleTable } from './handles.js';
+import { HandleTable, type Handle } from './handles.js';
 import { encode, finishData, DATA_HEADER, type Request } from './codec.js';
 import {
   MAX_DATA,
@@ -15,11 +15,11 @@ import {
 import { longname } from '../../common/format.js';
 import { attrsFromStats } from './attrs.js';
 import { ProtocolError } from './status.js';
-import type { HashAlgorithm, SetAttrs, UserFs } from '../fs/userfs.js';
+import type { HashAlgorithm, SetAttrs, Storage } from '../fs/storage.js';
 
 /** What a handler may use: the user's storage and this session's handles. */
 export interface Session {
-  readonly fs: UserFs;
+  readonly fs: Storage;
   readonly handles: HandleTable;
   readonly user: string;
 }
@@ -34,6 +34,21 @@ const ok = (id: number): Buffer => encode.status(id, Status.OK, 'Success');
 function setAttrs(a: Attrs): SetAttrs {
   // uid/gid are ignored: users cannot give files away
   return { size: a.size, permissions: a.permissions, atime: a.atime, mtime: a.mtime };
+}
+
+/** Closes what a handle holds (CLOSE, a full handle table, the end of the session). */
+export function closeHandle(s: Session, h: Handle): Promise<void> {
+  return h.kind === 'file' ? s.fs.close(h.file) : s.fs.closedir(h.dir);
+}
+
+/** A HANDLE reply for a file or directory just opened; it is closed again if the table is full. */
+async function handleReply(s: Session, id: number, h: Handle): Promise<Buffer> {
+  try {
+    return encode.handle(id, s.handles.add(h));
+  } catch (e) {
+    await closeHandle(s, h);
+    throw e;
+  }
 }
 
 function nameReply(id: number, path: string): Buffer {
@@ -55,18 +70,11 @@ export const handlers: Table = {
       },
       r.attrs.permissions ?? 0o644,
     );
-    try {
-      return encode.handle(r.id, s.handles.add({ kind: 'file', file }));
-    } catch (e) {
-      await s.fs.close(file);
-      throw e;
-    }
+    return handleReply(s, r.id, { kind: 'file', file });
   },
 
   [PacketType.CLOSE]: async (s, r) => {
-    const h = s.handles.remove(r.handle);
-    if (h.kind === 'file') await s.fs.close(h.file);
-    else await s.fs.closedir(h.dir);
+    await closeHandle(s, s.handles.remove(r.handle));
     return ok(r.id);
   },
 
@@ -105,15 +113,7 @@ export const handlers: Table = {
     return ok(r.id);
   },
 
-  [PacketType.OPENDIR]: async (s, r) => {
-    const dir = s.fs.opendir(r.path);
-    try {
-      return encode.handle(r.id, s.handles.add({ kind: 'dir', dir }));
-    } catch (e) {
-      await s.fs.closedir(dir);
-      throw e;
-    }
-  },
+  [PacketType.OPENDIR]: (s, r) => handleReply(s, r.id, { kind: 'dir', dir: s.fs.opendir(r.path) }),
 
   [PacketType.READDIR]: async (s, r) => {
     const entries = await s.fs.readdir(s.handles.dir(r.handle), MAX_NAMES_PER_READDIR);

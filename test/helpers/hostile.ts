@@ -1,8 +1,10 @@
 // The lying SSH/SFTP server (test/py/hostile_server.py) for the client tests: start it in a mode, run
-// our client against it in batch mode, stop it.
-import { spawn, type ChildProcess } from 'node:child_process';
+// our client against it in batch mode; the fixture stops it.
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import type { Fixture } from './fixture.js';
 import { runClient, type RunResult } from './jailsftp.js';
+import { exited, spawnChild, waitFor } from './proc.js';
 import { PYDIR } from './run.js';
 import { PY } from './tools.js';
 
@@ -13,44 +15,31 @@ export const PASSWORD = 'pw';
 export interface Hostile {
   port: number;
   proc: ChildProcess;
-  stop(): Promise<void>;
 }
 
-/** Starts hostile_server.py MODE with the RSA host key in keyFile (created when missing). */
-export function startHostile(mode: string, keyFile: string): Promise<Hostile> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(PY, [join(PYDIR, 'hostile_server.py'), mode, '--key', keyFile], {
-      cwd: PYDIR,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    const t = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`hostile server did not start:\n${err}`));
-    }, 30000);
-    proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    proc.on('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`hostile server exited ${code}:\n${err}`));
-    });
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /^(\d+)\n/.exec(out);
-      if (!m) return;
-      clearTimeout(t);
-      resolve({
-        port: Number(m[1]),
-        proc,
-        stop: () =>
-          new Promise((r) => {
-            if (proc.exitCode !== null || proc.signalCode !== null) return r();
-            proc.on('exit', () => r());
-            proc.kill('SIGKILL');
-          }),
-      });
-    });
+/**
+ * Starts hostile_server.py MODE with the RSA host key in keyFile (created when missing); it is
+ * killed at the end of fx.
+ */
+export async function startHostile(fx: Fixture, mode: string, keyFile: string): Promise<Hostile> {
+  const proc = spawnChild(PY, [join(PYDIR, 'hostile_server.py'), mode, '--key', keyFile], {
+    cwd: PYDIR,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  fx.defer(() => {
+    proc.kill('SIGKILL');
+    return exited(proc);
+  });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const gone = (): boolean => proc.exitCode !== null || proc.signalCode !== null;
+  // the server prints its port on the first line
+  await waitFor(() => /^\d+\n/.test(out) || gone(), 30000, 'the port').catch(() => undefined);
+  const m = /^(\d+)\n/.exec(out);
+  if (!m) throw new Error(`hostile server did not start (exit ${proc.exitCode}):\n${err}`);
+  return { port: Number(m[1]), proc };
 }
 
 /** Our client in batch mode (-c, --yes) against a hostile server, logging in with the password. */

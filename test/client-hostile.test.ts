@@ -8,8 +8,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test, type TestContext } from 'node:test';
 import { fixture } from './helpers/fixture.js';
-import { CONTENT, PASSWORD, hostileClient, startHostile, type Hostile } from './helpers/hostile.js';
-import { scratchHome, startClient, type RunResult } from './helpers/jailsftp.js';
+import {
+  CONTENT,
+  hostileClient,
+  startHostile,
+  startHostileClient,
+  type Hostile,
+} from './helpers/hostile.js';
+import { scratchHome, type RunResult } from './helpers/jailsftp.js';
 import { exited, sleep, waitFor } from './helpers/proc.js';
 import { needs } from './helpers/tools.js';
 
@@ -173,28 +179,17 @@ describe('Ctrl-C', { skip }, () => {
     const p = place(t);
     const partial = CONTENT.subarray(0, 100);
     writeFileSync(join(p.cwd, 'ok.txt'), partial);
-    const child = startClient(
-      ['--yes', '-P', String(srv.port), '-c', 'reget /flat/ok.txt', 'u@127.0.0.1'],
-      { home: p.home, cwd: p.cwd, env: { JAILSFTP_PASSWORD: PASSWORD } },
-    );
-    fixture(t).defer(() => {
-      child.kill('SIGKILL');
-      return exited(child);
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    await waitFor(() => stdout.includes('ftp> reget'), 20000, 'the reget command');
+    const c = startHostileClient(fixture(t), srv, ['reget /flat/ok.txt'], p);
+    await waitFor(() => c.stdout().includes('ftp> reget'), 20000, 'the reget command');
     // the check-file request is out and will never be answered
     await sleep(700);
     const t0 = Date.now();
-    child.kill('SIGINT');
-    const status = await exited(child);
+    c.proc.kill('SIGINT');
+    const status = await exited(c.proc);
     assert.ok(Date.now() - t0 < 5000, 'one Ctrl-C ends the command promptly');
-    assert.equal(status, 1, `${stdout}\n${stderr}`);
-    assert.match(stderr, /^Interrupted\.$/m);
-    assert.doesNotMatch(stderr, /Interrupted twice/);
+    assert.equal(status, 1, `${c.stdout()}\n${c.stderr()}`);
+    assert.match(c.stderr(), /^Interrupted\.$/m);
+    assert.doesNotMatch(c.stderr(), /Interrupted twice/);
     assert.deepEqual(readFileSync(join(p.cwd, 'ok.txt')), partial, 'the partial file is kept');
   });
 });

@@ -10,15 +10,16 @@ import { stat } from './paths.js';
 import type { DirEntry, StoredDir } from './storage.js';
 
 export class OpenDir implements StoredDir {
-  /** "." and ".." come first, as readdir(3) gives them */
-  dots = true;
-  eof = false;
-  closed = false;
   constructor(
     readonly ref: Ref,
     readonly dir: Dir,
     readonly path: string,
   ) {}
+
+  /** "." and ".." come first, as readdir(3) gives them */
+  dots = true;
+  eof = false;
+  closed = false;
 }
 
 export function opendir(fs: FsContext, path: string): OpenDir {

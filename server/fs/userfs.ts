@@ -12,12 +12,15 @@ import * as paths from './paths.js';
 import * as ranges from './copy-hash.js';
 import type { OpenFile } from './files.js';
 import type { OpenDir } from './dirs.js';
-import type { DirEntry, FsSpace, HashAlgorithm, OpenFlags, SetAttrs, Storage } from './storage.js';
+import type { DirEntry, FsSpace, OpenFlags, SetAttrs, Storage } from './storage.js';
 
 export type { DirEntry, FsSpace, HashAlgorithm, OpenFlags, SetAttrs } from './storage.js';
 export { OpenFile, type FsContext } from './files.js';
 export { OpenDir } from './dirs.js';
 export { HASH_MAX_BLOCKS } from './copy-hash.js';
+
+/** The parameters of a storage function after its FsContext. */
+type Args<F> = F extends (fs: files.FsContext, ...a: infer A) => unknown ? A : never;
 
 export interface UserFsOptions {
   allowSymlinks: boolean;
@@ -36,8 +39,8 @@ export class UserFs implements Storage {
     return files.open(this, path, flags, mode);
   }
 
-  read(file: OpenFile, offset: number, length: number, into: Buffer, at: number): Promise<number> {
-    return files.read(this, file, offset, length, into, at);
+  read(...a: Args<typeof files.read>): Promise<number> {
+    return files.read(this, ...a);
   }
 
   /** Writes data at offset (at the end for an APPEND handle), after reserving any growth. */
@@ -134,14 +137,8 @@ export class UserFs implements Storage {
   // ---- copy and hashes -----------------------------------------------------------------------
 
   /** copy-data: a range between two open files through the quota (length 0 = to EOF). */
-  copy(
-    src: OpenFile,
-    srcOffset: number,
-    length: number,
-    dst: OpenFile,
-    dstOffset: number,
-  ): Promise<void> {
-    return ranges.copy(this, src, srcOffset, length, dst, dstOffset);
+  copy(...a: Args<typeof ranges.copy>): Promise<void> {
+    return ranges.copy(this, ...a);
   }
 
   /** Opens a file for reading only (hash commands, check-file-name). */
@@ -150,13 +147,7 @@ export class UserFs implements Storage {
   }
 
   /** One digest per block of [offset, offset+length) (length 0 = to EOF, blockSize 0 = one block). */
-  hash(
-    file: OpenFile,
-    alg: HashAlgorithm,
-    offset: number,
-    length: number,
-    blockSize: number,
-  ): Promise<Buffer[]> {
-    return ranges.hash(this, file, alg, offset, length, blockSize);
+  hash(...a: Args<typeof ranges.hash>): Promise<Buffer[]> {
+    return ranges.hash(this, ...a);
   }
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { TestServer, TestUser } from './server.js';
 import { F, MB, Pkt, rawSftp, rssSampler, T, type Raw } from './attack.js';
 import { sleep } from './proc.js';
+import { Status } from '../../common/wire.js';
 
 export const RSS_LIMIT = 256 * MB;
 
@@ -37,7 +38,7 @@ export async function listAll(r: Raw, path: string): Promise<number> {
   for (;;) {
     const rep = await r.req(T.READDIR, new Pkt().str(h));
     if (rep.type !== T.NAME) {
-      assert.equal(rep.code, 1, `readdir: ${rep.code} ${rep.msg}`);
+      assert.equal(rep.code, Status.EOF, `readdir: ${rep.code} ${rep.msg}`);
       break;
     }
     assert.ok(rep.length < 256 * 1024, `reply of ${rep.length} bytes`);

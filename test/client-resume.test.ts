@@ -9,6 +9,7 @@ import type { TestServer, TestUser } from './helpers/server.js';
 import { exited, runClient, scratchHome, startClient } from './helpers/jailsftp.js';
 import { randomFile, sha256, sha256File, sizeOf } from './helpers/files.js';
 import { waitFor } from './helpers/run.js';
+import { sleep } from './helpers/proc.js';
 
 const BIG = 96 * 1024 * 1024;
 const fx = fixture();
@@ -47,7 +48,12 @@ async function killMidway(cmd: string, watch: string): Promise<number> {
   );
   child.kill('SIGKILL');
   await exited(child);
-  const partial = sizeOf(watch);
+  // an upload's last requests may still be landing on the server: wait until the size holds
+  let partial = sizeOf(watch);
+  for (let last = -1; partial !== last; partial = sizeOf(watch)) {
+    last = partial;
+    await sleep(300);
+  }
   assert.ok(partial > 0 && partial < BIG, `partial size ${partial}: ${out}`);
   return partial;
 }

@@ -4,7 +4,7 @@ import './threadpool.js';
 import { parseArgs } from 'node:util';
 import { existsSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { loadConfig, type Config } from './config.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
 import { formatSize, parseSize } from './size.js';
 import { hashPassword } from './users/password.js';
 import { parsePublicKeyLine, UserStore, validName, type UserRecord } from './users/store.js';
@@ -12,7 +12,7 @@ import { loadHostKeys } from './ssh/hostkeys.js';
 import { scanUsage } from './fs/quota.js';
 import { readFileSync } from 'node:fs';
 import { JailServer } from './ssh/server.js';
-import { log } from './log.js';
+import { log, setLogFormat } from './log.js';
 
 const COMMON = {
   config: { type: 'string' },
@@ -37,8 +37,10 @@ usage:
 Sizes: 0 (unlimited), bytes, or a unit: 500M, 2GiB, 1.5G.
 Every command takes --config FILE, --users DIR, --homes DIR. Run a command with --help for more.`,
   serve: `usage: jailsftpd [serve] [--config FILE] [--listen HOST:PORT] [--users DIR] [--homes DIR] [--host-keys DIR]
+                       [--log-format text|json]
 Starts the server (default 0.0.0.0:2222, users in ./users, homes in ./home, host keys in ./keys,
-created on first start). SIGTERM or Ctrl-C stops it after running transfers finish (grace period).`,
+created on first start). SIGTERM or Ctrl-C stops it after running transfers finish (grace period).
+Log lines go to standard output: \`time event key=value…\`, or one JSON object per line.`,
   'user add': `usage: jailsftpd user add NAME [--quota SIZE] [--password-stdin] [--key FILE_OR_LINE]... [--home DIR]
 Creates a user. Without --password-stdin and on a terminal it asks for the password twice; without
 a terminal and without --password-stdin the user logs in with keys only.`,
@@ -239,10 +241,20 @@ async function userCommand(args: string[]): Promise<void> {
 async function serve(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { ...COMMON, listen: { type: 'string' }, 'host-keys': { type: 'string' } },
+    options: {
+      ...COMMON,
+      listen: { type: 'string' },
+      'host-keys': { type: 'string' },
+      'log-format': { type: 'string' },
+    },
   });
   if (values.help) return void console.log(HELP.serve);
-  const cfg: Config = loadConfig({ ...values, hostKeys: values['host-keys'] });
+  const cfg: Config = loadConfig({
+    ...values,
+    hostKeys: values['host-keys'],
+    logFormat: values['log-format'],
+  });
+  setLogFormat(cfg.logFormat);
   const server = new JailServer(cfg);
   for (const k of server.createdKeys) console.log(`created host key ${k}`);
   for (const l of server.hostKeyLines) console.log(`host key ${l}`);
@@ -294,6 +306,10 @@ main(process.argv.slice(2)).catch((e: unknown) => {
   const msg = e instanceof Error ? e.message : String(e);
   console.error(`jailsftpd: ${msg}`);
   process.exit(
-    e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1,
+    e instanceof UsageError ||
+      e instanceof ConfigError ||
+      (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+      ? 2
+      : 1,
   );
 });

@@ -7,12 +7,19 @@ import { createInterface } from 'node:readline';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { formatSize, parseSize } from './size.js';
 import { hashPassword } from './users/password.js';
-import { parsePublicKeyLine, UserStore, validName, type UserRecord } from './users/store.js';
+import {
+  parseExpiry,
+  parsePublicKeyLine,
+  UserStore,
+  validName,
+  type UserRecord,
+} from './users/store.js';
 import { loadHostKeys } from './ssh/hostkeys.js';
 import { scanUsage } from './fs/quota.js';
 import { readFileSync } from 'node:fs';
 import { JailServer } from './ssh/server.js';
 import { log, setLogFormat } from './log.js';
+import { kickCommand, sessionsCommand } from './ops/admin-commands.js';
 
 const COMMON = {
   config: { type: 'string' },
@@ -31,7 +38,11 @@ usage:
   jailsftpd user key add|remove NAME KEY
   jailsftpd user quota NAME SIZE
   jailsftpd user del NAME [--purge]
-  jailsftpd user list
+  jailsftpd user list [--json]
+  jailsftpd user disable|enable NAME
+  jailsftpd user set NAME --expires DATE|never
+  jailsftpd sessions [--admin HOST:PORT] [--json]
+  jailsftpd kick NAME [--admin HOST:PORT]
   jailsftpd hostkey
 
 Sizes: 0 (unlimited), bytes, or a unit: 500M, 2GiB, 1.5G.
@@ -50,7 +61,19 @@ a terminal and without --password-stdin the user logs in with keys only.`,
   'user quota': 'usage: jailsftpd user quota NAME SIZE\nSets the quota (0 = unlimited).',
   'user del':
     'usage: jailsftpd user del NAME [--purge]\nDeletes the user; --purge also deletes the home.',
-  'user list': 'usage: jailsftpd user list\nLists users: name, quota, used, keys.',
+  'user list':
+    'usage: jailsftpd user list [--json]\nLists users: name, quota, used, keys; --json for scripts (sizes in bytes).',
+  'user disable':
+    'usage: jailsftpd user disable NAME\nRefuses the user at login; a running server closes their sessions within a second.',
+  'user enable': 'usage: jailsftpd user enable NAME\nLets a disabled user log in again.',
+  'user set': `usage: jailsftpd user set NAME --expires DATE|never
+Sets when the account expires: a date (valid through that day, UTC), an ISO 8601 time, or never.
+An expired user is refused at login and their open sessions are closed.`,
+  sessions: `usage: jailsftpd sessions [--admin HOST:PORT] [--json]
+Lists the running server's sessions (user, address, since, bytes up and down, open handles),
+through its admin listener (config adminListen, or --admin).`,
+  kick: `usage: jailsftpd kick NAME [--admin HOST:PORT]
+Closes every session of a user on the running server, through its admin listener.`,
   hostkey:
     'usage: jailsftpd hostkey [--host-keys DIR]\nPrints the host key fingerprints as ssh-keygen -lf does.',
 };
@@ -118,6 +141,29 @@ function needUser(store: UserStore, name: string | undefined): UserRecord {
   return r;
 }
 
+/** `user list --json`: one object per user, sizes in bytes, for scripts. */
+async function listJson(store: UserStore): Promise<void> {
+  const out: object[] = [];
+  for (const n of store.list()) {
+    try {
+      const r = store.get(n)!;
+      out.push({
+        name: n,
+        quota: r.quota,
+        used: await scanUsage(store.homeOf(r)),
+        keys: r.keys.length,
+        password: r.password !== undefined,
+        home: store.homeOf(r),
+        disabled: r.disabled === true,
+        expires: r.expires ?? null,
+      });
+    } catch (e) {
+      out.push({ name: n, error: (e as Error).message });
+    }
+  }
+  console.log(JSON.stringify(out, null, 2));
+}
+
 async function userCommand(args: string[]): Promise<void> {
   const sub = args[0];
   const helpKey = `user ${sub}`;
@@ -131,6 +177,8 @@ async function userCommand(args: string[]): Promise<void> {
       key: { type: 'string', multiple: true },
       home: { type: 'string' },
       purge: { type: 'boolean' },
+      expires: { type: 'string' },
+      json: { type: 'boolean' },
     },
   });
   if (values.help || !sub || !HELP[helpKey]) {
@@ -209,7 +257,32 @@ async function userCommand(args: string[]): Promise<void> {
       console.log(`user ${r.name} deleted${values.purge ? ' with its home' : ''}`);
       return;
     }
+    case 'disable':
+    case 'enable': {
+      const r = needUser(store, name);
+      if (sub === 'disable') r.disabled = true;
+      else delete r.disabled;
+      store.put(r);
+      console.log(`user ${r.name} ${sub}d`);
+      return;
+    }
+    case 'set': {
+      const r = needUser(store, name);
+      if (values.expires === undefined) fail(HELP['user set']!);
+      let expires: string | undefined;
+      try {
+        expires = parseExpiry(values.expires);
+      } catch (e) {
+        fail((e as Error).message);
+      }
+      if (expires === undefined) delete r.expires;
+      else r.expires = expires;
+      store.put(r);
+      console.log(`user ${r.name} expires ${expires ?? 'never'}`);
+      return;
+    }
     case 'list': {
+      if (values.json) return listJson(store);
       const rows = [['NAME', 'QUOTA', 'USED', 'KEYS']];
       for (const n of store.list()) {
         try {
@@ -295,6 +368,18 @@ async function main(argv: string[]): Promise<void> {
       fail(`no host keys in ${cfg.hostKeys} (they are created on first start)`);
     for (const k of keys) console.log(k.fingerprintLine);
     return;
+  }
+  if (cmd === 'sessions' || cmd === 'kick') {
+    const { values, positionals } = parseArgs({
+      args: argv.slice(1),
+      allowPositionals: true,
+      options: { ...COMMON, admin: { type: 'string' }, json: { type: 'boolean' } },
+    });
+    if (values.help) return void console.log(HELP[cmd]);
+    const admin = values.admin ?? loadConfig(values).adminListen;
+    if (cmd === 'sessions') return sessionsCommand(admin, values.json ?? false);
+    if (!positionals[0]) fail(HELP.kick!);
+    return kickCommand(admin, positionals[0]);
   }
   if (cmd === '--help' || cmd === '-h' || cmd === 'help') return void console.log(HELP.main);
   if (cmd === 'serve') return serve(argv.slice(1));

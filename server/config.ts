@@ -39,6 +39,11 @@ export interface Config {
   shutdownGrace: number;
   /** the server's own log lines: `text` (time event key=value) or `json` (one object per line) */
   logFormat: 'text' | 'json';
+  /** JSON audit log file, `-` for standard output, empty for none */
+  auditLog: string;
+  /** HOST:PORT of the admin HTTP listener (healthz, metrics, sessions), empty for none */
+  adminListen: string;
+  metrics: { perUser: boolean };
 }
 
 export const DEFAULTS: Config = {
@@ -63,6 +68,9 @@ export const DEFAULTS: Config = {
   legacyAlgorithms: false,
   shutdownGrace: 30,
   logFormat: 'text',
+  auditLog: '',
+  adminListen: '',
+  metrics: { perUser: false },
 };
 
 /** String keys that take one of a few values. */
@@ -75,6 +83,8 @@ export interface ConfigOverrides {
   homes?: string;
   hostKeys?: string;
   logFormat?: string;
+  auditLog?: string;
+  adminListen?: string;
 }
 
 export function parseListen(text: string): { host: string; port: number } {
@@ -167,6 +177,9 @@ export function loadConfig(o: ConfigOverrides): Config {
       if (file[k] !== undefined) c[k] = file[k];
     if (file.shutdownGrace !== undefined) c.shutdownGrace = file.shutdownGrace;
     if (file.logFormat !== undefined) c.logFormat = file.logFormat;
+    if (file.auditLog !== undefined) c.auditLog = file.auditLog;
+    if (file.adminListen !== undefined) c.adminListen = file.adminListen;
+    Object.assign(c.metrics, file.metrics);
     Object.assign(c.argon2, file.argon2);
     Object.assign(c.limits, file.limits);
   }
@@ -174,6 +187,11 @@ export function loadConfig(o: ConfigOverrides): Config {
   if (o.users) c.users = o.users;
   if (o.homes) c.homes = o.homes;
   if (o.hostKeys) c.hostKeys = o.hostKeys;
+  if (o.auditLog !== undefined) c.auditLog = o.auditLog;
+  if (o.adminListen !== undefined) {
+    parseListen(o.adminListen);
+    c.adminListen = o.adminListen;
+  }
   if (o.logFormat !== undefined) {
     checkConfigFile({ logFormat: o.logFormat }, '--log-format');
     c.logFormat = o.logFormat as Config['logFormat'];
@@ -181,5 +199,7 @@ export function loadConfig(o: ConfigOverrides): Config {
   c.users = resolve(c.users);
   c.homes = resolve(c.homes);
   c.hostKeys = resolve(c.hostKeys);
+  if (c.auditLog && c.auditLog !== '-') c.auditLog = resolve(c.auditLog);
+  if (c.adminListen) parseListen(c.adminListen);
   return c;
 }

@@ -3,18 +3,12 @@
 //
 //   npm run bench -- [--quick] [--runs N] [--size-mib N] [--workloads a,b] [--no-ref]
 import { randomFillSync } from 'node:crypto';
-import {
-  chownSync,
-  closeSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  writeSync,
-} from 'node:fs';
-import { cpus, hostname, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { chownSync, closeSync, existsSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { cpus, hostname, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { keyPairFile } from '../test/helpers/keys.js';
+import { tempDir } from '../test/helpers/proc.js';
 import { startOurs, ROOT, SERVER_CLI } from './oursd.js';
 import { refUnavailable, startRef } from './refsshd.js';
 import { table, writeResults, type Report, type Row, type SideResult } from './report.js';
@@ -212,7 +206,6 @@ async function main(): Promise<number> {
     [`${SERVER_CLI} (run npm run build)`, existsSync(SERVER_CLI)],
     [`${join(ROOT, 'dist/bench/agent.js')}`, existsSync(join(ROOT, 'dist/bench/agent.js'))],
     ['the OpenSSH client sftp (apt-get install openssh-client)', which('sftp') !== undefined],
-    ['ssh-keygen (apt-get install openssh-client)', which('ssh-keygen') !== undefined],
   ] as const) {
     if (!ok) throw new Error(`missing ${what}`);
   }
@@ -220,7 +213,7 @@ async function main(): Promise<number> {
   if (o.rt) {
     // every process started from here on (servers, sshd sessions, clients) inherits the policy
     const r = await run('chrt', ['-a', '-r', '-p', '10', String(process.pid)]);
-    if (r.code !== 0) throw new Error(`--rt: chrt failed: ${r.stderr.trim()}`);
+    if (r.status !== 0) throw new Error(`--rt: chrt failed: ${r.stderr.trim()}`);
     log('running at SCHED_RR 10 (--rt)');
   }
   const sizes: Sizes = o.quick
@@ -248,24 +241,13 @@ async function main(): Promise<number> {
     .map((x) => x.toFixed(2))
     .join(' ');
   const machine = new MachineSampler();
-  const work = mkdtempSync(join(tmpdir(), 'jailsftp-bench-'));
+  const work = tempDir('jailsftp-bench-');
   cleanupDir(work);
   log(`bench: work dir ${work}, load average ${loadStart}`);
 
   // one client key for both servers, made here
   const keyFile = join(work, 'bench_ed25519');
-  const kg = await run('ssh-keygen', [
-    '-q',
-    '-t',
-    'ed25519',
-    '-N',
-    '',
-    '-C',
-    'jailsftp-bench',
-    '-f',
-    keyFile,
-  ]);
-  if (kg.code !== 0) throw new Error(`ssh-keygen failed: ${kg.stderr}`);
+  keyPairFile(keyFile);
 
   // local test data: random, so compression cannot help
   const ctx: Ctx = {
@@ -378,20 +360,20 @@ async function main(): Promise<number> {
       log(`${name}: FAILED: ${(e as Error).message}`);
     }
   };
+  /** fn on t; for ours on a fresh server, so that the heap of earlier workloads does not hide growth */
+  const onFresh = async <R>(t: Target, fn: (f: Target) => Promise<R>): Promise<R> => {
+    if (t.name !== 'ours') return fn(t);
+    const f = await startOurs({ user, password, keyFile, hostKeys: ours.hostKeys });
+    try {
+      return await fn(f);
+    } finally {
+      await f.stop();
+    }
+  };
   await guard('idle_sessions', async () => {
     const r: NonNullable<Report['idleSessions']> = {};
-    for (const t0 of targets) {
-      // ours: a fresh server, so that the heap left over by the transfers does not hide the growth
-      const t =
-        t0.name === 'ours'
-          ? await startOurs({ user, password, keyFile, hostKeys: ours.hostKeys })
-          : t0;
-      let x;
-      try {
-        x = await idleSessions(t, special.idle);
-      } finally {
-        if (t !== t0) await t.stop();
-      }
+    for (const t of targets) {
+      const x = await onFresh(t, (f) => idleSessions(f, special.idle));
       log(`${t.name}: ${x.sessions} idle sessions: ${(x.perSession / 1024).toFixed(0)} KiB each`);
       if (t.name === 'ours') r.ours = x;
       else r.openssh = x;
@@ -404,19 +386,11 @@ async function main(): Promise<number> {
   });
   await guard('read_flood', async () => {
     const r: NonNullable<Report['readFlood']> = { limitBytes: 256 * 1024 * 1024 };
-    for (const t0 of targets) {
-      // ours: a fresh server, so that the growth is not hidden by the heap of earlier workloads
-      const t =
-        t0.name === 'ours'
-          ? await startOurs({ user, password, keyFile, hostKeys: ours.hostKeys })
-          : t0;
-      let x;
-      try {
-        mkdirSync(join(t.startDir, ctx.rdir), { recursive: true });
-        x = await readFlood(t, ctx, special.flood, special.floodHoldMs);
-      } finally {
-        if (t !== t0) await t.stop();
-      }
+    for (const t of targets) {
+      const x = await onFresh(t, (f) => {
+        mkdirSync(join(f.startDir, ctx.rdir), { recursive: true });
+        return readFlood(f, ctx, special.flood, special.floodHoldMs);
+      });
       log(
         `${t.name}: READ flood: peak RSS ${(x.peakRss / 1048576).toFixed(0)} MiB, survived ${x.survived}`,
       );

@@ -1,13 +1,15 @@
 // Starts our server (the built dist/server/cli.js) on a loopback port with production settings
-// (default argon2 parameters) and a bench user, in a temporary directory removed at clean-up.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+// (default argon2 parameters) and a bench user, in a temporary directory removed at clean-up. The
+// start itself is the tests' (launchServer in test/helpers/server.ts).
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, launchServer, ROOT, serverCli } from '../test/helpers/server.js';
+import { tempDir, terminate } from '../test/helpers/proc.js';
 import type { Target } from './target.js';
-import { cleanupDir, CpuAccount, log, onCleanup, run, spawnTracked, terminate } from './util.js';
+import { cleanupDir, CpuAccount, log, onCleanup } from './util.js';
 
-export const ROOT = resolve(import.meta.dirname, '../..');
-export const SERVER_CLI = join(ROOT, 'dist/server/cli.js');
+export { ROOT };
+export const SERVER_CLI = CLI;
 
 export interface OursOptions {
   user: string;
@@ -22,73 +24,31 @@ export interface OursOptions {
 export type OursTarget = Target & { output(): string; hostKeys: string };
 
 export async function startOurs(o: OursOptions): Promise<OursTarget> {
-  const dir = mkdtempSync(join(tmpdir(), 'jailsftp-bench-ours-'));
+  const dir = tempDir('jailsftp-bench-ours-');
   cleanupDir(dir);
-  const cfgFile = join(dir, 'config.json');
-  const homes = join(dir, 'home');
-  for (const d of ['users', 'home', 'keys']) mkdirSync(join(dir, d));
-  writeFileSync(
-    cfgFile,
-    JSON.stringify(
-      {
-        listen: '127.0.0.1:0',
-        users: join(dir, 'users'),
-        homes,
-        hostKeys: o.hostKeys ?? join(dir, 'keys'),
-        // production argon2 parameters: the defaults (no "argon2" key)
-        limits: {
-          maxConnections: 2048,
-          maxConnectionsPerAddress: 1024,
-          maxUnauthenticated: 256,
-          maxSessionsPerUser: 1024,
-        },
-        shutdownGrace: 2,
-      },
-      null,
-      2,
-    ),
-  );
-  const pub = readFileSync(`${o.keyFile}.pub`, 'utf8').trim();
-  const add = await run(
-    process.execPath,
-    [SERVER_CLI, 'user', 'add', o.user, '--password-stdin', '--key', pub, '--config', cfgFile],
-    { input: `${o.password}\n` },
-  );
-  if (add.code !== 0) throw new Error(`jailsftpd user add failed: ${add.stderr}${add.stdout}`);
-  const startDir = join(homes, o.user);
-  mkdirSync(startDir, { recursive: true });
-
   const cpu = CpuAccount.create(`jailsftp-bench-${process.pid}-ours`);
-  const proc = spawnTracked(
-    process.execPath,
-    [...(o.nodeArgs ?? []), SERVER_CLI, 'serve', '--config', cfgFile],
-    { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir },
-  );
-  let out = '';
-  const keep = (d: Buffer): void => {
-    out += d.toString();
-    if (out.length > 20000) out = out.slice(-10000);
-  };
-  if (cpu && !cpu.add(proc.pid!)) log('ours: could not use a cgroup for CPU accounting');
-  proc.stdout!.on('data', keep);
-  proc.stderr!.on('data', keep);
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  const port = await new Promise<number>((res, rej) => {
-    const t = setTimeout(() => rej(new Error(`our server did not start:\n${out}`)), 30000);
-    const check = (): void => {
-      const m = /listening on [^\s]+:(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(t);
-        proc.stdout!.off('data', check);
-        res(Number(m[1]));
-      }
-    };
-    proc.stdout!.on('data', check);
-    proc.once('exit', (code) => {
-      clearTimeout(t);
-      rej(new Error(`our server exited with ${code}:\n${out}`));
-    });
+  const srv = await launchServer({
+    dir,
+    config: {
+      ...(o.hostKeys ? { hostKeys: o.hostKeys } : {}),
+      // production argon2 parameters: the defaults (no "argon2" key)
+      limits: {
+        maxConnections: 2048,
+        maxConnectionsPerAddress: 1024,
+        maxUnauthenticated: 256,
+        maxSessionsPerUser: 1024,
+      },
+      shutdownGrace: 2,
+    },
+    nodeArgs: o.nodeArgs,
+    cwd: dir,
+    maxOutput: 20000,
+    startTimeoutMs: 30000,
+    onSpawn: (proc) => {
+      if (cpu && !cpu.add(proc.pid!)) log('ours: could not use a cgroup for CPU accounting');
+    },
   });
+  const { proc, port } = srv;
   const pid = proc.pid!;
   let stopped = false;
   const stopSync = (): void => {
@@ -97,13 +57,22 @@ export async function startOurs(o: OursOptions): Promise<OursTarget> {
     terminate([pid], 5000);
   };
   onCleanup(stopSync);
+  const pub = readFileSync(`${o.keyFile}.pub`, 'utf8').trim();
+  const add = serverCli(
+    srv.configFile,
+    ['user', 'add', o.user, '--password-stdin', '--key', pub],
+    `${o.password}\n`,
+  );
+  if (add.status !== 0) throw new Error(`jailsftpd user add failed: ${add.stderr}${add.stdout}`);
+  const startDir = join(srv.homesDir, o.user);
+  mkdirSync(startDir, { recursive: true });
   log(`ours: jailsftpd pid ${pid} on 127.0.0.1:${port} (${dir})`);
   const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
     version: string;
   };
   return {
     name: 'ours',
-    hostKeys: o.hostKeys ?? join(dir, 'keys'),
+    hostKeys: o.hostKeys ?? srv.keysDir,
     host: '127.0.0.1',
     port,
     user: o.user,
@@ -120,9 +89,9 @@ export async function startOurs(o: OursOptions): Promise<OursTarget> {
       stopped = true;
       proc.kill('SIGTERM');
       const t = setTimeout(() => proc.kill('SIGKILL'), 8000);
-      await exited;
+      await srv.exit;
       clearTimeout(t);
     },
-    output: () => out,
-  } as OursTarget;
+    output: srv.output,
+  };
 }

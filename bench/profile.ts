@@ -12,7 +12,6 @@ import {
   cpSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -20,11 +19,12 @@ import {
   rmSync,
   writeSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { keyPairFile } from '../test/helpers/keys.js';
+import { tempDir } from '../test/helpers/proc.js';
 import { ROOT, startOurs } from './oursd.js';
-import { cleanupDir, installCleanupHandlers, log, run, runCleanups } from './util.js';
+import { cleanupDir, installCleanupHandlers, log, runCleanups } from './util.js';
 import { sftp } from './workloads.js';
 
 interface CpuProfile {
@@ -196,10 +196,10 @@ async function main(): Promise<void> {
   });
   installCleanupHandlers();
   const size = Number(values['size-mib']);
-  const work = mkdtempSync(join(tmpdir(), 'jailsftp-profile-'));
+  const work = tempDir('jailsftp-profile-');
   cleanupDir(work);
   const keyFile = join(work, 'key');
-  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
+  keyPairFile(keyFile);
   const fd = openSync(join(work, 'large.bin'), 'w');
   const buf = Buffer.alloc(1 << 20);
   for (let i = 0; i < size; i++) writeSync(fd, randomFillSync(buf));

@@ -12,29 +12,20 @@ import {
   constants,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   rmdirSync,
   symlinkSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Target } from './target.js';
 import { banner } from './probe.js';
-import {
-  cleanupDir,
-  CpuAccount,
-  log,
-  onCleanup,
-  processTree,
-  run,
-  sleep,
-  spawnTracked,
-  terminate,
-} from './util.js';
+import { keyPairFile } from '../test/helpers/keys.js';
+import { freePort, sleep, tempDir, terminate } from '../test/helpers/proc.js';
+import { processTree } from '../test/helpers/procfs.js';
+import { cleanupDir, CpuAccount, log, onCleanup, run, spawnTracked } from './util.js';
 
 export const SSHD = '/usr/sbin/sshd';
 
@@ -49,21 +40,9 @@ export function refUnavailable(): string | undefined {
   return undefined;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => res(port));
-    });
-  });
-}
-
 async function ensureUser(user: string): Promise<{ uid: number; gid: number }> {
   let r = await run('getent', ['passwd', user]);
-  if (r.code !== 0) {
+  if (r.status !== 0) {
     const add = await run('useradd', [
       '--system',
       '--no-create-home',
@@ -75,7 +54,7 @@ async function ensureUser(user: string): Promise<{ uid: number; gid: number }> {
       '*',
       user,
     ]);
-    if (add.code !== 0) throw new Error(`useradd ${user} failed: ${add.stderr}`);
+    if (add.status !== 0) throw new Error(`useradd ${user} failed: ${add.stderr}`);
     onCleanup(() => void spawnSyncQuiet('userdel', [user]));
     log(`openssh: created system user ${user} (removed at the end)`);
     r = await run('getent', ['passwd', user]);
@@ -87,29 +66,17 @@ async function ensureUser(user: string): Promise<{ uid: number; gid: number }> {
   return { uid: Number(f[2]), gid: Number(f[3]) };
 }
 
-import { spawnSync } from 'node:child_process';
 function spawnSyncQuiet(cmd: string, args: string[]): number | null {
   return spawnSync(cmd, args, { stdio: 'ignore' }).status;
 }
 
 export async function startRef(o: { user: string; keyFile: string }): Promise<Target> {
   const { uid, gid } = await ensureUser(o.user);
-  const dir = mkdtempSync(join(tmpdir(), 'jailsftp-bench-ref-'));
+  const dir = tempDir('jailsftp-bench-ref-');
   cleanupDir(dir);
   chmodSync(dir, 0o755);
   const hostKey = join(dir, 'host_ed25519');
-  const kg = await run('ssh-keygen', [
-    '-q',
-    '-t',
-    'ed25519',
-    '-N',
-    '',
-    '-C',
-    'bench-ref',
-    '-f',
-    hostKey,
-  ]);
-  if (kg.code !== 0) throw new Error(`ssh-keygen failed: ${kg.stderr}`);
+  keyPairFile(hostKey);
   const akDir = join(dir, 'authorized_keys');
   mkdirSync(akDir, { mode: 0o755 });
   writeFileSync(join(akDir, o.user), readFileSync(`${o.keyFile}.pub`), { mode: 0o644 });
@@ -164,7 +131,7 @@ Match User ${o.user}
     { mode: 0o644 },
   );
   const t = await run(SSHD, ['-t', '-f', cfg]);
-  if (t.code !== 0) throw new Error(`sshd -t failed: ${t.stderr}`);
+  if (t.status !== 0) throw new Error(`sshd -t failed: ${t.stderr}`);
   const logFile = join(dir, 'sshd.log');
   const cpu = CpuAccount.create(`jailsftp-bench-${process.pid}-ref`);
   const proc = spawnTracked(SSHD, ['-D', '-f', cfg, '-E', logFile], { stdio: 'ignore' });

@@ -8,17 +8,9 @@ import type { ChildProcess } from 'node:child_process';
 import { DEFAULTS } from '../server/config.js';
 import type { Target } from './target.js';
 import { AGENT, sftp, type Ctx } from './workloads.js';
-import {
-  log,
-  median,
-  memStatus,
-  processTree,
-  pssOf,
-  rssOf,
-  sleep,
-  spawnTracked,
-  TreeSampler,
-} from './util.js';
+import { sleep } from '../test/helpers/proc.js';
+import { memStatus, processTree, pssOf, rssOf } from '../test/helpers/procfs.js';
+import { log, median, spawnTracked, TreeSampler } from './util.js';
 
 export interface Argon2Result {
   params: { memoryCost: number; timeCost: number; parallelism: number };

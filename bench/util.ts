@@ -1,15 +1,19 @@
-// Small helpers for the benchmark: child processes that are always cleaned up, /proc sampling of a
-// server's process tree (CPU seconds, resident memory), medians and formatting.
-import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+// Small helpers for the benchmark: clean-up steps and child processes that are always cleaned up,
+// sampling of a server's process tree (CPU seconds, resident memory), medians and formatting. The
+// process tools and /proc readings themselves are shared with the tests (test/helpers/proc.ts, procfs.ts).
+import { type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import {
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  rmdirSync,
-  writeFileSync,
-} from 'node:fs';
+  onSpawn,
+  run as runProc,
+  sleepSync,
+  spawnChild,
+  terminate,
+  type Run,
+  type RunOptions,
+} from '../test/helpers/proc.js';
+import { memStatus, processTree, readStat, resetPeak } from '../test/helpers/procfs.js';
 
 // ---------------------------------------------------------------- cleanup registry
 
@@ -17,6 +21,13 @@ type CleanupFn = () => void;
 const cleanups: CleanupFn[] = [];
 const children = new Set<ChildProcess>();
 let cleaned = false;
+
+// every child the bench starts (directly or through the shared tools) is killed at clean-up
+onSpawn((c) => {
+  children.add(c);
+  c.on('exit', () => children.delete(c));
+  c.on('error', () => children.delete(c));
+});
 
 /** Registers a synchronous clean-up step; steps run last-registered first. */
 export function onCleanup(fn: CleanupFn): void {
@@ -26,48 +37,6 @@ export function onCleanup(fn: CleanupFn): void {
 /** Removes a directory (recursively) at clean-up. */
 export function cleanupDir(dir: string): void {
   onCleanup(() => rmSync(dir, { recursive: true, force: true }));
-}
-
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return existsSync(`/proc/${pid}`) && procState(pid) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-function procState(pid: number): string | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return s.slice(s.lastIndexOf(')') + 2).split(' ')[0];
-  } catch {
-    return undefined;
-  }
-}
-
-export function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/** Sends SIGTERM to the given pids, waits up to `ms`, then SIGKILLs what is left. */
-export function terminate(pids: number[], ms = 3000): void {
-  for (const p of pids) {
-    try {
-      process.kill(p, 'SIGTERM');
-    } catch {
-      /* gone */
-    }
-  }
-  const end = Date.now() + ms;
-  while (pids.some(alive) && Date.now() < end) sleepSync(50);
-  for (const p of pids.filter(alive)) {
-    try {
-      process.kill(p, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
 }
 
 export function runCleanups(): void {
@@ -97,57 +66,19 @@ export function installCleanupHandlers(): void {
 }
 
 /** spawn() whose process is killed at clean-up if still running. */
-export function spawnTracked(cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
-  const c = spawn(cmd, args, opts);
-  children.add(c);
-  c.on('exit', () => children.delete(c));
-  c.on('error', () => children.delete(c));
-  return c;
-}
+export const spawnTracked = spawnChild;
 
-export interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command to completion; stdin text optional. Never rejects (code -1 = could not start). */
-export function run(
-  cmd: string,
-  args: string[],
-  opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
-): Promise<RunResult> {
-  return new Promise((res) => {
-    const c = spawnTracked(cmd, args, {
-      env: opts.env ?? process.env,
-      cwd: opts.cwd,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    c.stdout!.on('data', (d: Buffer) => {
-      if (stdout.length < 4_000_000) stdout += d.toString();
-    });
-    c.stderr!.on('data', (d: Buffer) => {
-      if (stderr.length < 100_000) stderr += d.toString();
-    });
-    const timer = opts.timeoutMs
-      ? setTimeout(() => {
-          stderr += `\n[killed after ${opts.timeoutMs} ms]`;
-          c.kill('SIGKILL');
-        }, opts.timeoutMs)
-      : undefined;
-    c.on('error', (e) => {
-      if (timer) clearTimeout(timer);
-      res({ code: -1, stdout, stderr: stderr + e.message });
-    });
-    c.on('close', (code) => {
-      if (timer) clearTimeout(timer);
-      res({ code, stdout, stderr });
-    });
-    c.stdin!.on('error', () => undefined);
-    c.stdin!.end(opts.input ?? '');
-  });
+/**
+ * Runs a command to completion; stdin text optional; no time limit unless timeoutMs. Never rejects
+ * (status -1 = could not start).
+ */
+export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<Run> {
+  return runProc(cmd, args, { timeoutMs: 0, maxOutput: 4_000_000, ...opts }).catch((e: Error) => ({
+    status: -1,
+    signal: null,
+    stdout: '',
+    stderr: e.message,
+  }));
 }
 
 export function which(cmd: string): string | undefined {
@@ -157,92 +88,7 @@ export function which(cmd: string): string | undefined {
 
 // ---------------------------------------------------------------- /proc sampling
 
-const PAGE = 4096;
 const HZ = 100; // USER_HZ; Linux reports utime/stime in 1/100 s on every common configuration
-
-interface StatLine {
-  ppid: number;
-  cpuTicks: number;
-  start: number;
-  rssBytes: number;
-}
-
-function readStat(pid: number): StatLine | undefined {
-  let s: string;
-  try {
-    s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  // f[0] = field 3 (state): ppid 4, utime 14, stime 15, starttime 22, rss 24
-  return {
-    ppid: Number(f[1]),
-    cpuTicks: Number(f[11]) + Number(f[12]),
-    start: Number(f[19]),
-    rssBytes: Number(f[21]) * PAGE,
-  };
-}
-
-function childPids(pid: number): number[] {
-  const out: number[] = [];
-  let tids: string[];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const t of tids) {
-    try {
-      for (const x of readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').split(' '))
-        if (x.trim()) out.push(Number(x));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
-
-/** The pid and all its descendants. */
-export function processTree(root: number): number[] {
-  const seen: number[] = [];
-  const stack = [root];
-  while (stack.length) {
-    const p = stack.pop()!;
-    if (seen.includes(p)) continue;
-    seen.push(p);
-    stack.push(...childPids(p));
-  }
-  return seen.filter((p) => existsSync(`/proc/${p}`));
-}
-
-/** Sum of resident memory of a pid set (bytes). */
-export function rssOf(pids: number[]): number {
-  let sum = 0;
-  for (const p of pids) sum += readStat(p)?.rssBytes ?? 0;
-  return sum;
-}
-
-/** VmHWM / VmRSS of one process, bytes. */
-export function memStatus(pid: number): { rss: number; hwm: number } {
-  try {
-    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? 0);
-    return { rss: kb('VmRSS') * 1024, hwm: kb('VmHWM') * 1024 };
-  } catch {
-    return { rss: 0, hwm: 0 };
-  }
-}
-
-/** Resets a process's VmHWM to its current RSS (root, Linux >= 4.0); false if not possible. */
-export function resetPeak(pid: number): boolean {
-  try {
-    writeFileSync(`/proc/${pid}/clear_refs`, '5');
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export interface TreeUsage {
   /** user+system CPU seconds of the tree during the window */
@@ -415,18 +261,4 @@ export class CpuAccount {
     }
     return Number(readFileSync(`${this.dir}/cpuacct.usage`, 'utf8').trim()) / 1e9;
   }
-}
-
-/** Sum of proportional set size (shared pages divided among their users), bytes. */
-export function pssOf(pids: number[]): number {
-  let sum = 0;
-  for (const p of pids) {
-    try {
-      const m = /^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'));
-      sum += Number(m?.[1] ?? 0) * 1024;
-    } catch {
-      /* gone */
-    }
-  }
-  return sum;
 }

@@ -16,7 +16,8 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import type { Target } from './target.js';
-import { run, type RunResult } from './util.js';
+import type { Run } from '../test/helpers/proc.js';
+import { run } from './util.js';
 import { ROOT } from './oursd.js';
 
 export const GCM = 'aes128-gcm@openssh.com';
@@ -89,15 +90,15 @@ export function sftpArgs(t: Target, cipher?: string): string[] {
   ];
 }
 
-function check(r: RunResult, what: string): RunResult {
-  if (r.code !== 0) {
+function check(r: Run, what: string): Run {
+  if (r.status !== 0) {
     const tail = (r.stderr + r.stdout).trim().split('\n').slice(-5).join('\n');
-    throw new Error(`${what} failed (exit ${r.code}): ${tail}`);
+    throw new Error(`${what} failed (exit ${r.status}): ${tail}`);
   }
   return r;
 }
 
-export async function sftp(t: Target, batch: string, cipher?: string): Promise<RunResult> {
+export async function sftp(t: Target, batch: string, cipher?: string): Promise<Run> {
   return check(
     await run('sftp', sftpArgs(t, cipher), { input: batch }),
     `sftp (${batch.split('\n')[0]})`,

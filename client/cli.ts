@@ -3,11 +3,13 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import type { Ctx } from './commands.js';
+import type { Ctx } from './commands/context.js';
 import { LoginError, login, type Connection } from './connect.js';
 import { CmdError, Interrupted, describe } from './errors.js';
 import { clientVersion } from './local.js';
+import { resolveRemote } from './paths.js';
 import { Remote } from './remote.js';
+import { escapeForTerminal } from './safe-names.js';
 import { runBatch, runInteractive } from './shell.js';
 import { splitCommands } from './words.js';
 
@@ -139,8 +141,10 @@ async function main(argv: string[]): Promise<number> {
   // Questions need a terminal on stdin, which batch input from a pipe does not leave us.
   const canAsk = interactive;
 
-  const out = (l: string): void => void process.stdout.write(l + '\n');
-  const err = (l: string): void => void process.stderr.write(l + '\n');
+  // every line goes through escapeForTerminal: names and messages from a server cannot drive the
+  // terminal (move the cursor, set the title)
+  const out = (l: string): void => void process.stdout.write(escapeForTerminal(l) + '\n');
+  const err = (l: string): void => void process.stderr.write(escapeForTerminal(l) + '\n');
 
   let conn: Connection;
   try {
@@ -160,10 +164,11 @@ async function main(argv: string[]): Promise<number> {
     else err(`jailsftp: ${describe(e)}`);
     return 255;
   }
-  const remote = new Remote(conn.sftp, conn.ssh);
+  const remote = new Remote(conn.sftp, conn.ssh, conn.sock);
   let home = '/';
   try {
-    home = await remote.realpath('.');
+    // the server's answer is normalised: no `..` in it may later name a local path
+    home = resolveRemote('/', await remote.realpath('.')).path;
   } catch {
     /* keep / */
   }
@@ -176,6 +181,7 @@ async function main(argv: string[]): Promise<number> {
     batch: !interactive,
     tty: process.stdout.isTTY === true,
     signal: new AbortController().signal,
+    suspicious: 0,
     out,
     err,
   };
@@ -207,7 +213,7 @@ main(process.argv.slice(2)).then(
     setTimeout(() => process.exit(code), 200).unref();
   },
   (e: unknown) => {
-    process.stderr.write(`jailsftp: ${describe(e)}\n`);
+    process.stderr.write(`jailsftp: ${escapeForTerminal(describe(e))}\n`);
     process.exit(1);
   },
 );

@@ -1,5 +1,6 @@
 // Connecting and logging in: host key check (trust on first use), keys, ssh-agent, password.
 import { existsSync, readFileSync } from 'node:fs';
+import { connect as tcpConnect, type Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
@@ -34,6 +35,8 @@ export interface Connection {
   sftpClient: SftpClient;
   ssh: Client;
   sftp: SFTPWrapper;
+  /** the TCP socket under the SSH connection: we open it, so that we own it */
+  sock: Socket;
   user: string;
   /** true once the SSH connection is gone */
   closed(): boolean;
@@ -95,6 +98,7 @@ export async function login(o: LoginOptions): Promise<Connection> {
       closed = true;
     },
   });
+  // ssh2-sftp-client's ssh2 Client (a plain property its type declarations leave out)
   const ssh = (sftpClient as unknown as { client: Client }).client;
   let user = o.user;
 
@@ -213,10 +217,12 @@ export async function login(o: LoginOptions): Promise<Connection> {
     });
   };
 
-  ssh.on('connect', () => ssh.setNoDelay(true));
+  // Nagle off: with it on, uploads ran at a third of the speed
+  const sock = tcpConnect({ host: o.host, port: o.port, noDelay: true });
   let sftp: SFTPWrapper;
   try {
     sftp = await sftpClient.connect({
+      sock,
       host: o.host,
       port: o.port,
       username: o.user ?? '',
@@ -238,6 +244,7 @@ export async function login(o: LoginOptions): Promise<Connection> {
     sftpClient,
     ssh,
     sftp,
+    sock,
     user: user ?? '',
     closed: () => closed,
     async end() {

@@ -1,4 +1,5 @@
 // User-facing errors: short, human, never a stack trace.
+import { Status } from '../common/wire.js';
 
 /** A failure a command reports to the user; `bare` messages are printed without the command name. */
 export class CmdError extends Error {
@@ -18,14 +19,14 @@ export class Interrupted extends Error {
 }
 
 const STATUS: Record<number, string> = {
-  1: 'End of file',
-  2: 'No such file or directory',
-  3: 'Permission denied',
-  4: 'Failure',
-  5: 'Bad message',
-  6: 'No connection',
-  7: 'Connection lost',
-  8: 'Operation not supported',
+  [Status.EOF]: 'End of file',
+  [Status.NO_SUCH_FILE]: 'No such file or directory',
+  [Status.PERMISSION_DENIED]: 'Permission denied',
+  [Status.FAILURE]: 'Failure',
+  [Status.BAD_MESSAGE]: 'Bad message',
+  [Status.NO_CONNECTION]: 'No connection',
+  [Status.CONNECTION_LOST]: 'Connection lost',
+  [Status.OP_UNSUPPORTED]: 'Operation not supported',
 };
 
 const LOCAL: Record<string, string> = {
@@ -58,8 +59,8 @@ export function describe(err: unknown): string {
   if (typeof e.code === 'number') {
     const generic = STATUS[e.code];
     // OpenSSH sends only the generic text; our server sends useful ones ("quota exceeded: …").
-    if (e.code === 4 && message && message !== 'Failure') return message;
-    if (e.code > 8 && message) return message;
+    if (e.code === Status.FAILURE && message && message !== 'Failure') return message;
+    if (e.code > Status.OP_UNSUPPORTED && message) return message;
     return generic ?? message;
   }
   if (typeof e.code === 'string' && LOCAL[e.code]) return LOCAL[e.code]!;

@@ -2,9 +2,10 @@
 // worker thread (the main thread is busy with SSH crypto and SFTP and would be the bottleneck),
 // small ones hash inline. Data handed to a worker must live in a SharedArrayBuffer (sharedBuffer).
 import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { hashLocalPrefix } from './remote.js';
+import type { HashReply, HashRequest } from './hash-worker.js';
 
 /** Transfers at least this large hash in the worker thread. */
 export const WORKER_MIN_BYTES = 16 << 20;
@@ -70,55 +71,7 @@ class InlineHash implements StreamHash {
   dispose(): void {}
 }
 
-// The worker: one hash per id; replies carry the request's seq.
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
-const { openSync, readSync, closeSync } = require('node:fs');
-const hashes = new Map();
-parentPort.on('message', (m) => {
-  try {
-    if (m.op === 'init') {
-      hashes.set(m.id, createHash('sha256'));
-    } else if (m.op === 'update') {
-      hashes.get(m.id).update(new Uint8Array(m.sab, m.off, m.len));
-      parentPort.postMessage({ seq: m.seq });
-    } else if (m.op === 'prefix') {
-      const h = hashes.get(m.id);
-      const stop = new Int32Array(m.stop);
-      const buf = Buffer.allocUnsafe(4 << 20);
-      const fd = openSync(m.path, 'r');
-      try {
-        let pos = 0;
-        while (pos < m.length) {
-          if (Atomics.load(stop, 0) !== 0) throw new Error('interrupted');
-          const n = readSync(fd, buf, 0, Math.min(buf.length, m.length - pos), pos);
-          if (n === 0) throw new Error(m.path + ': shorter than ' + m.length + ' bytes');
-          h.update(buf.subarray(0, n));
-          pos += n;
-        }
-      } finally {
-        closeSync(fd);
-      }
-      parentPort.postMessage({ seq: m.seq, value: h.copy().digest('hex') });
-    } else if (m.op === 'digest') {
-      const h = hashes.get(m.id);
-      hashes.delete(m.id);
-      parentPort.postMessage({ seq: m.seq, value: h.digest('hex') });
-    } else if (m.op === 'dispose') {
-      hashes.delete(m.id);
-    }
-  } catch (err) {
-    parentPort.postMessage({ seq: m.seq, error: String(err && err.message || err) });
-  }
-});
-`;
-
-interface Reply {
-  seq: number;
-  value?: string;
-  error?: string;
-}
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** One worker thread for the whole process, kept alive only while it has work. */
 class HashWorker {
@@ -129,9 +82,9 @@ class HashWorker {
   private broken: Error | undefined;
 
   constructor() {
-    this.worker = new Worker(WORKER_SOURCE, { eval: true });
+    this.worker = new Worker(new URL('./hash-worker.js', import.meta.url));
     this.worker.unref();
-    this.worker.on('message', (r: Reply) => {
+    this.worker.on('message', (r: HashReply) => {
       const w = this.waiting.get(r.seq);
       if (!w) return;
       this.waiting.delete(r.seq);
@@ -154,17 +107,17 @@ class HashWorker {
     return ++this.nextId;
   }
 
-  call(msg: Record<string, unknown>): Promise<string> {
+  call(msg: DistributiveOmit<Extract<HashRequest, { seq: number }>, 'seq'>): Promise<string> {
     if (this.broken) return Promise.reject(this.broken);
     const seq = ++this.seq;
     return new Promise((ok, ko) => {
       if (this.waiting.size === 0) this.worker.ref();
       this.waiting.set(seq, { ok, ko });
-      this.worker.postMessage({ ...msg, seq });
+      this.worker.postMessage({ ...msg, seq } as HashRequest);
     });
   }
 
-  post(msg: Record<string, unknown>): void {
+  post(msg: Exclude<HashRequest, { seq: number }>): void {
     if (!this.broken) this.worker.postMessage(msg);
   }
 }
@@ -204,7 +157,7 @@ class WorkerHash implements StreamHash {
     await this.w.call({
       op: 'update',
       id: this.id,
-      sab: data.buffer,
+      sab: data.buffer as SharedArrayBuffer,
       off: data.byteOffset,
       len: data.length,
     });
@@ -217,4 +170,36 @@ class WorkerHash implements StreamHash {
   dispose(): void {
     this.w.post({ op: 'dispose', id: this.id });
   }
+}
+
+/**
+ * A sha256 hash fed with the first `length` bytes of a local file (all of it when length is
+ * undefined): the caller may go on updating it with what follows (resumed transfers).
+ */
+export function hashLocalPrefix(
+  path: string,
+  length?: number,
+  signal?: AbortSignal,
+): Promise<Hash> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    if (length === 0) return resolve(h);
+    const s = createReadStream(path, {
+      start: 0,
+      end: length === undefined ? undefined : length - 1,
+      highWaterMark: 4 << 20,
+      signal,
+    });
+    let got = 0;
+    s.on('data', (d) => {
+      got += (d as Buffer).length;
+      h.update(d as Buffer);
+    });
+    s.on('error', reject);
+    s.on('end', () =>
+      length === undefined || got === length
+        ? resolve(h)
+        : reject(new Error(`${path}: shorter than ${length} bytes`)),
+    );
+  });
 }

@@ -1,7 +1,8 @@
 // Progress of one transfer: a redrawing cli-progress bar on a terminal, otherwise nothing until the
 // final summary line.
 import cliProgress from 'cli-progress';
-import { humanDuration, humanSize } from './format.js';
+import { humanDuration, humanSize } from '../common/format.js';
+import { escapeForTerminal } from './safe-names.js';
 
 export class Progress {
   private bar: cliProgress.SingleBar | undefined;
@@ -17,7 +18,8 @@ export class Progress {
   ) {
     if (!tty) return;
     this.bar = new cliProgress.SingleBar({
-      format: `${label} |{bar}| {percentage}% | {done}/{size} | {speed} | ETA {eta_h}`,
+      // the label holds a file name: it must not drive the terminal
+      format: `${escapeForTerminal(label)} |{bar}| {percentage}% | {done}/{size} | {speed} | ETA {eta_h}`,
       barCompleteChar: '\u2588',
       barIncompleteChar: '\u2591',
       barsize: 24,

@@ -1,12 +1,17 @@
 // Every question goes through inquirer. A Ctrl-C inside a question rejects with Interrupted.
 import inquirer from 'inquirer';
 import { Interrupted } from './errors.js';
+import { escapeForTerminal } from './safe-names.js';
 
 const theme = { prefix: '' };
 
 async function ask<T>(question: Record<string, unknown>): Promise<T> {
   try {
-    const answers = (await inquirer.prompt([{ ...question, name: 'v', theme }] as never)) as {
+    // questions may name remote files: they must not drive the terminal
+    const message = escapeForTerminal(String(question.message));
+    const answers = (await inquirer.prompt([
+      { ...question, message, name: 'v', theme },
+    ] as never)) as {
       v: T;
     };
     return answers.v;

@@ -1,27 +1,35 @@
-// Promise wrappers over ssh2's SFTP object, the server's extensions, and the exec hash command.
-import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+// The server as the client sees it: promise wrappers over ssh2's SFTP object (the only file that
+// touches it), the server's extensions, and the exec hash command.
+import type { Socket } from 'node:net';
 import type { Client, FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
+import { MAX_DATA, Status } from '../common/wire.js';
+import { sftpStatus } from './errors.js';
 import { shellQuote } from './paths.js';
 
-export const OPEN = { READ: 1, WRITE: 2, APPEND: 4, CREAT: 8, TRUNC: 0x10, EXCL: 0x20 } as const;
-
-/** What ssh2 knows of the server but does not export in its types. */
-interface ClientInternals {
-  _sock?: {
-    cork(): void;
-    uncork(): void;
-    on(ev: 'data', fn: () => void): unknown;
-    prependListener(ev: 'data', fn: () => void): unknown;
-    remoteAddress?: string;
+/**
+ * What ssh2's SFTP object learnt from the server but exposes in no public API: the extensions of
+ * the VERSION packet and the lengths limits@openssh.com announced. Nothing else reads ssh2's
+ * private fields.
+ */
+function negotiated(sftp: SFTPWrapper): {
+  extensions: Record<string, string>;
+  maxRead?: number;
+  maxWrite?: number;
+} {
+  const i = sftp as unknown as {
+    _extensions?: Record<string, string>;
+    _maxReadLen?: number;
+    _maxWriteLen?: number;
   };
+  return { extensions: i._extensions ?? {}, maxRead: i._maxReadLen, maxWrite: i._maxWriteLen };
 }
 
-interface SftpInternals {
-  _extensions?: Record<string, string>;
-  _maxReadLen?: number;
-  _maxWriteLen?: number;
-}
+/** Bytes per READ/WRITE that every server accepts (the SFTP drafts' minimum packet is 32 KiB). */
+const PORTABLE_DATA = 32768;
+
+/** Completion of one READ: bytes read (0 at the end of the file). */
+export type ReadCallback = (err: Error | undefined, bytesRead: number) => void;
+export type WriteCallback = (err: Error | undefined) => void;
 
 export interface DiskSpace {
   total: number;
@@ -32,9 +40,14 @@ export class Remote {
   private lostError: Error | undefined;
   private readonly lostListeners = new Set<(err: Error) => void>();
 
+  /**
+   * `sock` is the TCP socket the connection runs on (we open it and hand it to ssh2), used to cork
+   * writes and to tell whether the server is on this machine.
+   */
   constructor(
-    readonly sftp: SFTPWrapper,
+    private readonly sftp: SFTPWrapper,
     readonly ssh: Client,
+    private readonly sock?: Socket,
   ) {
     // ssh2 leaves requests in flight unanswered when the connection drops: fail them ourselves
     const lost = (): void => {
@@ -47,8 +60,7 @@ export class Remote {
     ssh.on('close', lost);
     // What ssh2 sends while it handles one piece of input (window adjusts, the requests our reply
     // callbacks issue, buffered requests a window adjust releases) leaves in one writev.
-    const sock = (ssh as unknown as ClientInternals)._sock;
-    if (sock && typeof sock.cork === 'function' && typeof sock.prependListener === 'function') {
+    if (sock) {
       sock.prependListener('data', () => sock.cork());
       sock.on('data', () => sock.uncork());
     }
@@ -81,8 +93,8 @@ export class Remote {
    * instead of one write system call per 32 KiB SSH packet.
    */
   corked<T>(fn: () => T): T {
-    const sock = (this.ssh as unknown as ClientInternals)._sock;
-    if (!sock || typeof sock.cork !== 'function') return fn();
+    const sock = this.sock;
+    if (!sock) return fn();
     sock.cork();
     try {
       return fn();
@@ -93,12 +105,12 @@ export class Remote {
 
   /** true when the server runs on this machine (loopback), so that it shares our CPU cores */
   serverIsLocal(): boolean {
-    const a = (this.ssh as unknown as ClientInternals)._sock?.remoteAddress ?? '';
+    const a = this.sock?.remoteAddress ?? '';
     return /^(127\.|::1$|::ffff:127\.)/.test(a);
   }
 
   extensions(): Record<string, string> {
-    return (this.sftp as unknown as SftpInternals)._extensions ?? {};
+    return negotiated(this.sftp).extensions;
   }
 
   hasExt(name: string): boolean {
@@ -107,11 +119,12 @@ export class Remote {
 
   /** Bytes per READ/WRITE: 255 KiB when the server announces limits@openssh.com, else 32 KiB. */
   chunkSizes(): { read: number; write: number } {
-    const i = this.sftp as unknown as SftpInternals;
-    if (!this.hasExt('limits@openssh.com')) return { read: 32768, write: 32768 };
+    const n = negotiated(this.sftp);
+    if (!('limits@openssh.com' in n.extensions))
+      return { read: PORTABLE_DATA, write: PORTABLE_DATA };
     return {
-      read: Math.min(i._maxReadLen ?? 32768, 261120),
-      write: Math.min(i._maxWriteLen ?? 32768, 261120),
+      read: Math.min(n.maxRead ?? PORTABLE_DATA, MAX_DATA),
+      write: Math.min(n.maxWrite ?? PORTABLE_DATA, MAX_DATA),
     };
   }
 
@@ -128,7 +141,7 @@ export class Remote {
     try {
       return await this.stat(p);
     } catch (err) {
-      if ((err as { code?: unknown }).code === 2) return null;
+      if (sftpStatus(err) === Status.NO_SUCH_FILE) return null;
       throw err;
     }
   }
@@ -161,6 +174,17 @@ export class Remote {
   }
   close(h: Buffer): Promise<void> {
     return this.call<void>((cb) => this.sftp.close(h, (err) => cb(err, undefined)));
+  }
+  /**
+   * One READ into buf[off, off+len) with a plain callback: the transfer pipeline keeps many in
+   * flight and does its own bookkeeping (see onLost for a dropped connection).
+   */
+  read(h: Buffer, buf: Buffer, off: number, len: number, pos: number, cb: ReadCallback): void {
+    this.sftp.read(h, buf, off, len, pos, (err, n) => cb(err ?? undefined, n));
+  }
+  /** One WRITE of buf[off, off+len) at pos, as read(). */
+  write(h: Buffer, buf: Buffer, off: number, len: number, pos: number, cb: WriteCallback): void {
+    this.sftp.write(h, buf, off, len, pos, (err) => cb(err ?? undefined));
   }
 
   /** Quota (or disk) size and free space, when the server offers statvfs@openssh.com. */
@@ -213,45 +237,4 @@ export class Remote {
       }
     });
   }
-}
-
-/**
- * A sha256 hash fed with the first `length` bytes of a local file (all of it when length is
- * undefined): the caller may go on updating it with what follows (resumed transfers).
- */
-export function hashLocalPrefix(
-  path: string,
-  length?: number,
-  signal?: AbortSignal,
-): Promise<Hash> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    if (length === 0) return resolve(h);
-    const s = createReadStream(path, {
-      start: 0,
-      end: length === undefined ? undefined : length - 1,
-      highWaterMark: 4 << 20,
-      signal,
-    });
-    let got = 0;
-    s.on('data', (d) => {
-      got += (d as Buffer).length;
-      h.update(d as Buffer);
-    });
-    s.on('error', reject);
-    s.on('end', () =>
-      length === undefined || got === length
-        ? resolve(h)
-        : reject(new Error(`${path}: shorter than ${length} bytes`)),
-    );
-  });
-}
-
-/** sha256 of the first `length` bytes of a local file (all of it when length is undefined). */
-export async function localSha256(
-  path: string,
-  length?: number,
-  signal?: AbortSignal,
-): Promise<string> {
-  return (await hashLocalPrefix(path, length, signal)).digest('hex');
 }

@@ -11,10 +11,13 @@ import {
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { COMMANDS, findCommand, type ArgKind, type Ctx } from './commands.js';
+import { isDirMode } from '../common/format.js';
+import type { ArgKind, Ctx } from './commands/context.js';
+import { COMMANDS, findCommand, runCommand } from './commands/table.js';
 import { CmdError, Interrupted, describe } from './errors.js';
 import { expandLocal } from './local.js';
 import { resolveRemote } from './paths.js';
+import { escapeForTerminal, isSuspiciousName } from './safe-names.js';
 import { splitWords } from './words.js';
 
 export type Outcome = 'ok' | 'failed' | 'quit';
@@ -51,7 +54,8 @@ export async function execLine(ctx: Ctx, line: string): Promise<Outcome> {
     hits++;
     if (hits === 1) ac.abort();
     else {
-      ctx.err('\nInterrupted twice, leaving.');
+      ctx.err('');
+      ctx.err('Interrupted twice, leaving.');
       process.exit(130);
     }
   };
@@ -68,7 +72,7 @@ export async function execLine(ctx: Ctx, line: string): Promise<Outcome> {
     if (words.length === 0) return 'ok';
     const cmd = findCommand(words[0]!);
     if (!cmd) throw new CmdError(`unknown command ${words[0]} (try help)`);
-    const r = await cmd.run(ctx, words.slice(1));
+    const r = await runCommand(ctx, cmd, words.slice(1));
     return r === 'quit' ? 'quit' : 'ok';
   } catch (err) {
     const name = line.trim().split(/\s+/)[0] ?? '';
@@ -77,7 +81,8 @@ export async function execLine(ctx: Ctx, line: string): Promise<Outcome> {
     else if (err instanceof CmdError) ctx.err(`${name}: ${err.message}`);
     else {
       ctx.err(`${name}: ${describe(err)}`);
-      if (process.env.JAILSFTP_DEBUG) ctx.err(String((err as Error).stack));
+      if (process.env.JAILSFTP_DEBUG)
+        for (const l of String((err as Error).stack).split('\n')) ctx.err(l);
     }
     return 'failed';
   } finally {
@@ -163,10 +168,11 @@ export class Completer {
     const hit = this.cache.get(key);
     if (hit && Date.now() - hit.at < 5000) return hit.names;
     const list = await this.ctx.remote.readdir(dir);
+    // names that are no plain names, or that would drive the terminal, are never offered
     const names = list
-      .filter((e) => e.filename !== '.' && e.filename !== '..')
-      .filter((e) => !dirsOnly || (e.attrs.mode & 0o170000) === 0o040000)
-      .map((e) => ((e.attrs.mode & 0o170000) === 0o040000 ? `${e.filename}/` : e.filename));
+      .filter((e) => !isSuspiciousName(e.filename) && escapeForTerminal(e.filename) === e.filename)
+      .filter((e) => !dirsOnly || isDirMode(e.attrs.mode))
+      .map((e) => (isDirMode(e.attrs.mode) ? `${e.filename}/` : e.filename));
     this.cache.set(key, { at: Date.now(), names });
     return names;
   }

@@ -1,12 +1,19 @@
-// The transfer engine: many READ/WRITE requests in flight at once, starting at any offset (resume).
+// The transfer pipeline, one for both directions: many READ or WRITE requests in flight at once,
+// starting at any offset (resume). One state machine (Flight) counts the requests in flight and the
+// local I/O under way, keeps the first failure and settles once all is through, failed, interrupted
+// or the connection is lost; a Sender (upload) or a Receiver (download) says what to issue next.
 // Local data is read and written strictly in order, so a partial local file is always a clean
 // prefix; uploads are sent in order, so a server that handles requests in order keeps a prefix too.
 import { open as openLocal, type FileHandle } from 'node:fs/promises';
-import { Interrupted } from './errors.js';
+import { OpenFlag, Status } from '../common/wire.js';
+import { Interrupted, sftpStatus } from './errors.js';
 import { sharedBuffer, type StreamHash } from './hasher.js';
-import { OPEN, type Remote } from './remote.js';
+import type { Remote } from './remote.js';
+
+export type Direction = 'upload' | 'download';
 
 export interface TransferParams {
+  direction: Direction;
   remote: Remote;
   localPath: string;
   remotePath: string;
@@ -33,278 +40,330 @@ const MAX_BLOCKS = 4;
 /** Download: at most this many received pieces go to the local file in one writev. */
 const MAX_WRITEV = 32;
 
+/** Copies localPath[start..size) to remotePath (upload) or back (download) at the same offsets. */
+export async function transfer(p: TransferParams): Promise<void> {
+  const { remote } = p;
+  let local: FileHandle | undefined;
+  let handle: Buffer | undefined;
+  try {
+    // the source is opened first: nothing is created on the other side when it cannot be read
+    if (p.direction === 'upload') {
+      local = await openLocal(p.localPath, 'r');
+      const trunc = p.start === 0 ? OpenFlag.TRUNC : 0;
+      handle = await remote.open(p.remotePath, OpenFlag.WRITE | OpenFlag.CREAT | trunc);
+    } else {
+      handle = await remote.open(p.remotePath, OpenFlag.READ);
+      local = await openLocal(p.localPath, p.start > 0 ? 'r+' : 'w');
+      if (p.start > 0) await local.truncate(p.start);
+    }
+    const flight = new Flight(p);
+    const engine =
+      p.direction === 'upload'
+        ? new Sender(p, flight, local, handle)
+        : new Receiver(p, flight, local, handle);
+    await flight.run(engine);
+  } finally {
+    await local?.close().catch(() => undefined);
+    if (handle) await closeQuietly(remote, handle);
+  }
+}
+
+/** What drives one direction: issues requests and local I/O, and knows when all is through. */
+abstract class Engine {
+  /** bytes of the destination known good: acknowledged by the server, or written locally */
+  protected done: number;
+  /** bytes per request */
+  protected readonly chunk: number;
+
+  constructor(
+    protected readonly p: TransferParams,
+    protected readonly f: Flight,
+    protected readonly file: FileHandle,
+    protected readonly handle: Buffer,
+  ) {
+    this.done = p.start;
+    const sizes = p.remote.chunkSizes();
+    this.chunk = p.direction === 'upload' ? sizes.write : sizes.read;
+  }
+
+  complete(): boolean {
+    return this.done >= this.p.size;
+  }
+
+  /** issues what may be issued now */
+  abstract kick(): void;
+
+  /** memory for data: shared when the hash runs in a worker thread */
+  protected buffer(size: number): Buffer {
+    return this.p.hash?.shared ? sharedBuffer(size) : Buffer.allocUnsafe(size);
+  }
+}
+
 function abortError(signal: AbortSignal): Error {
   return signal.reason instanceof Error && !(signal.reason.name === 'AbortError')
     ? signal.reason
     : new Interrupted();
 }
 
-/** Uploads localPath[start..size) to remotePath at the same offsets. */
-export async function upload(p: TransferParams): Promise<void> {
-  const { remote, signal } = p;
-  const chunk = remote.chunkSizes().write;
-  const concurrency = p.concurrency ?? DEFAULT_CONCURRENCY;
-  const flags = OPEN.WRITE | OPEN.CREAT | (p.start === 0 ? OPEN.TRUNC : 0);
-  const fh = await openLocal(p.localPath, 'r');
-  let handle: Buffer | undefined;
-  try {
-    handle = await remote.open(p.remotePath, flags);
-    const h = handle;
-    await new Promise<void>((resolve, reject) => {
-      let pos = p.start;
-      let done = p.start;
-      let inflight = 0;
-      let reading = false;
-      let failure: unknown;
-      let settled = false;
-      let offLost = (): void => undefined;
-      const finish = (): void => {
-        if (settled || inflight > 0 || reading) return;
-        if (failure !== undefined) {
-          settled = true;
-          offLost();
-          reject(failure);
-        } else if (signal.aborted) {
-          settled = true;
-          offLost();
-          reject(abortError(signal));
-        } else if (done >= p.size) {
-          settled = true;
-          offLost();
-          resolve();
-        }
-      };
-      const fail = (err: unknown): void => {
-        if (failure === undefined) failure = err;
-        finish();
-      };
-      // One block of READ_CHUNKS requests is read at a time; ssh2 copies each request into its own
-      // packet, so a block is free again once its requests are issued and its hash is computed.
-      const blockSize = Math.min(chunk * READ_CHUNKS, Math.max(p.size - p.start, 1));
-      const free: Buffer[] = [];
-      let blocks = 0;
-      let wake: (() => void) | undefined;
-      const release = (b: Buffer): void => {
-        free.push(b);
-        const w = wake;
-        wake = undefined;
-        w?.();
-      };
-      const takeBlock = async (): Promise<Buffer> => {
-        for (;;) {
-          const b = free.pop();
-          if (b) return b;
-          if (blocks < MAX_BLOCKS) {
-            blocks++;
-            return p.hash?.shared ? sharedBuffer(blockSize) : Buffer.allocUnsafe(blockSize);
-          }
-          await new Promise<void>((r) => (wake = r));
-        }
-      };
-      let block: Buffer = Buffer.alloc(0);
-      let blockLen = 0;
-      let blockOff = 0;
-      const pump = async (): Promise<void> => {
-        if (reading) return;
-        reading = true;
-        try {
-          while (
-            failure === undefined &&
-            !signal.aborted &&
-            pos < p.size &&
-            inflight < concurrency
-          ) {
-            if (blockOff >= blockLen) {
-              const b = await takeBlock();
-              if (failure !== undefined || signal.aborted) {
-                free.push(b);
-                break;
-              }
-              const want = Math.min(b.length, p.size - pos);
-              let got = 0;
-              try {
-                while (got < want) {
-                  const { bytesRead } = await fh.read(b, got, want - got, pos + got);
-                  if (bytesRead === 0) throw new Error('the local file shrank during the transfer');
-                  got += bytesRead;
-                }
-              } catch (err) {
-                free.push(b);
-                throw err;
-              }
-              if (p.hash)
-                p.hash.update(b.subarray(0, want)).then(
-                  () => release(b),
-                  (err: unknown) => {
-                    release(b);
-                    fail(err);
-                  },
-                );
-              else release(b);
-              block = b;
-              blockLen = want;
-              blockOff = 0;
-              if (failure !== undefined || signal.aborted) break;
-            }
-            remote.corked(() => {
-              while (blockOff < blockLen && inflight < concurrency) {
-                const len = Math.min(chunk, blockLen - blockOff);
-                const at = pos;
-                pos += len;
-                inflight++;
-                remote.sftp.write(h, block, blockOff, len, at, (err) => {
-                  inflight--;
-                  if (err) return fail(err);
-                  done += len;
-                  p.onProgress(done);
-                  void pump();
-                  finish();
-                });
-                blockOff += len;
-              }
-            });
-          }
-        } catch (err) {
-          if (failure === undefined) failure = err;
-        } finally {
-          reading = false;
-        }
-        finish();
-      };
-      signal.addEventListener('abort', finish, { once: true });
-      offLost = remote.onLost((err) => {
-        if (failure === undefined) failure = err;
+/** The state of one transfer: requests in flight, local I/O under way, the first failure. */
+class Flight {
+  inflight = 0;
+  readonly concurrency: number;
+  private busy = false;
+  private failure: unknown;
+  private settled = false;
+  private engine: Engine | undefined;
+  private settle: ((err?: unknown) => void) | undefined;
+
+  constructor(private readonly p: TransferParams) {
+    this.concurrency = p.concurrency ?? DEFAULT_CONCURRENCY;
+  }
+
+  /** false once the transfer failed or was interrupted: issue nothing more */
+  get going(): boolean {
+    return this.failure === undefined && !this.p.signal.aborted;
+  }
+
+  /** false once the transfer failed (an interrupted download still writes what has arrived) */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  run(engine: Engine): Promise<void> {
+    this.engine = engine;
+    return new Promise<void>((resolve, reject) => {
+      const offLost = this.p.remote.onLost((err) => {
+        if (this.failure === undefined) this.failure = err;
         // the replies will never come
-        inflight = 0;
-        finish();
+        this.inflight = 0;
+        this.finish();
       });
-      if (p.size <= p.start) finish();
-      else void pump();
+      this.settle = (err) => {
+        offLost();
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      this.p.signal.addEventListener('abort', () => this.finish(), { once: true });
+      if (engine.complete()) this.finish();
+      else engine.kick();
     });
-  } finally {
-    await fh.close().catch(() => undefined);
-    if (handle) await closeQuietly(remote, handle);
+  }
+
+  /** Settles the transfer when nothing is in flight and it failed, was interrupted or is done. */
+  finish(): void {
+    if (this.settled || this.inflight > 0 || this.busy || !this.settle) return;
+    if (this.failure !== undefined) this.end(this.failure);
+    else if (this.p.signal.aborted) this.end(abortError(this.p.signal));
+    else if (this.engine?.complete()) this.end(undefined);
+  }
+
+  private end(err: unknown): void {
+    this.settled = true;
+    this.settle!(err);
+  }
+
+  fail(err: unknown): void {
+    if (this.failure === undefined) this.failure = err;
+    this.finish();
+  }
+
+  /**
+   * Runs local I/O (reading for an upload, writing for a download), one at a time: false when
+   * some is already under way. A failure is kept; then the transfer may settle.
+   */
+  async local(work: () => Promise<void>): Promise<boolean> {
+    if (this.busy) return false;
+    this.busy = true;
+    try {
+      await work();
+    } catch (err) {
+      if (this.failure === undefined) this.failure = err;
+    } finally {
+      this.busy = false;
+    }
+    return true;
   }
 }
 
-/** Downloads remotePath[start..size) into localPath at the same offsets. */
-export async function download(p: TransferParams): Promise<void> {
-  const { remote, signal } = p;
-  const chunk = remote.chunkSizes().read;
-  const concurrency = p.concurrency ?? DEFAULT_CONCURRENCY;
-  const handle = await remote.open(p.remotePath, OPEN.READ);
-  let fh: FileHandle | undefined;
-  try {
-    fh = await openLocal(p.localPath, p.start > 0 ? 'r+' : 'w');
-    if (p.start > 0) await fh.truncate(p.start);
-    const file = fh;
-    await new Promise<void>((resolve, reject) => {
-      let next = p.start;
-      let written = p.start;
-      let inflight = 0;
-      let writing = false;
-      let failure: unknown;
-      let settled = false;
-      const retry: { off: number; len: number }[] = [];
-      const ready = new Map<number, { buf: Buffer; len: number }>();
-      const pool: Buffer[] = [];
-      let offLost = (): void => undefined;
-      const finish = (): void => {
-        if (settled || inflight > 0 || writing) return;
-        if (failure !== undefined) {
-          settled = true;
-          offLost();
-          reject(failure);
-        } else if (signal.aborted) {
-          settled = true;
-          offLost();
-          reject(abortError(signal));
-        } else if (written >= p.size) {
-          settled = true;
-          offLost();
-          resolve();
-        }
-      };
-      const fail = (err: unknown): void => {
-        if (failure === undefined) failure = err;
-        finish();
-      };
-      const flush = async (): Promise<void> => {
-        if (writing) return;
-        writing = true;
-        try {
-          while (failure === undefined && ready.has(written)) {
-            // every piece that follows on goes out in one writev
-            const pieces: Buffer[] = [];
-            const views: Buffer[] = [];
-            const hashing: Promise<void>[] = [];
-            let at = written;
-            let piece: { buf: Buffer; len: number } | undefined;
-            while (pieces.length < MAX_WRITEV && (piece = ready.get(at)) !== undefined) {
-              ready.delete(at);
-              const view = piece.buf.subarray(0, piece.len);
-              if (p.hash) hashing.push(p.hash.update(view));
-              pieces.push(piece.buf);
-              views.push(view);
-              at += piece.len;
-            }
-            await Promise.all([writeAll(file, views, written), ...hashing]);
-            written = at;
-            for (const b of pieces) pool.push(b);
-            p.onProgress(written);
-            // more requests while the next pieces are written
-            issue();
-          }
-        } catch (err) {
-          if (failure === undefined) failure = err;
-        } finally {
-          writing = false;
-        }
-        issue();
-        finish();
-      };
-      const issue = (): void => remote.corked(issueSome);
-      const issueSome = (): void => {
-        while (
-          failure === undefined &&
-          !signal.aborted &&
-          inflight + ready.size < concurrency &&
-          (retry.length > 0 || next < p.size)
-        ) {
-          const r = retry.shift() ?? { off: next, len: Math.min(chunk, p.size - next) };
-          if (r.off === next) next += r.len;
-          const buf =
-            pool.pop() ?? (p.hash?.shared ? sharedBuffer(chunk) : Buffer.allocUnsafe(chunk));
-          inflight++;
-          remote.sftp.read(handle, buf, 0, r.len, r.off, (err, nb) => {
-            inflight--;
-            if (err || nb === 0) {
-              pool.push(buf);
-              if (!err || (err as { code?: unknown }).code === 1)
-                return fail(new Error('the remote file shrank during the transfer'));
-              return fail(err);
-            }
-            ready.set(r.off, { buf, len: nb });
-            if (nb < r.len) retry.unshift({ off: r.off + nb, len: r.len - nb });
-            void flush();
-            issue();
-          });
-        }
-        finish();
-      };
-      signal.addEventListener('abort', finish, { once: true });
-      offLost = remote.onLost((err) => {
-        if (failure === undefined) failure = err;
-        // the replies will never come
-        inflight = 0;
-        finish();
+/** Upload: reads the local file in blocks, in order, and sends WRITE requests. */
+class Sender extends Engine {
+  private pos = this.p.start;
+  // One block of READ_CHUNKS requests is read at a time; ssh2 copies each request into its own
+  // packet, so a block is free again once its requests are issued and its hash is computed.
+  private readonly blockSize: number;
+  private readonly free: Buffer[] = [];
+  private blocks = 0;
+  private wake: (() => void) | undefined;
+  private block: Buffer = Buffer.alloc(0);
+  private blockLen = 0;
+  private blockOff = 0;
+
+  constructor(p: TransferParams, f: Flight, file: FileHandle, handle: Buffer) {
+    super(p, f, file, handle);
+    this.blockSize = Math.min(this.chunk * READ_CHUNKS, Math.max(p.size - p.start, 1));
+  }
+
+  kick(): void {
+    void this.pump();
+  }
+
+  private release(b: Buffer): void {
+    this.free.push(b);
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private async takeBlock(): Promise<Buffer> {
+    for (;;) {
+      const b = this.free.pop();
+      if (b) return b;
+      if (this.blocks < MAX_BLOCKS) {
+        this.blocks++;
+        return this.buffer(this.blockSize);
+      }
+      await new Promise<void>((r) => (this.wake = r));
+    }
+  }
+
+  /** Reads the next block of the local file and hands it to the hash; false when stopped. */
+  private async readBlock(): Promise<boolean> {
+    const { p, f } = this;
+    const b = await this.takeBlock();
+    if (!f.going) {
+      this.free.push(b);
+      return false;
+    }
+    const want = Math.min(b.length, p.size - this.pos);
+    let got = 0;
+    try {
+      while (got < want) {
+        const { bytesRead } = await this.file.read(b, got, want - got, this.pos + got);
+        if (bytesRead === 0) throw new Error('the local file shrank during the transfer');
+        got += bytesRead;
+      }
+    } catch (err) {
+      this.free.push(b);
+      throw err;
+    }
+    if (p.hash)
+      p.hash.update(b.subarray(0, want)).then(
+        () => this.release(b),
+        (err: unknown) => {
+          this.release(b);
+          f.fail(err);
+        },
+      );
+    else this.release(b);
+    this.block = b;
+    this.blockLen = want;
+    this.blockOff = 0;
+    return f.going;
+  }
+
+  /** Sends WRITEs for the block read, while the window of requests allows. */
+  private sendSome(): void {
+    const { p, f } = this;
+    while (this.blockOff < this.blockLen && f.inflight < f.concurrency) {
+      const len = Math.min(this.chunk, this.blockLen - this.blockOff);
+      const at = this.pos;
+      this.pos += len;
+      f.inflight++;
+      p.remote.write(this.handle, this.block, this.blockOff, len, at, (err) => {
+        f.inflight--;
+        if (err) return f.fail(err);
+        this.done += len;
+        p.onProgress(this.done);
+        void this.pump();
+        f.finish();
       });
-      if (p.size <= p.start) finish();
-      else issue();
+      this.blockOff += len;
+    }
+  }
+
+  private async pump(): Promise<void> {
+    const { p, f } = this;
+    const ran = await f.local(async () => {
+      while (f.going && this.pos < p.size && f.inflight < f.concurrency) {
+        if (this.blockOff >= this.blockLen && !(await this.readBlock())) break;
+        p.remote.corked(() => this.sendSome());
+      }
     });
-  } finally {
-    await fh?.close().catch(() => undefined);
-    await closeQuietly(remote, handle);
+    if (ran) f.finish();
+  }
+}
+
+/** Download: sends READ requests and writes what arrives to the local file, in order. */
+class Receiver extends Engine {
+  private next = this.p.start;
+  private readonly retry: { off: number; len: number }[] = [];
+  private readonly ready = new Map<number, { buf: Buffer; len: number }>();
+  private readonly pool: Buffer[] = [];
+
+  kick(): void {
+    this.p.remote.corked(() => this.issueSome());
+  }
+
+  private issueSome(): void {
+    const { p, f } = this;
+    while (
+      f.going &&
+      f.inflight + this.ready.size < f.concurrency &&
+      (this.retry.length > 0 || this.next < p.size)
+    ) {
+      const r = this.retry.shift() ?? {
+        off: this.next,
+        len: Math.min(this.chunk, p.size - this.next),
+      };
+      if (r.off === this.next) this.next += r.len;
+      const buf = this.pool.pop() ?? this.buffer(this.chunk);
+      f.inflight++;
+      p.remote.read(this.handle, buf, 0, r.len, r.off, (err, nb) => {
+        f.inflight--;
+        if (err || nb === 0) {
+          this.pool.push(buf);
+          if (!err || sftpStatus(err) === Status.EOF)
+            return f.fail(new Error('the remote file shrank during the transfer'));
+          return f.fail(err);
+        }
+        this.ready.set(r.off, { buf, len: nb });
+        if (nb < r.len) this.retry.unshift({ off: r.off + nb, len: r.len - nb });
+        void this.flush();
+        this.kick();
+      });
+    }
+    f.finish();
+  }
+
+  /** Writes every piece that follows on from what is written, in one writev. */
+  private async flush(): Promise<void> {
+    const { p, f } = this;
+    const ran = await f.local(async () => {
+      while (!f.failed && this.ready.has(this.done)) {
+        const pieces: Buffer[] = [];
+        const views: Buffer[] = [];
+        const hashing: Promise<void>[] = [];
+        let at = this.done;
+        let piece: { buf: Buffer; len: number } | undefined;
+        while (pieces.length < MAX_WRITEV && (piece = this.ready.get(at)) !== undefined) {
+          this.ready.delete(at);
+          const view = piece.buf.subarray(0, piece.len);
+          if (p.hash) hashing.push(p.hash.update(view));
+          pieces.push(piece.buf);
+          views.push(view);
+          at += piece.len;
+        }
+        await Promise.all([writeAll(this.file, views, this.done), ...hashing]);
+        this.done = at;
+        for (const b of pieces) this.pool.push(b);
+        p.onProgress(this.done);
+        // more requests while the next pieces are written
+        this.kick();
+      }
+    });
+    if (!ran) return;
+    this.kick();
+    f.finish();
   }
 }
 

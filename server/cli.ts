@@ -2,10 +2,10 @@
 // jailsftpd: the server and its administration commands.
 import './threadpool.js';
 import { parseArgs } from 'node:util';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { formatSize, parseSize } from './size.js';
+import { formatSize, parseSize } from '../common/format.js';
 import { hashPassword } from './users/password.js';
 import {
   parseExpiry,
@@ -15,6 +15,7 @@ import {
   type UserRecord,
 } from './users/store.js';
 import { loadHostKeys } from './ssh/hostkeys.js';
+import { purgeHome } from './users/purge.js';
 import { scanUsage } from './fs/quota.js';
 import { readFileSync } from 'node:fs';
 import { JailServer } from './ssh/server.js';
@@ -37,7 +38,7 @@ usage:
   jailsftpd user passwd NAME [--password-stdin]
   jailsftpd user key add|remove NAME KEY
   jailsftpd user quota NAME SIZE
-  jailsftpd user del NAME [--purge]
+  jailsftpd user del NAME [--purge] [--force]
   jailsftpd user list [--json]
   jailsftpd user disable|enable NAME
   jailsftpd user set NAME --expires DATE|never
@@ -60,7 +61,8 @@ a terminal and without --password-stdin the user logs in with keys only.`,
     'usage: jailsftpd user key add|remove NAME KEY\nKEY is a public key line or a file holding one.',
   'user quota': 'usage: jailsftpd user quota NAME SIZE\nSets the quota (0 = unlimited).',
   'user del':
-    'usage: jailsftpd user del NAME [--purge]\nDeletes the user; --purge also deletes the home.',
+    'usage: jailsftpd user del NAME [--purge] [--force]\nDeletes the user; --purge also deletes the home ' +
+    '(never following a symbolic link); a home outside the homes directory needs --force.',
   'user list':
     'usage: jailsftpd user list [--json]\nLists users: name, quota, used, keys; --json for scripts (sizes in bytes).',
   'user disable':
@@ -179,6 +181,7 @@ async function userCommand(args: string[]): Promise<void> {
       purge: { type: 'boolean' },
       expires: { type: 'string' },
       json: { type: 'boolean' },
+      force: { type: 'boolean' },
     },
   });
   if (values.help || !sub || !HELP[helpKey]) {
@@ -252,9 +255,15 @@ async function userCommand(args: string[]): Promise<void> {
     }
     case 'del': {
       const r = needUser(store, name);
-      store.delete(r.name);
-      if (values.purge) rmSync(store.homeOf(r), { recursive: true, force: true });
-      console.log(`user ${r.name} deleted${values.purge ? ' with its home' : ''}`);
+      const home = store.homeOf(r);
+      if (!values.purge) {
+        store.delete(r.name);
+        console.log(`user ${r.name} deleted`);
+        return;
+      }
+      // checks come first: a refused purge keeps the user and removes nothing
+      const did = purgeHome(home, cfg.homes, values.force ?? false, () => store.delete(r.name));
+      console.log(`user ${r.name} deleted with its home (${did})`);
       return;
     }
     case 'disable':
@@ -335,20 +344,27 @@ async function serve(args: string[]): Promise<void> {
   log('listening', { users: cfg.users, homes: cfg.homes });
   console.log(`jailsftpd listening on ${host}:${port}`);
   let stopping = false;
-  const stop = (sig: string): void => {
+  const stop = (sig: string, code = 0): void => {
     if (stopping) process.exit(1); // second signal: leave now
     stopping = true;
     log('shutdown', { signal: sig, grace: cfg.shutdownGrace });
-    void server.shutdown(cfg.shutdownGrace).then(() => process.exit(0));
+    void server.shutdown(cfg.shutdownGrace).then(() => process.exit(code));
   };
-  // A bug in the handling of one connection must not take every other user down with it: log it
-  // loudly (with its stack, for a bug report) and keep serving.
-  process.on('uncaughtException', (e) => log('bug.uncaught', { error: e.stack ?? String(e) }));
-  process.on('unhandledRejection', (e) =>
-    log('bug.unhandled_rejection', {
-      error: e instanceof Error ? (e.stack ?? e.message) : String(e),
-    }),
-  );
+  // A bug in the handling of one request, channel or connection is caught at that boundary and
+  // ends only that session or connection (engine.ts, session.ts, ssh/server.ts). An exception
+  // that still reaches the process escaped all of them: the state it interrupted (running
+  // requests, session counts, a quota ledger) can no longer be trusted, and serving on could let
+  // a user pass the quota or lock a user out. So: log it with its stack, stop accepting, let the
+  // running transfers finish within the shutdown grace, and exit with status 70 (EX_SOFTWARE) so
+  // that the service manager starts a clean process. A watchdog makes sure the process does go.
+  const fatal = (event: string, e: unknown): void => {
+    log(event, { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+    if (stopping) return;
+    setTimeout(() => process.exit(70), (cfg.shutdownGrace + 15) * 1000).unref();
+    stop(event, 70);
+  };
+  process.on('uncaughtException', (e) => fatal('bug.uncaught', e));
+  process.on('unhandledRejection', (e) => fatal('bug.unhandled_rejection', e));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

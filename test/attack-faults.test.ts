@@ -4,11 +4,12 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import { startServer, type TestServer } from './helpers/server.js';
+import { Status } from '../common/wire.js';
+import { fixture, useServer } from './helpers/fixture.js';
+import type { TestServer } from './helpers/server.js';
 import { F, freshLogin, MB, rawSftp, T, tryLogin, type Raw } from './helpers/attack.js';
 import { sha256, usage } from './helpers/files.js';
 import { sleep } from './helpers/run.js';
@@ -32,7 +33,7 @@ async function upload(
       next += CHUNK;
       const rep = await r.write(h, off, data.subarray(off, off + CHUNK));
       if (rep.type === -1) return;
-      if (rep.code === 0) acked.push(off);
+      if (rep.code === Status.OK) acked.push(off);
       else errors.push(rep.msg!);
       opts.onChunk?.(++done);
       if (opts.pace) await sleep(opts.pace);
@@ -61,16 +62,12 @@ function refusesConnections(srv: TestServer): Promise<boolean> {
 }
 
 test('disk full (8 MiB tmpfs as the homes root)', { timeout: 120_000 }, async (t) => {
-  const mnt = mkdtempSync(join(tmpdir(), 'jailsftp-tmpfs-'));
+  const fx = fixture(t);
+  const mnt = fx.tempDir('jailsftp-tmpfs-');
   const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt]);
   if (m.status !== 0) return t.skip(`cannot mount tmpfs: ${m.stderr}`);
-  const srv = await startServer({ config: { homes: mnt } });
-  t.after(async () => {
-    await srv.stop();
-    spawnSync('umount', [mnt]);
-    rmSync(mnt, { recursive: true, force: true });
-    srv.cleanup();
-  });
+  fx.defer(() => spawnSync('umount', [mnt]));
+  const srv = await fx.server({ config: { homes: mnt } });
   const filler = srv.addUser('filler');
   const quser = srv.addUser('quser', { quota: 4 * MB });
   // filler leaves about 2 MiB of the disk free
@@ -93,7 +90,7 @@ test('disk full (8 MiB tmpfs as the homes root)', { timeout: 120_000 }, async (t
     up.errors.every((e) => e === 'No space left on device'),
     `messages: ${[...new Set(up.errors)].join(', ')}`,
   );
-  assert.equal((await q.close(h)).code, 0);
+  assert.equal((await q.close(h)).code, Status.OK);
   // what was acknowledged is on disk; the other file is intact
   const onDisk = readFileSync(join(mnt, 'quser', 'big'));
   for (const off of up.acked)
@@ -103,7 +100,7 @@ test('disk full (8 MiB tmpfs as the homes root)', { timeout: 120_000 }, async (t
     );
   assert.equal(sha256(readFileSync(join(mnt, 'quser', 'keep'))), sha256(keep));
   // free the disk: the ledger must now equal what quser has on disk
-  assert.equal((await f.path(T.REMOVE, '/fill')).code, 0);
+  assert.equal((await f.path(T.REMOVE, '/fill')).code, Status.OK);
   const used = usage(join(mnt, 'quser'));
   assert.equal(await q.free(), Math.floor((4 * MB - used) / 1024) * 1024, 'ledger after ENOSPC');
   t.diagnostic(
@@ -121,8 +118,7 @@ test(
   'SIGTERM mid-transfer: stops accepting, lets it finish, exits 0',
   { timeout: 120_000 },
   async (t) => {
-    const srv = await startServer({ config: { shutdownGrace: 20 } });
-    t.after(() => srv.cleanup());
+    const srv = await useServer(t, { config: { shutdownGrace: 20 } });
     const u = srv.addUser('u');
     const r = await rawSftp(srv, u);
     const data = randomBytes(8 * MB);
@@ -144,7 +140,7 @@ test(
     assert.ok(signalled);
     assert.ok(await refusesConnections(srv), 'still accepting after SIGTERM');
     assert.deepEqual(res.errors, []);
-    assert.equal((await r.close(h)).code, 0);
+    assert.equal((await r.close(h)).code, Status.OK);
     assert.equal(sha256(readFileSync(join(u.home, 'up'))), sha256(data));
     await r.end();
     assert.equal(await exited, 0);
@@ -155,8 +151,7 @@ test(
   'SIGTERM with a stalled client: handles closed after the grace, data flushed',
   { timeout: 60_000 },
   async (t) => {
-    const srv = await startServer({ config: { shutdownGrace: 2 } });
-    t.after(() => srv.cleanup());
+    const srv = await useServer(t, { config: { shutdownGrace: 2 } });
     const u = srv.addUser('u');
     const r = await rawSftp(srv, u);
     const h = await r.openOk('/held', F.WRITE | F.CREAT);
@@ -177,7 +172,7 @@ test(
   'SIGKILL mid-upload: the partial file resumes to a byte-identical result',
   { timeout: 120_000 },
   async (t) => {
-    const srv = await startServer();
+    const srv = await useServer(t);
     const u = srv.addUser('u');
     const data = randomBytes(6 * MB);
     const r = await rawSftp(srv, u);
@@ -200,11 +195,7 @@ test(
       readFileSync(join(u.home, 'file')).equals(data.subarray(0, partial)),
       'prefix intact',
     );
-    const srv2 = await startServer({ dir: srv.dir });
-    t.after(async () => {
-      await srv2.stop();
-      srv2.cleanup();
-    });
+    const srv2 = await useServer(t, { dir: srv.dir });
     const r2 = await rawSftp(srv2, u);
     const st = await r2.path(T.STAT, '/file');
     assert.equal(st.size, partial);
@@ -221,11 +212,7 @@ test(
   'broken user records and homes refuse that user only, with a log line',
   { timeout: 120_000 },
   async (t) => {
-    const srv = await startServer();
-    t.after(async () => {
-      await srv.stop();
-      srv.cleanup();
-    });
+    const srv = await useServer(t);
     const good = srv.addUser('good');
     const users = ['corrupt', 'invalid', 'unreadable', 'homefile', 'nohome'].map((n) =>
       srv.addUser(n),

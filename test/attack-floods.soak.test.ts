@@ -2,16 +2,12 @@
 // the attacked user from elsewhere still log in.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from './helpers/server.js';
+import { useServer } from './helpers/fixture.js';
 import { tryLogin } from './helpers/attack.js';
 
 test('2,000 failed logins from one address', { timeout: 1_200_000 }, async (t) => {
-  const srv = await startServer();
+  const srv = await useServer(t);
   const alice = srv.addUser('alice');
-  t.after(async () => {
-    await srv.stop();
-    srv.cleanup();
-  });
   const N = 2000;
   let next = 0;
   let failed = 0;

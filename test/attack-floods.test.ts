@@ -5,7 +5,8 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import { startServer, type TestServer } from './helpers/server.js';
+import { useServer } from './helpers/fixture.js';
+import type { TestServer } from './helpers/server.js';
 import { freshLogin, rawSftp, rss, MB, T, tryLogin } from './helpers/attack.js';
 import { sleep } from './helpers/run.js';
 
@@ -51,13 +52,9 @@ export async function failStorm(
 }
 
 test('connection floods', { timeout: 600_000 }, async (t) => {
-  const srv = await startServer({ config: { limits: { loginTimeout: 5 } } });
+  const srv = await useServer(t, { config: { limits: { loginTimeout: 5 } } });
   const alice = srv.addUser('alice');
   const victim = srv.addUser('victim');
-  t.after(async () => {
-    await srv.stop();
-    srv.cleanup();
-  });
   // whatever a failed attack left open goes before the next one
   t.afterEach(() => {
     for (const s of allSockets.splice(0)) s.destroy();
@@ -147,35 +144,30 @@ test('connection floods', { timeout: 600_000 }, async (t) => {
     },
   );
 
-  await t.test('login timeout and idle timeout', async () => {
-    const s2 = await startServer({ config: { limits: { loginTimeout: 2, idleTimeout: 2 } } });
+  await t.test('login timeout and idle timeout', async (st) => {
+    const s2 = await useServer(st, { config: { limits: { loginTimeout: 2, idleTimeout: 2 } } });
     const bob = s2.addUser('bob');
-    try {
-      // a handshake that stops after the version line
-      const sock = await tcp(s2, '127.0.0.60');
-      sock.write('SSH-2.0-stall\r\n');
-      const t0 = performance.now();
-      await new Promise((r) => sock.once('close', r));
-      const loginClosed = performance.now() - t0;
-      assert.ok(loginClosed > 1500 && loginClosed < 5000, `closed after ${loginClosed} ms`);
-      // an idle session is closed; a busy one is not
-      const idle = await rawSftp(s2, bob);
-      const busy = await rawSftp(s2, bob);
-      const t1 = performance.now();
-      let busyOk = true;
-      while (performance.now() - t1 < 5000) {
-        const r = await busy.path(T.REALPATH, '.');
-        if (r.type !== T.NAME) busyOk = false;
-        await sleep(300);
-      }
-      assert.equal(idle.closed, true, 'idle session still open after 5 s');
-      assert.equal(busyOk, true, 'busy session was closed');
-      await busy.end();
-      t.diagnostic(`login timeout closed after ${loginClosed.toFixed(0)} ms`);
-    } finally {
-      await s2.stop();
-      s2.cleanup();
+    // a handshake that stops after the version line
+    const sock = await tcp(s2, '127.0.0.60');
+    sock.write('SSH-2.0-stall\r\n');
+    const t0 = performance.now();
+    await new Promise((r) => sock.once('close', r));
+    const loginClosed = performance.now() - t0;
+    assert.ok(loginClosed > 1500 && loginClosed < 5000, `closed after ${loginClosed} ms`);
+    // an idle session is closed; a busy one is not
+    const idle = await rawSftp(s2, bob);
+    const busy = await rawSftp(s2, bob);
+    const t1 = performance.now();
+    let busyOk = true;
+    while (performance.now() - t1 < 5000) {
+      const r = await busy.path(T.REALPATH, '.');
+      if (r.type !== T.NAME) busyOk = false;
+      await sleep(300);
     }
+    assert.equal(idle.closed, true, 'idle session still open after 5 s');
+    assert.equal(busyOk, true, 'busy session was closed');
+    await busy.end();
+    t.diagnostic(`login timeout closed after ${loginClosed.toFixed(0)} ms`);
   });
 });
 

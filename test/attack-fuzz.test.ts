@@ -5,12 +5,13 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { AttrFlag, MAX_PACKET, MAX_PATH } from '../common/wire.js';
 import { decodeRequest } from '../server/sftp/codec.js';
-import { startServer } from './helpers/server.js';
-import { Canaries, freshLogin, MB, Pkt, rawSftp, rss, T } from './helpers/attack.js';
+import { useServer } from './helpers/fixture.js';
+import { Canaries, F, freshLogin, MB, Pkt, rawSftp, rss, T } from './helpers/attack.js';
 import { sleep } from './helpers/run.js';
 
-const MAX_PATH = 4096;
+const ALL = AttrFlag.SIZE | AttrFlag.UIDGID | AttrFlag.PERMISSIONS | AttrFlag.ACMODTIME;
 
 const lenAtLimit = fc.oneof(
   fc.constantFrom(0, 1, 4, 255, 256, MAX_PATH - 1, MAX_PATH, MAX_PATH + 1, 0x7fffffff, 0xffffffff),
@@ -41,7 +42,17 @@ const strField = fc.oneof(
 
 const attrsField = fc
   .tuple(
-    fc.constantFrom(0, 1, 2, 4, 8, 15, 0x80000000, 0x8000000f, 0xffffffff),
+    fc.constantFrom(
+      0,
+      AttrFlag.SIZE,
+      AttrFlag.UIDGID,
+      AttrFlag.PERMISSIONS,
+      AttrFlag.ACMODTIME,
+      ALL,
+      AttrFlag.EXTENDED,
+      (AttrFlag.EXTENDED | ALL) >>> 0,
+      0xffffffff,
+    ),
     u64AtLimit,
     fc.nat(0xffffffff),
     fc.constantFrom(0, 1, 1024, 1025, 0xffffffff),
@@ -49,11 +60,11 @@ const attrsField = fc
   )
   .map(([flags, size, n, count, exts]) => {
     const p = new Pkt().u32(flags);
-    if (flags & 1) p.u64(size);
-    if (flags & 2) p.u32(n).u32(n);
-    if (flags & 4) p.u32(n);
-    if (flags & 8) p.u32(n).u32(n);
-    if (flags & 0x80000000) {
+    if (flags & AttrFlag.SIZE) p.u64(size);
+    if (flags & AttrFlag.UIDGID) p.u32(n).u32(n);
+    if (flags & AttrFlag.PERMISSIONS) p.u32(n);
+    if (flags & AttrFlag.ACMODTIME) p.u32(n).u32(n);
+    if (flags & AttrFlag.EXTENDED) {
       p.u32(count);
       for (const e of exts) p.raw(e);
     }
@@ -176,15 +187,10 @@ test('codec: honest packets decode to their fields', () => {
 });
 
 test('fuzzed packets against a live server', { timeout: 180_000 }, async (t) => {
-  const srv = await startServer();
+  const srv = await useServer(t);
   const u = srv.addUser('fuzz', { quota: 8 * MB });
   const other = srv.addUser('other');
-  const can = new Canaries(srv);
-  t.after(async () => {
-    await srv.stop();
-    can.cleanup();
-    srv.cleanup();
-  });
+  const can = new Canaries(srv, t);
   const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 100000);
   t.diagnostic(`live fuzz seed ${seed} (FUZZ_SEED=${seed} repeats it)`);
   const bodies = fc.sample(requestBody, { numRuns: 3000, seed });
@@ -192,11 +198,11 @@ test('fuzzed packets against a live server', { timeout: 180_000 }, async (t) => 
   let closed = 0;
   let r = await rawSftp(srv, u);
   // some real handles for the handle-taking requests to hit
-  await r.open('/f', 3 | 8);
+  await r.open('/f', F.READ | F.WRITE | F.CREAT);
   await r.path(T.OPENDIR, '/');
   for (let i = 0; i < bodies.length; i++) {
     const body = bodies[i]!;
-    if (body.length < 5 || body.length > 256 * 1024) continue;
+    if (body.length < 5 || body.length > MAX_PACKET) continue;
     const id = body.readUInt32BE(1);
     const frame = Buffer.concat([new Pkt().u32(body.length).build(), body]);
     const waiter = r.req(T.REALPATH, new Pkt().str('/'), (id + 1) >>> 0);

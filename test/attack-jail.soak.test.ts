@@ -6,12 +6,7 @@ import { freshLogin } from './helpers/attack.js';
 import { jailSetup, race } from './helpers/attack-jail.js';
 
 test('swap races, long', { skip: needs('paramiko'), timeout: 600_000 }, async (t) => {
-  const { srv, alice, can, cfg } = await jailSetup();
-  t.after(async () => {
-    await srv.stop();
-    can.cleanup();
-    srv.cleanup();
-  });
+  const { srv, alice, can, cfg } = await jailSetup(t);
   for (const mode of ['disk', 'sftp'] as const) {
     const { worker, swap } = await race(srv, alice, can, cfg, 60, mode);
     t.diagnostic(`${mode} race: ${swap.swaps} swaps, ${worker.ops} ops (${worker.ok} succeeded)`);

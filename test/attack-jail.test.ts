@@ -10,13 +10,8 @@ import { lastJson, pyRun } from './helpers/run.js';
 import { jailSetup, QUOTA, race, type PyReport } from './helpers/attack-jail.js';
 
 test('jail attacks', { skip: needs('paramiko'), timeout: 300_000 }, async (t) => {
-  const { srv, alice, can, cfg } = await jailSetup();
+  const { srv, alice, can, cfg } = await jailSetup(t);
   const pid = srv.proc.pid!;
-  t.after(async () => {
-    await srv.stop();
-    can.cleanup();
-    srv.cleanup();
-  });
 
   const after = async (): Promise<void> => {
     can.check();

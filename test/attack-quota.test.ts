@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer } from './helpers/server.js';
+import { Status } from '../common/wire.js';
+import { useServer } from './helpers/fixture.js';
 import {
   Canaries,
   F,
@@ -48,7 +49,7 @@ async function fill(
         (opts.start ?? 0) + off,
         data.subarray(0, Math.min(CHUNK, total - off)),
       );
-      if (rep.code === 0) ok++;
+      if (rep.code === Status.OK) ok++;
       else {
         failed++;
         messages.add(`${rep.code} ${rep.msg}`);
@@ -61,14 +62,9 @@ async function fill(
 }
 
 test('quota attacks', { timeout: 600_000 }, async (t) => {
-  const srv = await startServer();
+  const srv = await useServer(t);
   const user = srv.addUser('quser', { quota: QUOTA });
-  const can = new Canaries(srv);
-  t.after(async () => {
-    await srv.stop();
-    can.cleanup();
-    srv.cleanup();
-  });
+  const can = new Canaries(srv, t);
   // held open all along, so that the ledger stays the live one
   const watcher = await rawSftp(srv, user);
 
@@ -87,7 +83,7 @@ test('quota attacks', { timeout: 600_000 }, async (t) => {
   const clear = async (): Promise<void> => {
     for (const n of readdirSync(user.home)) {
       const rep = await watcher.path(T.REMOVE, `/${n}`);
-      assert.equal(rep.code, 0, `remove ${n}: ${rep.msg}`);
+      assert.equal(rep.code, Status.OK, `remove ${n}: ${rep.msg}`);
     }
     await check('after clearing');
   };
@@ -129,24 +125,24 @@ test('quota attacks', { timeout: 600_000 }, async (t) => {
     const s = await rawSftp(srv, user);
     const h = await s.openOk('/big', F.WRITE | F.CREAT | F.TRUNC);
     const w = await s.write(h, 2 ** 40, Buffer.from('x'));
-    assert.equal(w.code, 4);
+    assert.equal(w.code, Status.FAILURE);
     assert.match(w.msg!, /^quota exceeded: /);
     const fs1 = await s.req(T.FSETSTAT, new Pkt().str(h).attrs({ size: 2 ** 40 }));
-    assert.equal(fs1.code, 4);
+    assert.equal(fs1.code, Status.FAILURE);
     assert.match(fs1.msg!, /^quota exceeded: /);
     const ss = await s.req(T.SETSTAT, new Pkt().str('/big').attrs({ size: 2 ** 40 }));
     assert.match(ss.msg!, /^quota exceeded: /);
     // past 2^53 and at 2^64-1: a status, not a crash
     const w2 = await s.write(h, 2n ** 64n - 1n, Buffer.from('x'));
     assert.equal(w2.type, T.STATUS);
-    assert.notEqual(w2.code, 0);
+    assert.notEqual(w2.code, Status.OK);
     const ss2 = await s.req(T.SETSTAT, new Pkt().str('/big').attrs({ size: 2n ** 63n }));
-    assert.notEqual(ss2.code, 0);
+    assert.notEqual(ss2.code, Status.OK);
     // exactly the quota fits, one more byte does not
     const fit = await s.req(T.FSETSTAT, new Pkt().str(h).attrs({ size: QUOTA }));
-    assert.equal(fit.code, 0, fit.msg);
-    assert.equal((await s.write(h, QUOTA, Buffer.from('y'))).code, 4);
-    assert.equal((await s.write(h, QUOTA - 1, Buffer.from('y'))).code, 0);
+    assert.equal(fit.code, Status.OK, fit.msg);
+    assert.equal((await s.write(h, QUOTA, Buffer.from('y'))).code, Status.FAILURE);
+    assert.equal((await s.write(h, QUOTA - 1, Buffer.from('y'))).code, Status.OK);
     await s.close(h);
     assert.equal(statSync(join(user.home, 'big')).size, QUOTA);
     await s.end();
@@ -164,7 +160,7 @@ test('quota attacks', { timeout: 600_000 }, async (t) => {
     const w = await s2.openOk('/other', F.WRITE | F.CREAT);
     assert.match((await s2.write(w, 0, Buffer.from('x'))).msg!, /^quota exceeded: 0 B free/);
     const h = await s2.openOk('/over', F.WRITE | F.TRUNC);
-    assert.equal((await s2.write(h, 0, Buffer.alloc(1000))).code, 0);
+    assert.equal((await s2.write(h, 0, Buffer.alloc(1000))).code, Status.OK);
     await s2.close(h);
     await s2.close(w);
     assert.equal(statSync(join(user.home, 'over')).size, 1000);
@@ -184,12 +180,12 @@ test('quota attacks', { timeout: 600_000 }, async (t) => {
     const a = await s.openOk('/src', F.READ);
     const b = await s.openOk('/dst', F.WRITE | F.CREAT | F.TRUNC);
     const rep = await s.ext('copy-data', new Pkt().str(a).u64(0).u64(0).str(b).u64(0));
-    assert.equal(rep.code, 4);
+    assert.equal(rep.code, Status.FAILURE);
     assert.match(rep.msg!, /^quota exceeded: /);
     // copy onto itself at an offset past the quota
     const c = await s.openOk('/src', F.READ | F.WRITE);
     const rep2 = await s.ext('copy-data', new Pkt().str(c).u64(0).u64(0).str(c).u64(QUOTA));
-    assert.equal(rep2.code, 4);
+    assert.equal(rep2.code, Status.FAILURE);
     await s.close(a);
     await s.close(b);
     await s.close(c);
@@ -208,21 +204,21 @@ test('quota attacks', { timeout: 600_000 }, async (t) => {
     await s.put('/c', randomBytes(third));
     await check('three files');
     const rn = await s.ext('posix-rename@openssh.com', new Pkt().str('/a').str('/b'));
-    assert.equal(rn.code, 0, rn.msg);
+    assert.equal(rn.code, Status.OK, rn.msg);
     await check('rename over closed file');
     // the target is open for writing in another session while it is replaced
     const o = await rawSftp(srv, user);
     const hb = await o.openOk('/b', F.WRITE);
     const rn2 = await s.ext('posix-rename@openssh.com', new Pkt().str('/c').str('/b'));
-    assert.equal(rn2.code, 0, rn2.msg);
+    assert.equal(rn2.code, Status.OK, rn2.msg);
     // the replaced inode is still open: writing to it is still counted until it closes
-    assert.equal((await o.write(hb, third, Buffer.alloc(1000))).code, 0);
+    assert.equal((await o.write(hb, third, Buffer.alloc(1000))).code, Status.OK);
     await o.close(hb);
     await check('rename over open file');
     // v3 RENAME refuses an existing target
     await s.put('/d', Buffer.from('d'));
     const rn3 = await s.req(T.RENAME, new Pkt().str('/d').str('/b'));
-    assert.equal(rn3.code, 4);
+    assert.equal(rn3.code, Status.FAILURE);
     await o.end();
     await s.end();
     await check('rename');
@@ -236,10 +232,10 @@ test('quota attacks', { timeout: 600_000 }, async (t) => {
     const h = await s.openOk('/resume', F.WRITE);
     const r = await fill(s, '', QUOTA, { handle: h, start: 0 });
     assert.equal(r.failed, 0);
-    assert.equal((await s.write(h, QUOTA, Buffer.from('!'))).code, 4);
+    assert.equal((await s.write(h, QUOTA, Buffer.from('!'))).code, Status.FAILURE);
     // APPEND at the end: refused too
     const ha = await s.openOk('/resume', F.WRITE | F.APPEND);
-    assert.equal((await s.write(ha, 0, Buffer.from('!'))).code, 4);
+    assert.equal((await s.write(ha, 0, Buffer.from('!'))).code, Status.FAILURE);
     await s.close(ha);
     await s.close(h);
     assert.equal(statSync(join(user.home, 'resume')).size, QUOTA);
@@ -280,7 +276,7 @@ test('quota attacks', { timeout: 600_000 }, async (t) => {
     const h = await a.openOk('/victim', F.WRITE | F.CREAT | F.TRUNC);
     const writing = fill(a, '', QUOTA * 2, { handle: h, depth: 8 });
     await sleep(50);
-    assert.equal((await b.path(T.REMOVE, '/victim')).code, 0);
+    assert.equal((await b.path(T.REMOVE, '/victim')).code, Status.OK);
     // meanwhile b fills what the ledger says is free: it must not pass the quota together
     const other = fill(b, '/other', QUOTA, { depth: 8 });
     const [ra, rb] = await Promise.all([writing, other]);
@@ -299,7 +295,7 @@ test('quota attacks', { timeout: 600_000 }, async (t) => {
   await t.test('the server still serves a fresh login, data intact', async () => {
     const s = await rawSftp(srv, user);
     const data = randomBytes(100_000);
-    assert.ok((await s.put('/final', data)).every((x) => x.code === 0));
+    assert.ok((await s.put('/final', data)).every((x) => x.code === Status.OK));
     await s.end();
     assert.equal(sha256(readFileSync(join(user.home, 'final'))), sha256(data));
     await freshLogin(srv, user);

@@ -4,9 +4,10 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer } from './helpers/server.js';
+import { AttrFlag, MAX_DATA, MAX_PACKET, Status } from '../common/wire.js';
+import { useServer } from './helpers/fixture.js';
 import { bigDirectory, download, RSS_LIMIT, sparseCheckFile } from './helpers/attack-resources.js';
 import {
   Canaries,
@@ -23,24 +24,17 @@ import {
 import { sleep } from './helpers/run.js';
 
 test('resource attacks', { timeout: 600_000 }, async (t) => {
-  const srv = await startServer();
+  const srv = await useServer(t);
   const pid = srv.proc.pid!;
-  const alice = srv.addUser('alice');
-  const bob = srv.addUser('bob');
-  const can = new Canaries(srv);
-  t.after(async () => {
-    await srv.stop();
-    can.cleanup();
-    srv.cleanup();
-  });
+  const alice = srv.addUser('alice', { home: true });
+  const bob = srv.addUser('bob', { home: true });
+  const can = new Canaries(srv, t);
   const after = async (): Promise<void> => {
     can.check();
     await freshLogin(srv, alice);
     await freshLogin(srv, bob);
     assert.ok(rss(pid) < RSS_LIMIT, `server RSS ${rss(pid)}`);
   };
-  mkdirSync(alice.home, { recursive: true });
-  mkdirSync(bob.home, { recursive: true });
   writeFileSync(join(alice.home, 'file'), randomBytes(1024));
   const FLOOD_FILE = 16 * MB;
   writeFileSync(join(alice.home, 'flood'), randomBytes(FLOOD_FILE));
@@ -90,7 +84,7 @@ test('resource attacks', { timeout: 600_000 }, async (t) => {
     const h = await r.openOk('/flood', F.READ);
     r.ch.pause(); // stop reading: SSH flow control must stop the server
     const sampler = rssSampler(pid);
-    const L = 255 * 1024;
+    const L = MAX_DATA;
     for (let i = 0; i < 50_000; i++) void r.read(h, (i % 64) * L, L);
     await sleep(3000);
     const b = await rawSftp(srv, bob);
@@ -114,9 +108,9 @@ test('resource attacks', { timeout: 600_000 }, async (t) => {
     const h = await r.openOk('/flood', F.READ);
     const rep = await r.read(h, 0, 0xffffffff);
     assert.equal(rep.type, T.DATA);
-    assert.equal(rep.data!.length, 255 * 1024);
+    assert.equal(rep.data!.length, MAX_DATA);
     const rep2 = await r.read(h, 2 ** 52, 0xffffffff);
-    assert.equal(rep2.code, 1);
+    assert.equal(rep2.code, Status.EOF);
     await r.end();
     await after();
   });
@@ -130,7 +124,7 @@ test('resource attacks', { timeout: 600_000 }, async (t) => {
       ['truncated READ', pkt(T.READ, 7, new Pkt().str(Buffer.alloc(4)).u32(0).build()), 'status'],
       [
         'attrs extended count 0xFFFFFFFF',
-        pkt(T.SETSTAT, 7, new Pkt().str('/x').u32(0x80000000).u32(0xffffffff).build()),
+        pkt(T.SETSTAT, 7, new Pkt().str('/x').u32(AttrFlag.EXTENDED).u32(0xffffffff).build()),
         'status',
       ],
       [
@@ -148,8 +142,12 @@ test('resource attacks', { timeout: 600_000 }, async (t) => {
       ],
       // framing lies: the connection of this client closes
       ['packet length 0', Buffer.from([0, 0, 0, 0]), 'closed'],
-      ['packet length 2^32-1', Buffer.from([255, 255, 255, 255, 3, 0, 0, 0, 1]), 'closed'],
-      ['packet length 256 KiB + 1', lenOnly(256 * 1024 + 1), 'closed'],
+      [
+        'packet length 2^32-1',
+        Buffer.concat([lenOnly(0xffffffff), Buffer.from([T.OPEN, 0, 0, 0, 1])]),
+        'closed',
+      ],
+      ['packet length 256 KiB + 1', lenOnly(MAX_PACKET + 1), 'closed'],
       ['packet of 3 bytes (no id)', Buffer.from([0, 0, 0, 3, T.STAT, 0, 0]), 'closed'],
       [
         'second INIT (version 7, read as id 7)',
@@ -165,7 +163,7 @@ test('resource attacks', { timeout: 600_000 }, async (t) => {
         const first = r.stray.find((s) => s.id === 7);
         if (want === 'status') assert.equal(first?.type, T.STATUS, `${what}: no status reply`);
         else assert.ok(first, `${what}: no reply`);
-        if (want === 'status') assert.notEqual(first?.code, 0, `${what}: OK`);
+        if (want === 'status') assert.notEqual(first?.code, Status.OK, `${what}: OK`);
         assert.equal(rep.type, T.NAME, `${what}: session stopped answering`);
       } else {
         const res = await Promise.race([
@@ -190,7 +188,7 @@ test('resource attacks', { timeout: 600_000 }, async (t) => {
     t.diagnostic(
       `big directory: RSS peak ${(peak / MB).toFixed(0)} MB, largest reply ${maxReply} B`,
     );
-    assert.ok(maxReply < 256 * 1024);
+    assert.ok(maxReply < MAX_PACKET);
     await after();
   });
 

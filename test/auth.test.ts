@@ -6,7 +6,8 @@ import { connect as tcpConnect } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
-import { startServer, type TestServer, type TestUser } from './helpers/server.js';
+import { useServer } from './helpers/fixture.js';
+import type { TestServer, TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
 import { sftpPassword, sshKey } from './helpers/clients.js';
 import type { Run } from './helpers/run.js';
@@ -74,11 +75,7 @@ function ssh2Login(
 }
 
 test('authentication', { skip: needs('sftp', 'sshpass') }, async (t) => {
-  const srv = await startServer();
-  t.after(async () => {
-    await srv.stop();
-    srv.cleanup();
-  });
+  const srv = await useServer(t);
   const u: TestUser = srv.addUser('alma', { key: true, password: 'right password' });
   const other = srv.addUser('olga', { key: true });
   const stranger = join(srv.dir, 'stranger');
@@ -190,41 +187,36 @@ test('authentication', { skip: needs('sftp', 'sshpass') }, async (t) => {
   });
 });
 
-test('login timeout', async () => {
+test('login timeout', async (t) => {
   // config `limits` replaces only the keys given
-  const srv = await startServer({ config: { limits: { loginTimeout: 2 } } });
-  try {
-    srv.addUser('slow', { password: 'slow' });
-    const silentFor = (send: string): Promise<number> =>
-      new Promise((res) => {
-        const t0 = Date.now();
-        const s = tcpConnect(srv.port, srv.host, () => {
-          if (send) s.write(send);
-        });
-        s.on('data', () => undefined);
-        s.on('error', () => undefined);
-        s.on('close', () => res(Date.now() - t0));
+  const srv = await useServer(t, { config: { limits: { loginTimeout: 2 } } });
+  srv.addUser('slow', { password: 'slow' });
+  const silentFor = (send: string): Promise<number> =>
+    new Promise((res) => {
+      const t0 = Date.now();
+      const s = tcpConnect(srv.port, srv.host, () => {
+        if (send) s.write(send);
       });
-    // a client that sends nothing, and one that stops after its version line
-    const [silent, stalled] = await Promise.all([silentFor(''), silentFor('SSH-2.0-stall\r\n')]);
-    for (const ms of [silent, stalled]) {
-      assert.ok(ms >= 1800, `closed after ${ms} ms, before the timeout`);
-      assert.ok(ms < 8000, `still open after ${ms} ms`);
-    }
-    assert.match(srv.output(), /connection\.login_timeout/);
-    // a client that logs in in time stays connected past the timeout
-    const c = new ssh2.Client();
-    await new Promise<void>((res, rej) => {
-      c.on('ready', res).on('error', rej);
-      c.connect({ host: srv.host, port: srv.port, username: 'slow', password: 'slow' });
+      s.on('data', () => undefined);
+      s.on('error', () => undefined);
+      s.on('close', () => res(Date.now() - t0));
     });
-    let closed = false;
-    c.on('close', () => (closed = true));
-    await new Promise((r) => setTimeout(r, 3500));
-    assert.equal(closed, false, 'an authenticated connection was closed by the login timeout');
-    c.end();
-  } finally {
-    await srv.stop();
-    srv.cleanup();
+  // a client that sends nothing, and one that stops after its version line
+  const [silent, stalled] = await Promise.all([silentFor(''), silentFor('SSH-2.0-stall\r\n')]);
+  for (const ms of [silent, stalled]) {
+    assert.ok(ms >= 1800, `closed after ${ms} ms, before the timeout`);
+    assert.ok(ms < 8000, `still open after ${ms} ms`);
   }
+  assert.match(srv.output(), /connection\.login_timeout/);
+  // a client that logs in in time stays connected past the timeout
+  const c = new ssh2.Client();
+  await new Promise<void>((res, rej) => {
+    c.on('ready', res).on('error', rej);
+    c.connect({ host: srv.host, port: srv.port, username: 'slow', password: 'slow' });
+  });
+  let closed = false;
+  c.on('close', () => (closed = true));
+  await new Promise((r) => setTimeout(r, 3500));
+  assert.equal(closed, false, 'an authenticated connection was closed by the login timeout');
+  c.end();
 });

@@ -7,7 +7,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSy
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
-import { startServer, CLI, type TestServer } from './helpers/server.js';
+import { fixture, useServer } from './helpers/fixture.js';
+import { CLI, type TestServer } from './helpers/server.js';
 import { generateKeyPair } from '../server/ssh/hostkeys.js';
 
 function run(
@@ -94,11 +95,7 @@ test('jailsftpd --help and every subcommand --help', () => {
 });
 
 test('user administration, host keys, and a running server sees every change', async (t) => {
-  const srv = await startServer();
-  t.after(async () => {
-    await srv.stop();
-    srv.cleanup();
-  });
+  const srv = await useServer(t);
 
   await t.test('host keys: mode 0600, fingerprints equal ssh-keygen -lf', () => {
     const files = readdirSync(srv.keysDir).sort();
@@ -288,10 +285,9 @@ test('user administration, host keys, and a running server sees every change', a
   });
 });
 
-test('size units', () => {
+test('size units', (t) => {
   // via the real CLI, in a scratch users directory
-  const dir = join(process.env.TMPDIR ?? '/tmp', `jailsftp-cli-size-${process.pid}-${Date.now()}`);
-  mkdirSync(dir, { recursive: true });
+  const dir = fixture(t).tempDir('jailsftp-cli-size-');
   const cases: [string, number][] = [
     ['0', 0],
     ['12345', 12345],
@@ -301,18 +297,14 @@ test('size units', () => {
     ['10k', 10240],
     ['3MB', 3_000_000],
   ];
-  try {
-    for (const [text, bytes] of cases) {
-      const name = `u${bytes}`;
-      const r = run(
-        ['user', 'add', name, '--password-stdin', '--quota', text, '--users', dir, '--homes', dir],
-        'pw\n',
-      );
-      assert.equal(r.status, 0, r.stderr);
-      const rec = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as { quota: number };
-      assert.equal(rec.quota, bytes, text);
-    }
-  } finally {
-    spawnSync('rm', ['-rf', dir]);
+  for (const [text, bytes] of cases) {
+    const name = `u${bytes}`;
+    const r = run(
+      ['user', 'add', name, '--password-stdin', '--quota', text, '--users', dir, '--homes', dir],
+      'pw\n',
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const rec = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as { quota: number };
+    assert.equal(rec.quota, bytes, text);
   }
 });

@@ -2,15 +2,16 @@
 // after the partial part is checked; corrupted parts are caught.
 import assert from 'node:assert/strict';
 import { closeSync, copyFileSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { startServer, type TestServer, type TestUser } from './helpers/server.js';
+import { before, test } from 'node:test';
+import { fixture } from './helpers/fixture.js';
+import type { TestServer, TestUser } from './helpers/server.js';
 import { exited, runClient, scratchHome, startClient } from './helpers/jailsftp.js';
 import { randomFile, sha256, sha256File, sizeOf } from './helpers/files.js';
 import { waitFor } from './helpers/run.js';
 
 const BIG = 96 * 1024 * 1024;
+const fx = fixture();
 let srv: TestServer;
 let alice: TestUser;
 let home: string;
@@ -52,16 +53,10 @@ async function killMidway(cmd: string, watch: string): Promise<number> {
 }
 
 before(async () => {
-  srv = await startServer();
+  srv = await fx.server();
   alice = srv.addUser('alice', { key: true });
-  home = scratchHome();
+  home = scratchHome(fx);
   bigSum = randomFile(join(home, 'big.bin'), BIG);
-});
-
-after(async () => {
-  await srv.stop();
-  srv.cleanup();
-  rmSync(home, { recursive: true, force: true });
 });
 
 test('an upload killed with SIGKILL resumes after the remote part is checked', async () => {
@@ -125,7 +120,7 @@ test('an upload cut by killing the server resumes against the restarted server',
   assert.match(err, /put: \/up3\.bin: (Connection lost|No connection)|Connection closed/);
   const partial = sizeOf(remote);
   assert.ok(partial > 0 && partial < BIG, `partial ${partial}`);
-  srv = await startServer({ dir: srv.dir });
+  srv = await fx.server({ dir: srv.dir });
   const r = await runClient(args(['-c', 'put big.bin up3.bin']), { home });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /matches; resuming at \d+%/);

@@ -2,27 +2,20 @@
 // and transfers say they could not be verified instead of failing.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import {
-  mkdirSync,
-  mkdtempSync,
-  rmSync,
-  statSync,
-  truncateSync,
-  writeFileSync,
-  existsSync,
-} from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { mkdirSync, statSync, truncateSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
+import { fixture } from './helpers/fixture.js';
+import { keyPairFile } from './helpers/keys.js';
+import { freePort } from './helpers/proc.js';
 import { needs } from './helpers/tools.js';
 import { runClient, scratchHome } from './helpers/jailsftp.js';
 import { randomFile, sha256File } from './helpers/files.js';
-import { generateKeyPair } from '../server/ssh/hostkeys.js';
 
 const skip =
   needs('sshd') ||
   (process.getuid?.() !== 0 ? 'sshd tests need root (sshd must switch users)' : false);
+const fx = fixture();
 let dir: string;
 let start: string;
 let keyFile: string;
@@ -30,25 +23,14 @@ let port: number;
 let sshd: ChildProcess | undefined;
 let home: string;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 before(async () => {
   if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'jailsftp-sshd-'));
+  dir = fx.tempDir('jailsftp-sshd-');
   start = join(dir, 'start');
   mkdirSync(start);
-  const host = generateKeyPair('ed25519');
-  writeFileSync(join(dir, 'host_ed25519'), host.private, { mode: 0o600 });
-  const user = generateKeyPair('ed25519');
+  keyPairFile(join(dir, 'host_ed25519'));
   keyFile = join(dir, 'user_ed25519');
-  writeFileSync(keyFile, user.private, { mode: 0o600 });
+  const user = keyPairFile(keyFile);
   writeFileSync(join(dir, 'authorized_keys'), user.public + '\n');
   port = await freePort();
   writeFileSync(
@@ -73,6 +55,7 @@ before(async () => {
   sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  fx.defer(() => sshd?.kill('SIGTERM'));
   let log = '';
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`sshd did not start: ${log}`)), 10000);
@@ -85,13 +68,7 @@ before(async () => {
     });
     sshd!.on('exit', () => reject(new Error(`sshd exited: ${log}`)));
   });
-  home = scratchHome();
-});
-
-after(() => {
-  sshd?.kill('SIGTERM');
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  if (home) rmSync(home, { recursive: true, force: true });
+  home = scratchHome(fx);
 });
 
 function client(cmds: string) {

@@ -2,17 +2,18 @@
 // login, completion, progress bar, Ctrl-C back to ftp>, the resume question, history.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { needs } from './helpers/tools.js';
-import { startServer, type TestServer } from './helpers/server.js';
+import { fixture } from './helpers/fixture.js';
+import type { TestServer } from './helpers/server.js';
 import { CLIENT, scratchHome } from './helpers/jailsftp.js';
 import { randomFile, sha256File, sizeOf } from './helpers/files.js';
 
 const SIZE = 200 * 1024 * 1024;
+const fx = fixture();
 let srv: TestServer | undefined;
-let scratch: string | undefined;
 const session = `jailsftp-client-${process.pid}`;
 
 function tmux(...args: string[]): string {
@@ -38,26 +39,18 @@ async function waitScreen(re: RegExp, what: string, timeoutMs = 20000): Promise<
 
 before(async () => {
   if (needs('tmux')) return;
-  srv = await startServer();
-});
-
-after(async () => {
-  spawnSync('tmux', ['kill-session', '-t', session]);
-  if (srv) {
-    await srv.stop();
-    srv.cleanup();
-  }
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
+  srv = await fx.server();
+  fx.defer(() => spawnSync('tmux', ['kill-session', '-t', session]));
 });
 
 test(
   'interactive session: trust, password, completion, progress, Ctrl-C, resume question',
   { skip: needs('tmux') },
-  async () => {
+  async (t) => {
     const s = srv!;
     const dave = s.addUser('dave', { password: 'correct horse' });
     mkdirSync(join(dave.home, 'subdir'), { recursive: true });
-    const home = (scratch = scratchHome());
+    const home = scratchHome(fixture(t));
     const sum = randomFile(join(home, 'big.bin'), SIZE);
     const cmd = `cd ${home} && env -u SSH_AUTH_SOCK -u JAILSFTP_PASSWORD HOME=${home} ${process.execPath} ${CLIENT} -P ${s.port} dave@127.0.0.1; echo EXIT=$?; sleep 60`;
     tmux('new-session', '-d', '-s', session, '-x', '150', '-y', '40', cmd);

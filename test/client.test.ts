@@ -2,13 +2,14 @@
 // batch mode, host keys.
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { startServer, type TestServer, type TestUser } from './helpers/server.js';
+import { before, describe, test } from 'node:test';
+import { fixture } from './helpers/fixture.js';
+import type { TestServer, TestUser } from './helpers/server.js';
 import { runClient, scratchHome, type RunResult } from './helpers/jailsftp.js';
 import { randomFile, sha256File } from './helpers/files.js';
 
+const fx = fixture();
 let srv: TestServer;
 let alice: TestUser;
 let home: string;
@@ -28,15 +29,9 @@ function lines(r: RunResult): string[] {
 }
 
 before(async () => {
-  srv = await startServer();
+  srv = await fx.server();
   alice = srv.addUser('alice', { key: true });
-  home = scratchHome();
-});
-
-after(async () => {
-  await srv.stop();
-  srv.cleanup();
-  rmSync(home, { recursive: true, force: true });
+  home = scratchHome(fx);
 });
 
 describe('client commands (batch)', () => {

@@ -4,23 +4,18 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, type TestUser } from './helpers/server.js';
+import { type TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
-import { lftp as lftpRun } from './helpers/clients.js';
-import { randomFiles, sha256, SIZES } from './helpers/files.js';
+import { clientSetup, lftp as lftpRun } from './helpers/clients.js';
+import { sha256, SIZES } from './helpers/files.js';
 import type { Run } from './helpers/run.js';
 
 test('lftp', { skip: needs('lftp') }, async (t) => {
-  const srv = await startServer();
-  t.after(async () => {
-    await srv.stop();
-    srv.cleanup();
-  });
-  const local = join(srv.dir, 'local');
-  mkdirSync(local);
-  const data = randomFiles(local);
-  const pwUser = srv.addUser('lena', { password: 'lena-secret' });
-  const keyUser = srv.addUser('lars', { key: true });
+  const { srv, local, data, pwUser, keyUser } = await clientSetup(
+    t,
+    { name: 'lena', password: 'lena-secret' },
+    'lars',
+  );
 
   const lftp = (u: TestUser, commands: string[]): Promise<Run> => lftpRun(srv, u, commands);
 

@@ -2,7 +2,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startServer } from './helpers/server.js';
+import { useServer } from './helpers/fixture.js';
 import { needs } from './helpers/tools.js';
 import { sftpBatch } from './helpers/clients.js';
 import { randomFile, sha256File } from './helpers/files.js';
@@ -10,11 +10,7 @@ import { randomFile, sha256File } from './helpers/files.js';
 const SIZE = 1024 * 1024 * 1024;
 
 test('OpenSSH sftp: 1 GiB put and get', { skip: needs('sftp') }, async (t) => {
-  const srv = await startServer();
-  t.after(async () => {
-    await srv.stop();
-    srv.cleanup();
-  });
+  const srv = await useServer(t);
   const u = srv.addUser('big', { key: true });
   const src = join(srv.dir, 'src.bin');
   const want = randomFile(src, SIZE);

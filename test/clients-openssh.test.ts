@@ -4,7 +4,8 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, type TestServer, type TestUser } from './helpers/server.js';
+import { useServer } from './helpers/fixture.js';
+import type { TestServer, TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
 import { sftpBatch, sftpPassword } from './helpers/clients.js';
 import { randomFile, sha256File, SIZES } from './helpers/files.js';
@@ -26,13 +27,9 @@ function sftpPw(srv: TestServer, u: TestUser, batch: string): Promise<Run> {
 const LARGE = 256 * 1024 * 1024;
 
 test('OpenSSH sftp', { skip: needs('sftp', 'sshpass') }, async (t) => {
-  const srv = await startServer();
+  const srv = await useServer(t);
   const local = join(srv.dir, 'local');
   mkdirSync(local);
-  t.after(async () => {
-    await srv.stop();
-    srv.cleanup();
-  });
   const files = new Map<string, string>();
   for (const [name, size] of SIZES) files.set(name, randomFile(join(local, name), size));
   const keyUser = srv.addUser('kate', { key: true, quota: '1GiB' });

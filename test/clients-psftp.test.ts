@@ -4,29 +4,24 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, type TestUser } from './helpers/server.js';
+import { type TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
-import { psftp as psftpRun } from './helpers/clients.js';
-import { randomFiles, sha256, SIZES } from './helpers/files.js';
+import { clientSetup, psftp as psftpRun } from './helpers/clients.js';
+import { sha256, SIZES } from './helpers/files.js';
 import { run, type Run } from './helpers/run.js';
 
 test('PuTTY psftp', { skip: needs('psftp') }, async (t) => {
-  const srv = await startServer();
-  t.after(async () => {
-    await srv.stop();
-    srv.cleanup();
-  });
+  const { srv, local, data, pwUser, keyUser } = await clientSetup(
+    t,
+    { name: 'pat', password: 'pat-secret' },
+    'kim',
+  );
   const hk = srv.cli(['hostkey', '--host-keys', srv.keysDir]);
   assert.equal(hk.status, 0, hk.stderr);
   const hostkeys = hk.stdout
     .trim()
     .split('\n')
     .map((l) => l.split(' ')[1]!);
-  const local = join(srv.dir, 'local');
-  mkdirSync(local);
-  const data = randomFiles(local);
-  const pwUser = srv.addUser('pat', { password: 'pat-secret' });
-  const keyUser = srv.addUser('kim', { key: true });
   const ppk = join(srv.dir, 'kim.ppk');
   const conv = await run('puttygen', [keyUser.keyFile!, '-O', 'private', '-o', ppk]);
   assert.equal(conv.status, 0, conv.stderr);

@@ -6,9 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, type TestUser } from './helpers/server.js';
+import { type TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
-import { randomFiles, sha256, SIZES } from './helpers/files.js';
+import { clientSetup } from './helpers/clients.js';
+import { sha256, SIZES } from './helpers/files.js';
 import { run, type Run } from './helpers/run.js';
 
 const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
@@ -21,16 +22,11 @@ interface LsJson {
 }
 
 test('rclone sftp backend', { skip: needs('rclone') }, async (t) => {
-  const srv = await startServer();
-  t.after(async () => {
-    await srv.stop();
-    srv.cleanup();
-  });
-  const local = join(srv.dir, 'local');
-  mkdirSync(local);
-  const data = randomFiles(local);
-  const pwUser = srv.addUser('rita', { password: 'rita-secret' });
-  const keyUser = srv.addUser('rolf', { key: true });
+  const { srv, local, data, pwUser, keyUser } = await clientSetup(
+    t,
+    { name: 'rita', password: 'rita-secret' },
+    'rolf',
+  );
   const obscured = spawnSync('rclone', ['obscure', pwUser.password], { encoding: 'utf8' });
   assert.equal(obscured.status, 0, obscured.stderr);
 

@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import SftpClient from 'ssh2-sftp-client';
-import { startServer, type TestServer, type TestUser } from './helpers/server.js';
+import { useServer } from './helpers/fixture.js';
+import { type TestServer, type TestUser } from './helpers/server.js';
 import { sha256, SIZES } from './helpers/files.js';
 
 async function connect(srv: TestServer, u: TestUser, how: 'key' | 'password'): Promise<SftpClient> {
@@ -21,11 +22,7 @@ async function connect(srv: TestServer, u: TestUser, how: 'key' | 'password'): P
 }
 
 test('ssh2-sftp-client', async (t) => {
-  const srv = await startServer();
-  t.after(async () => {
-    await srv.stop();
-    srv.cleanup();
-  });
+  const srv = await useServer(t);
   const u = srv.addUser('sam', { key: true, password: 'sam-secret' });
   const local = join(srv.dir, 'local');
 

@@ -10,7 +10,7 @@ import { Framer, FrameError } from '../server/sftp/framer.js';
 import { MAX_PACKET, PacketType, Writer, type Attrs } from '../common/wire.js';
 import { SftpEngine } from '../server/sftp/engine.js';
 import { HandleTable } from '../server/sftp/handles.js';
-import type { UserFs } from '../server/fs/userfs.js';
+import { MemoryStorage } from './helpers/memory-storage.js';
 
 const u32 = fc.nat({ max: 0xffffffff });
 const u64 = fc.maxSafeNat();
@@ -255,7 +255,7 @@ test('the framer refuses bad lengths with FrameError only', () => {
   );
 });
 
-/** An engine on an in-memory channel, with storage that fails every call. */
+/** An engine on an in-memory channel, with in-memory storage. */
 function engineHarness(): { input: (b: Buffer) => void; replies: Buffer[]; ended: () => boolean } {
   const out: Buffer[] = [];
   const framer = new Framer();
@@ -271,17 +271,7 @@ function engineHarness(): { input: (b: Buffer) => void; replies: Buffer[]; ended
       cb();
     },
   });
-  const fs = new Proxy(
-    {},
-    {
-      get: (_t, prop) => {
-        if (prop === 'then') return undefined;
-        return () => {
-          throw Object.assign(new Error('storage unavailable in this test'), { code: 'EIO' });
-        };
-      },
-    },
-  ) as UserFs;
+  const fs = new MemoryStorage();
   new SftpEngine(ch, { fs, handles: new HandleTable(16), user: 'fuzz' });
   return { input: (b) => ch.push(b), replies: out, ended: () => ended };
 }

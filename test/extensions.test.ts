@@ -1,30 +1,26 @@
 // Extensions: VERSION lists exactly what is implemented, and each one works through a real client
 // where one uses it (OpenSSH sftp: df, rename, cp, put -f, limits) and through paramiko otherwise.
-import test, { after, before } from 'node:test';
+import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, type TestServer, type TestUser } from './helpers/server.js';
+import { fixture } from './helpers/fixture.js';
+import type { TestServer, TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
 import { sftpBatch } from './helpers/clients.js';
 import { sha256 } from './helpers/files.js';
 import { pyAs } from './helpers/run.js';
 
+const fx = fixture();
 let srv: TestServer;
 let u: TestUser;
 let local: string;
 
 before(async () => {
-  srv = await startServer();
+  srv = await fx.server();
   u = srv.addUser('alice', { key: true, quota: '10M' });
   mkdirSync(join(u.home, 'sub'), { recursive: true });
-  local = mkdtempSync(join(tmpdir(), 'jailsftp-ext-'));
-});
-after(async () => {
-  await srv.stop();
-  srv.cleanup();
-  rmSync(local, { recursive: true, force: true });
+  local = fx.tempDir('jailsftp-ext-');
 });
 
 const ADVERTISED = [

@@ -1,21 +1,22 @@
 // Hash speed on a 256 MiB file, and that a long hash does not stall another session.
-import test, { after, before } from 'node:test';
+import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { startServer, type TestServer, type TestUser } from './helpers/server.js';
+import { fixture } from './helpers/fixture.js';
+import type { TestServer, TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
 import { pyAs } from './helpers/run.js';
 
+const fx = fixture();
 let srv: TestServer;
 let u: TestUser;
 
 before(async () => {
-  srv = await startServer();
-  u = srv.addUser('alice');
-  mkdirSync(u.home, { recursive: true });
+  srv = await fx.server();
+  u = srv.addUser('alice', { home: true });
   const fd = openSync(join(u.home, 'big.bin'), 'w');
   const chunk = randomBytes(1024 * 1024);
   for (let i = 0; i < 256; i++) {
@@ -23,10 +24,6 @@ before(async () => {
     writeSync(fd, chunk);
   }
   closeSync(fd);
-});
-after(async () => {
-  await srv.stop();
-  srv.cleanup();
 });
 
 test(

@@ -1,35 +1,31 @@
 // Integrity: check-file-name/check-file-handle against Python's hashlib, exec sha256sum/sha1sum/md5sum
 // against coreutils, and rclone using those commands for md5sum, sha1sum, check and --checksum.
-import test, { after, before } from 'node:test';
+import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, type TestServer, type TestUser } from './helpers/server.js';
+import { fixture } from './helpers/fixture.js';
+import type { TestServer, TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
 import { rcloneEnv, sshKey } from './helpers/clients.js';
 import { sha256 } from './helpers/files.js';
 import { pyAs, run, type Run } from './helpers/run.js';
 
+const fx = fixture();
 let srv: TestServer;
 let u: TestUser;
 let local: string;
 const DATA = Buffer.alloc(1_000_003);
 
 before(async () => {
-  srv = await startServer();
+  srv = await fx.server();
   u = srv.addUser('alice', { key: true });
   mkdirSync(join(u.home, 'sub'), { recursive: true });
   for (let i = 0; i < DATA.length; i++) DATA[i] = (i * 131 + (i >> 9)) & 0xff;
   writeFileSync(join(u.home, 'data.bin'), DATA);
   writeFileSync(join(u.home, 'sub', 'my file.txt'), 'hello world\n');
-  local = mkdtempSync(join(tmpdir(), 'jailsftp-integrity-'));
-});
-after(async () => {
-  await srv.stop();
-  srv.cleanup();
-  rmSync(local, { recursive: true, force: true });
+  local = fx.tempDir('jailsftp-integrity-');
 });
 
 /** ssh exec of one command line (OpenSSH sends it as one string). */

@@ -5,8 +5,8 @@
 // disk itself and prints one line per check; a failed check fails the test with its name.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { startServer, type TestServer, type TestUser } from './helpers/server.js';
+import { useServer } from './helpers/fixture.js';
+import { type TestServer, type TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
 import { pyRun } from './helpers/run.js';
 
@@ -24,14 +24,9 @@ async function expectAllChecks(script: string, srv: TestServer, u: TestUser): Pr
 }
 
 test('SFTP v3 protocol with a raw paramiko client', { skip: needs('paramiko') }, async (t) => {
-  const srv = await startServer();
-  t.after(async () => {
-    await srv.stop();
-    srv.cleanup();
-  });
+  const srv = await useServer(t);
   const fresh = (name: string): TestUser => {
-    const u = srv.addUser(name, { password: `pw-${name}` });
-    mkdirSync(u.home, { recursive: true });
+    const u = srv.addUser(name, { password: `pw-${name}`, home: true });
     return u;
   };
 

@@ -1,12 +1,12 @@
 // Rounds of concurrent OpenSSH and paramiko writers of one user over the quota, with deletes in
 // between: the largest usage ever sampled stays <= quota, and the ledger matches the disk after.
-import test, { after, before } from 'node:test';
+import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, type TestServer, type TestUser } from './helpers/server.js';
+import { fixture } from './helpers/fixture.js';
+import type { TestServer, TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
 import { sftpBatch, sshOpts } from './helpers/clients.js';
 import { randomFile, usage, watchUsage } from './helpers/files.js';
@@ -14,26 +14,21 @@ import { pyAs } from './helpers/run.js';
 
 const MiB = 1024 * 1024;
 const QUOTA = 4 * MiB;
+const fx = fixture();
 let srv: TestServer;
 let u: TestUser;
 let local: string;
 
 before(async () => {
-  srv = await startServer();
-  u = srv.addUser('soak', { quota: QUOTA, key: true });
-  mkdirSync(u.home, { recursive: true });
-  local = mkdtempSync(join(tmpdir(), 'jailsftp-qsoak-'));
-});
-after(async () => {
-  await srv.stop();
-  srv.cleanup();
-  rmSync(local, { recursive: true, force: true });
+  srv = await fx.server();
+  u = srv.addUser('soak', { quota: QUOTA, key: true, home: true });
+  local = fx.tempDir('jailsftp-qsoak-');
 });
 
 test(
   '5 rounds of 3 OpenSSH + 3 paramiko sessions writing 2x the quota: overshoot 0, ledger exact',
   { skip: needs('sftp', 'paramiko') },
-  async () => {
+  async (tc) => {
     // a session held open for the whole test keeps the same ledger alive (no rescan between rounds)
     const holder = spawn('sftp', [...sshOpts(srv, u), `${u.name}@${srv.host}`], {
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -42,7 +37,7 @@ test(
     holder.stdout.on('data', (d: Buffer) => (said += d.toString()));
     holder.stderr.on('data', (d: Buffer) => (said += d.toString()));
     const closed = new Promise((r) => holder.on('close', r));
-    after(() => void holder.kill('SIGKILL'));
+    fixture(tc).defer(() => void holder.kill('SIGKILL'));
     for (let i = 0; i < 100 && !said.includes('Connected'); i++) {
       await new Promise((r) => setTimeout(r, 50));
     }

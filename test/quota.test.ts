@@ -1,19 +1,11 @@
 // Quota: the CLI, `df`, and the invariant "sum of apparent sizes in a home <= quota" under
 // concurrent sessions, several handles, huge offsets, SETSTAT size, TRUNC, copy-data, rename, remove.
-import test, { after, before } from 'node:test';
+import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  statSync,
-  statfsSync,
-  writeFileSync,
-  rmSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, type TestServer, type TestUser } from './helpers/server.js';
+import { fixture } from './helpers/fixture.js';
+import type { TestServer, TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
 import { sftpBatch } from './helpers/clients.js';
 import { randomFile, sha256, usage, watchUsage } from './helpers/files.js';
@@ -21,24 +13,19 @@ import { py, pyAs } from './helpers/run.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
+const fx = fixture();
 let srv: TestServer;
 let local: string;
 let n = 0;
 
 before(async () => {
-  srv = await startServer();
-  local = mkdtempSync(join(tmpdir(), 'jailsftp-quota-'));
-});
-after(async () => {
-  await srv.stop();
-  srv.cleanup();
-  rmSync(local, { recursive: true, force: true });
+  srv = await fx.server();
+  local = fx.tempDir('jailsftp-quota-');
 });
 
 /** A fresh user (own home, own ledger) per test. */
 function user(quota: string | number): TestUser {
-  const u = srv.addUser(`q${++n}`, { quota, key: true });
-  mkdirSync(u.home, { recursive: true });
+  const u = srv.addUser(`q${++n}`, { quota, key: true, home: true });
   return u;
 }
 

@@ -4,10 +4,10 @@
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, type TestServer, type TestUser } from './helpers/server.js';
+import { fixture } from './helpers/fixture.js';
+import type { TestServer, TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
 import {
   hostKeySha256,
@@ -23,6 +23,7 @@ import { pyAs, run, waitFor, type Run } from './helpers/run.js';
 const SIZE = 2 * 1024 * 1024 + 12345;
 const CUT = 700_001;
 const MARK = Buffer.from('<resume-marker!>');
+const fx = fixture();
 let srv: TestServer;
 let u: TestUser;
 let local: string;
@@ -31,19 +32,15 @@ let SRC: string;
 const figures: string[] = [];
 
 before(async () => {
-  srv = await startServer();
-  u = srv.addUser('alice', { key: true });
-  mkdirSync(u.home, { recursive: true });
-  local = mkdtempSync(join(tmpdir(), 'jailsftp-resume-'));
+  srv = await fx.server();
+  u = srv.addUser('alice', { key: true, home: true });
+  local = fx.tempDir('jailsftp-resume-');
   src = Buffer.alloc(SIZE);
   for (let i = 0; i + 4 <= SIZE; i += 4) src.writeUInt32LE(Math.imul(i, 2654435761) >>> 0, i);
   SRC = join(local, 'src.bin');
   writeFileSync(SRC, src);
 });
-after(async () => {
-  await srv.stop();
-  srv.cleanup();
-  rmSync(local, { recursive: true, force: true });
+after(() => {
   console.log(`# resume byte counts (sent on resume / file size):\n# ${figures.join('\n# ')}`);
 });
 
@@ -275,7 +272,7 @@ test(
     assert.notEqual(await s.done, 0, 'the client saw the transfer fail');
     const n = sizeOf(remote);
     assert.ok(n > 0 && n < SIZE, `partial ${n}`);
-    srv = await startServer({ dir: srv.dir });
+    srv = await fx.server({ dir: srv.dir });
     const r = await sftpBatch(srv, u, `reput ${SRC} kills.bin\n`);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(sha256(readFileSync(remote)), sha256(src));
@@ -289,7 +286,7 @@ test(
     await g.done;
     const m = sizeOf(dl);
     assert.ok(m > 0 && m < SIZE, `partial ${m}`);
-    srv = await startServer({ dir: srv.dir });
+    srv = await fx.server({ dir: srv.dir });
     const l = await lftp(`get -c kills.bin -o ${dl}`);
     assert.equal(l.status, 0, l.stderr);
     assert.equal(sha256(readFileSync(dl)), sha256(src));

@@ -1,5 +1,5 @@
 // Errors the storage layer raises besides the system's own (ENOENT, EACCES, ...).
-import { formatBytes } from '../size.js';
+import { formatBytes } from '../../common/format.js';
 
 /** A write or resize that the user's quota cannot hold. */
 export class QuotaError extends Error {

@@ -1,4 +1,4 @@
-// Per-user quota ledger, shared by all sessions of a user.
+// Per-user quota ledger, shared by all sessions of a user (server/account/ledgers.ts keeps them).
 //
 // used = sum of st_size of the regular files in the home (from a scan at first login), where a file
 // that is open for writing counts with its tracked size: the largest size any write or resize has
@@ -48,7 +48,6 @@ export class TrackedFile {
 
 export class Ledger {
   private files = new Map<string, TrackedFile>();
-  sessions = 0;
 
   constructor(
     /** bytes allowed; 0 = unlimited */
@@ -106,32 +105,6 @@ export class Ledger {
   openFile(dev: number, ino: number): TrackedFile | undefined {
     return this.files.get(`${dev}:${ino}`);
   }
-}
-
-const ledgers = new Map<string, Promise<Ledger>>();
-
-/**
- * The ledger of a user, created from a scan of the home at the first session and kept while
- * sessions hold it, so that files an administrator changed on disk count from the next login.
- * `limit` refreshes the quota on every login, so a changed quota applies at once.
- */
-export async function openLedger(user: string, home: string, limit: number): Promise<Ledger> {
-  const key = `${user}\0${home}`;
-  let p = ledgers.get(key);
-  if (!p) {
-    p = scanUsage(home).then((used) => new Ledger(limit, used));
-    ledgers.set(key, p);
-    p.catch(() => ledgers.delete(key));
-  }
-  const l = await p;
-  l.limit = limit;
-  l.sessions++;
-  return l;
-}
-
-export function closeLedger(user: string, home: string, l: Ledger): void {
-  l.sessions--;
-  if (l.sessions <= 0) ledgers.delete(`${user}\0${home}`);
 }
 
 /**

@@ -1,5 +1,6 @@
 // The storage layer of one session: every file operation of a user, inside the jail and within the
-// quota. It knows nothing of SFTP; errors are node's errno errors, QuotaError or NotAllowedError.
+// quota (the Storage interface of storage.ts, on disk). It knows nothing of SFTP; errors are node's
+// errno errors, QuotaError or NotAllowedError.
 import {
   chmodSync,
   closeSync,
@@ -14,7 +15,6 @@ import {
   opendirSync,
   openSync,
   readlinkSync,
-  renameSync,
   rmdirSync,
   statfsSync,
   symlinkSync,
@@ -29,30 +29,30 @@ import { promisify } from 'node:util';
 import { errno, NotAllowedError } from './errors.js';
 import { Jail, using, type Ref } from './jail.js';
 import type { Ledger, TrackedFile } from './quota.js';
-import { recall, remember, RunningHash } from './digests.js';
+import { hashSlot, recall, remember, RunningHash } from './digests.js';
 import { pread, pwriteAll } from './io.js';
+import { renameNoReplace, renameReplacing } from './rename.js';
+import { releaseHandle, takeHandle } from './handle-budget.js';
+import type {
+  DirEntry,
+  FsSpace,
+  HashAlgorithm,
+  OpenFlags,
+  SetAttrs,
+  Storage,
+  StoredDir,
+  StoredFile,
+} from './storage.js';
+
+export type { DirEntry, FsSpace, HashAlgorithm, OpenFlags, SetAttrs } from './storage.js';
 
 const ftruncateP = promisify(ftruncate);
 const fsyncP = promisify(fsync);
 
-export interface OpenFlags {
-  read: boolean;
-  write: boolean;
-  append: boolean;
-  create: boolean;
-  truncate: boolean;
-  exclusive: boolean;
-}
-
-export interface SetAttrs {
-  size?: number;
-  permissions?: number;
-  atime?: number;
-  mtime?: number;
-}
-
-export class OpenFile {
+export class OpenFile implements StoredFile {
   closed = false;
+  /** counted in the open-handle budget (handle-budget.ts) */
+  counted = false;
   constructor(
     readonly fd: number,
     readonly path: string,
@@ -63,10 +63,11 @@ export class OpenFile {
   ) {}
 }
 
-export class OpenDir {
+export class OpenDir implements StoredDir {
   /** "." and ".." come first, as readdir(3) gives them */
   dots = true;
   eof = false;
+  closed = false;
   constructor(
     readonly ref: Ref,
     readonly dir: Dir,
@@ -74,34 +75,16 @@ export class OpenDir {
   ) {}
 }
 
-export interface DirEntry {
-  name: string;
-  stats: Stats;
-}
-
-export interface FsSpace {
-  bsize: number;
-  frsize: number;
-  blocks: number;
-  bfree: number;
-  bavail: number;
-  files: number;
-  ffree: number;
-  favail: number;
-  fsid: number;
-  flag: number;
-  namemax: number;
-}
-
-export type HashAlgorithm = 'md5' | 'sha1' | 'sha256' | 'sha512';
-
 export interface UserFsOptions {
   allowSymlinks: boolean;
 }
 
-const HASH_CHUNK = 4 * 1024 * 1024;
+/** read size of hashing: the one buffer a hash request holds */
+const HASH_CHUNK = 1024 * 1024;
+/** most blocks one hash request may ask for (check-file replies hold fewer, see handlers.ts) */
+export const HASH_MAX_BLOCKS = 16384;
 
-export class UserFs {
+export class UserFs implements Storage {
   constructor(
     readonly jail: Jail,
     readonly ledger: Ledger,
@@ -153,13 +136,13 @@ export class UserFs {
     if (tracked && tracked.refs === 1)
       tracked.running = st.size === 0 ? new RunningHash() : undefined;
     const file = new OpenFile(fd, jp, flags.read || !write, tracked, flags.append);
-    if (flags.truncate && tracked && st.size > 0) {
-      try {
-        await this.resize(file, 0);
-      } catch (e) {
-        await this.close(file);
-        throw e;
-      }
+    try {
+      takeHandle(this.ledger); // the user's and the server's budget of open handles
+      file.counted = true;
+      if (flags.truncate && tracked && st.size > 0) await this.resize(file, 0);
+    } catch (e) {
+      await this.close(file);
+      throw e;
     }
     return file;
   }
@@ -258,6 +241,7 @@ export class UserFs {
   async close(file: OpenFile): Promise<void> {
     if (file.closed) return;
     file.closed = true;
+    if (file.counted) releaseHandle(this.ledger);
     const t = file.tracked;
     if (t) {
       // wait for writes in flight on this inode, then reconcile the ledger with the disk
@@ -331,8 +315,16 @@ export class UserFs {
     const ref = this.jail.resolve(jp, true);
     try {
       if (!fstatSync(ref.fd).isDirectory()) throw errno('ENOTDIR', 'not a directory');
+      takeHandle(this.ledger);
+    } catch (e) {
+      ref.close();
+      throw e;
+    }
+    try {
+      // entries are read 128 at a time as READDIR asks for them: a huge directory is never loaded
       return new OpenDir(ref, opendirSync(ref.at(), { bufferSize: 128 }), jp);
     } catch (e) {
+      releaseHandle(this.ledger);
       ref.close();
       throw e;
     }
@@ -371,6 +363,9 @@ export class UserFs {
   }
 
   async closedir(d: OpenDir): Promise<void> {
+    if (d.closed) return;
+    d.closed = true;
+    releaseHandle(this.ledger);
     try {
       await d.dir.close();
     } catch {
@@ -404,22 +399,29 @@ export class UserFs {
     using(dir, () => rmdirSync(dir.at(name)));
   }
 
-  /** SFTP v3 RENAME fails when the target exists; posix-rename replaces it atomically. */
+  /**
+   * SFTP v3 RENAME never replaces an existing target; posix-rename replaces it atomically.
+   *
+   * Without replacing, a check-then-rename would lose a target created in between (by another
+   * program on the disk, or another node on a shared disk). So, as OpenSSH's sftp-server does, a
+   * non-directory is hard-linked to the new name (link() fails with EEXIST whatever appeared there)
+   * and the old name is then removed: the size counted in the ledger does not change. A directory
+   * cannot be hard-linked: it is renamed, and rename(2) of a directory fails on an existing file or
+   * non-empty directory, so the one window left (after the check) is a concurrently created EMPTY
+   * directory being replaced: no data is lost. Where the file system has no hard links (EPERM,
+   * EOPNOTSUPP, ENOSYS), the same check-then-rename is used, with the same small window.
+   */
   rename(from: string, to: string, replace: boolean): void {
     const a = this.jail.parent(this.jail.normalize(from));
     try {
       const b = this.jail.parent(this.jail.normalize(to));
       try {
-        const src = lstatSync(a.dir.at(a.name));
-        let dst: Stats | undefined;
-        try {
-          dst = lstatSync(b.dir.at(b.name));
-        } catch {
-          dst = undefined;
-        }
-        if (dst && !replace) throw errno('EEXIST', 'target exists');
-        renameSync(a.dir.at(a.name), b.dir.at(b.name));
-        if (dst && !(dst.dev === src.dev && dst.ino === src.ino)) this.released(dst);
+        const src = a.dir.at(a.name);
+        const dst = b.dir.at(b.name);
+        if (!replace) return renameNoReplace(src, dst);
+        // posix-rename: the replaced file's bytes leave the ledger
+        const old = renameReplacing(src, dst);
+        if (old) this.released(old);
       } finally {
         b.dir.close();
       }
@@ -489,7 +491,12 @@ export class UserFs {
     };
   }
 
-  /** copy-data: copies a range between two open files through the quota (length 0 = to EOF). */
+  /**
+   * copy-data: copies a range between two open files through the quota (length 0 = to EOF). One
+   * 256 KiB buffer per request, each chunk reserved in the quota before it is written (a copy
+   * over the quota stops there, as an upload does); reads and writes of that size run in the
+   * thread pool, so other sessions are served between chunks.
+   */
   async copy(
     src: OpenFile,
     srcOffset: number,
@@ -511,7 +518,7 @@ export class UserFs {
       const want = Math.min(buf.length, length - done);
       const n = await this.read(src, srcOffset + done, want, buf, 0);
       if (n === 0) break;
-      await this.write(dst, dstOffset + done, Buffer.from(buf.subarray(0, n)));
+      await this.write(dst, dstOffset + done, buf.subarray(0, n)); // done with buf when it returns
       done += n;
     }
   }
@@ -530,8 +537,10 @@ export class UserFs {
 
   /**
    * Hashes [offset, offset+length) (length 0 = to EOF), one digest per block (blockSize 0 = one
-   * block). Reads 4 MiB at a time, yielding to the event loop between reads, so that a huge file
-   * never stalls other sessions.
+   * block). At most HASH_MAX_BLOCKS blocks (refused before any read). Waits for a hash slot of this
+   * user (digests.ts), then reads HASH_CHUNK at a time and hashes the blocks within each chunk,
+   * yielding to the event loop between chunks, so that neither a huge file nor tiny blocks ever
+   * stall other sessions or hold more than one buffer.
    */
   async hash(
     file: OpenFile,
@@ -540,29 +549,44 @@ export class UserFs {
     length: number,
     blockSize: number,
   ): Promise<Buffer[]> {
-    const st = fstatSync(file.fd, { bigint: true });
-    const size = Number(st.size);
-    if (alg === 'sha256' && offset === 0 && blockSize === 0 && (length === 0 || length >= size)) {
-      const known = recall(`${st.dev}:${st.ino}`, st);
-      if (known) return [known];
-    }
-    const end = length === 0 ? size : Math.min(size, offset + length);
-    const digests: Buffer[] = [];
-    const buf = Buffer.allocUnsafe(HASH_CHUNK);
-    let pos = offset;
-    do {
-      const blockEnd = blockSize === 0 ? end : Math.min(end, pos + blockSize);
-      const h = createHash(alg);
-      while (pos < blockEnd) {
-        const n = await this.read(file, pos, Math.min(buf.length, blockEnd - pos), buf, 0);
-        if (n === 0) break;
-        h.update(buf.subarray(0, n));
+    const release = await hashSlot(this.ledger);
+    try {
+      const st = fstatSync(file.fd, { bigint: true });
+      const size = Number(st.size);
+      if (alg === 'sha256' && offset === 0 && blockSize === 0 && (length === 0 || length >= size)) {
+        const known = recall(`${st.dev}:${st.ino}`, st);
+        if (known) return [known];
+      }
+      const end = length === 0 ? size : Math.min(size, offset + length);
+      const range = Math.max(0, end - offset);
+      const blocks = blockSize === 0 ? 1 : Math.max(1, Math.ceil(range / blockSize));
+      if (blocks > HASH_MAX_BLOCKS) throw errno('EINVAL', `too many blocks (${blocks})`);
+      const digests: Buffer[] = [];
+      const buf = Buffer.allocUnsafe(Math.min(HASH_CHUNK, Math.max(1, range)));
+      let h = createHash(alg);
+      let left = blockSize === 0 ? range : Math.min(blockSize, range); // bytes left in this block
+      let pos = offset;
+      while (pos < end) {
+        const n = await this.read(file, pos, Math.min(buf.length, end - pos), buf, 0);
+        if (n === 0) break; // the file shrank: the last block ends here
+        for (let i = 0; i < n;) {
+          const take = Math.min(left, n - i);
+          h.update(buf.subarray(i, i + take));
+          i += take;
+          left -= take;
+          if (left === 0 && pos + i < end) {
+            digests.push(h.digest());
+            h = createHash(alg);
+            left = Math.min(blockSize, end - pos - i);
+          }
+        }
         pos += n;
         await new Promise<void>((r) => setImmediate(r));
       }
       digests.push(h.digest());
-      pos = blockEnd;
-    } while (pos < end);
-    return digests;
+      return digests;
+    } finally {
+      release();
+    }
   }
 }

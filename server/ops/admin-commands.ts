@@ -1,7 +1,7 @@
 // `jailsftpd sessions` and `jailsftpd kick NAME`: the command-line side of the admin listener, so that
 // an administrator sees and acts on the running server without a browser or curl.
 import type { SessionInfo } from './admin.js';
-import { formatSize } from '../size.js';
+import { formatSize } from '../../common/format.js';
 
 /** Asks the running server's admin listener; a clear error when it is not configured or down. */
 async function ask(admin: string, method: string, path: string): Promise<unknown> {

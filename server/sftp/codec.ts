@@ -66,11 +66,10 @@ function decodeBody(type: number, id: number, r: Reader): Request {
     case PacketType.READLINK:
       return { type, id, path: r.path() };
     case PacketType.SETSTAT:
+    case PacketType.MKDIR:
       return { type, id, path: r.path(), attrs: r.attrs() };
     case PacketType.FSETSTAT:
       return { type, id, handle: r.bytes(), attrs: r.attrs() };
-    case PacketType.MKDIR:
-      return { type, id, path: r.path(), attrs: r.attrs() };
     case PacketType.RENAME:
       return { type, id, oldPath: r.path(), newPath: r.path() };
     case PacketType.SYMLINK:

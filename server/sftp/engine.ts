@@ -11,12 +11,17 @@
 // channel holds OUTPUT_LIMIT bytes of replies the client has not taken, the engine stops reading,
 // so SSH flow control stops the client.
 // Memory per session is therefore bounded whatever the client sends.
+//
+// Failures: a request that throws or rejects gets its status reply (status.ts). Every entry from
+// outside (channel events, request completions) runs guarded: a bug in the engine itself is
+// reported through onBug and ends this session only, and its handles are still closed.
 import type { Duplex } from 'node:stream';
 import { decodeRequest, encode, type Request } from './codec.js';
 import { PacketType, Status } from '../../common/wire.js';
 import { Framer } from './framer.js';
 import {
   advertised,
+  closeHandle,
   handlers,
   laneOf,
   runExtension,
@@ -48,6 +53,8 @@ export interface EngineEvents {
   onProtocolError?(reason: string): void;
   /** called once when the session is over and every handle is closed */
   onClosed?(): void;
+  /** a bug in the engine (an exception outside any request); the session ends */
+  onBug?(error: unknown): void;
 }
 
 export class SftpEngine {
@@ -70,16 +77,36 @@ export class SftpEngine {
     private readonly session: Session,
     private readonly events: EngineEvents = {},
   ) {
-    channel.on('data', (chunk: Buffer) => this.onData(chunk));
-    channel.on('drain', () => {
-      this.pump();
-    });
-    channel.on('end', () => {
-      this.ended = true;
-      this.maybeFinish();
-    });
-    channel.on('close', () => this.abort());
+    channel.on('data', (chunk: Buffer) => this.guard(() => this.onData(chunk)));
+    channel.on('drain', () => this.guard(() => this.pump()));
+    channel.on('end', () =>
+      this.guard(() => {
+        this.ended = true;
+        this.maybeFinish();
+      }),
+    );
+    channel.on('close', () => this.guard(() => this.abort()));
+    // the owner of the channel logs its errors; the engine only must not let one escape
     channel.on('error', () => undefined);
+  }
+
+  /** Runs an entry point; an exception in it is a bug: report it and end this session. */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.events.onBug?.(e);
+      if (this.closed) return;
+      this.ended = true;
+      this.queue = [];
+      this.frames = [];
+      try {
+        this.channel.end();
+        this.maybeFinish();
+      } catch (e2) {
+        this.events.onBug?.(e2);
+      }
+    }
   }
 
   private onData(chunk: Buffer): void {
@@ -182,8 +209,8 @@ export class SftpEngine {
     if (Buffer.isBuffer(r)) this.done(job, r);
     else
       r.then(
-        (buf) => this.done(job, buf),
-        (e: unknown) => this.done(job, this.errorReply(job.req.id, e)),
+        (buf) => this.guard(() => this.done(job, buf)),
+        (e: unknown) => this.guard(() => this.done(job, this.errorReply(job.req.id, e))),
       );
   }
 
@@ -283,13 +310,11 @@ export class SftpEngine {
       return;
     this.closed = true;
     const all = this.session.handles.drain();
-    void Promise.allSettled(
-      all.map((h) =>
-        h.kind === 'file' ? this.session.fs.close(h.file) : this.session.fs.closedir(h.dir),
-      ),
-    ).then(() => {
-      if (this.channel.writable) this.channel.end();
-      this.events.onClosed?.();
-    });
+    void Promise.allSettled(all.map(async (h) => closeHandle(this.session, h)))
+      .then(() => {
+        if (this.channel.writable) this.channel.end();
+      })
+      .finally(() => this.events.onClosed?.())
+      .catch((e: unknown) => this.events.onBug?.(e));
   }
 }

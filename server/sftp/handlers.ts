@@ -1,6 +1,6 @@
 // The one table of SFTP request handlers, keyed by packet type, and the extensions keyed by name.
 // Each handler parses nothing (the codec did), makes its storage call and builds its reply.
-import { HandleTable } from './handles.js';
+import { HandleTable, type Handle } from './handles.js';
 import { encode, finishData, DATA_HEADER, type Request } from './codec.js';
 import {
   MAX_DATA,
@@ -12,13 +12,14 @@ import {
   Status,
   type Attrs,
 } from '../../common/wire.js';
-import { attrsFromStats, longname } from './attrs.js';
+import { longname } from '../../common/format.js';
+import { attrsFromStats } from './attrs.js';
 import { ProtocolError } from './status.js';
-import type { HashAlgorithm, SetAttrs, UserFs } from '../fs/userfs.js';
+import type { HashAlgorithm, SetAttrs, Storage } from '../fs/storage.js';
 
 /** What a handler may use: the user's storage and this session's handles. */
 export interface Session {
-  readonly fs: UserFs;
+  readonly fs: Storage;
   readonly handles: HandleTable;
   readonly user: string;
 }
@@ -33,6 +34,21 @@ const ok = (id: number): Buffer => encode.status(id, Status.OK, 'Success');
 function setAttrs(a: Attrs): SetAttrs {
   // uid/gid are ignored: users cannot give files away
   return { size: a.size, permissions: a.permissions, atime: a.atime, mtime: a.mtime };
+}
+
+/** Closes what a handle holds (CLOSE, a full handle table, the end of the session). */
+export function closeHandle(s: Session, h: Handle): Promise<void> {
+  return h.kind === 'file' ? s.fs.close(h.file) : s.fs.closedir(h.dir);
+}
+
+/** A HANDLE reply for a file or directory just opened; it is closed again if the table is full. */
+async function handleReply(s: Session, id: number, h: Handle): Promise<Buffer> {
+  try {
+    return encode.handle(id, s.handles.add(h));
+  } catch (e) {
+    await closeHandle(s, h);
+    throw e;
+  }
 }
 
 function nameReply(id: number, path: string): Buffer {
@@ -54,18 +70,11 @@ export const handlers: Table = {
       },
       r.attrs.permissions ?? 0o644,
     );
-    try {
-      return encode.handle(r.id, s.handles.add({ kind: 'file', file }));
-    } catch (e) {
-      await s.fs.close(file);
-      throw e;
-    }
+    return handleReply(s, r.id, { kind: 'file', file });
   },
 
   [PacketType.CLOSE]: async (s, r) => {
-    const h = s.handles.remove(r.handle);
-    if (h.kind === 'file') await s.fs.close(h.file);
-    else await s.fs.closedir(h.dir);
+    await closeHandle(s, s.handles.remove(r.handle));
     return ok(r.id);
   },
 
@@ -104,15 +113,7 @@ export const handlers: Table = {
     return ok(r.id);
   },
 
-  [PacketType.OPENDIR]: async (s, r) => {
-    const dir = s.fs.opendir(r.path);
-    try {
-      return encode.handle(r.id, s.handles.add({ kind: 'dir', dir }));
-    } catch (e) {
-      await s.fs.closedir(dir);
-      throw e;
-    }
-  },
+  [PacketType.OPENDIR]: (s, r) => handleReply(s, r.id, { kind: 'dir', dir: s.fs.opendir(r.path) }),
 
   [PacketType.READDIR]: async (s, r) => {
     const entries = await s.fs.readdir(s.handles.dir(r.handle), MAX_NAMES_PER_READDIR);
@@ -162,7 +163,20 @@ interface Extension {
 }
 
 const HASHES: readonly HashAlgorithm[] = ['md5', 'sha1', 'sha256', 'sha512'];
+const DIGEST_BYTES: Record<HashAlgorithm, number> = { md5: 16, sha1: 20, sha256: 32, sha512: 64 };
+/** room in a check-file reply besides the digests (header, "check-file", the algorithm's name) */
+const CHECK_FILE_OVERHEAD = 64;
 
+/** Most blocks of one algorithm that one check-file reply can carry. */
+export function maxCheckFileBlocks(alg: HashAlgorithm): number {
+  return Math.floor((MAX_PACKET - CHECK_FILE_OVERHEAD) / DIGEST_BYTES[alg]);
+}
+
+/**
+ * check-file-name / check-file-handle. The reply's size is known before any byte is read (block
+ * count from the range and the block size): a request whose digests could not fit in one packet is
+ * refused at once, so a client cannot make the server hash, or hold, more than one reply's worth.
+ */
 async function checkFile(s: Session, id: number, p: Reader, byHandle: boolean): Promise<Buffer> {
   const target = byHandle ? p.bytes() : p.path();
   const wanted = p.string().split(',');
@@ -176,9 +190,20 @@ async function checkFile(s: Session, id: number, p: Reader, byHandle: boolean): 
     throw new ProtocolError(Status.FAILURE, 'block size must be 0 or >= 256');
   const file = typeof target === 'string' ? await s.fs.openRead(target) : s.handles.file(target);
   try {
-    const digests = await s.fs.hash(file, alg, offset, length, blockSize);
-    const hashes = Buffer.concat(digests);
-    if (hashes.length + 64 > MAX_PACKET)
+    const size = s.fs.fstat(file).size;
+    const end = length === 0 ? size : Math.min(size, offset + length);
+    const range = Math.max(0, end - offset);
+    const blocks = blockSize === 0 ? 1 : Math.max(1, Math.ceil(range / blockSize));
+    const max = maxCheckFileBlocks(alg);
+    if (blocks > max) {
+      throw new ProtocolError(
+        Status.FAILURE,
+        `too many blocks for one reply: ${blocks} blocks of ${alg} (at most ${max}); use a larger block size`,
+      );
+    }
+    // the range as it is now: a file growing meanwhile cannot add blocks
+    const digests = await s.fs.hash(file, alg, offset, range === 0 ? 0 : range, blockSize);
+    if (digests.length > max)
       throw new ProtocolError(Status.FAILURE, 'too many blocks for one reply');
     return encode.extendedReply(id, (w) => {
       w.string('check-file').string(alg);

@@ -1,9 +1,9 @@
 // Typed handles of one session: opaque 4-byte strings on the wire, bounded in number.
 import { Status } from '../../common/wire.js';
 import { ProtocolError } from './status.js';
-import type { OpenDir, OpenFile } from '../fs/userfs.js';
+import type { StoredDir, StoredFile } from '../fs/storage.js';
 
-export type Handle = { kind: 'file'; file: OpenFile } | { kind: 'dir'; dir: OpenDir };
+export type Handle = { kind: 'file'; file: StoredFile } | { kind: 'dir'; dir: StoredDir };
 
 export class HandleTable {
   private readonly map = new Map<number, Handle>();
@@ -39,13 +39,13 @@ export class HandleTable {
     return h;
   }
 
-  file(handle: Buffer): OpenFile {
+  file(handle: Buffer): StoredFile {
     const h = this.get(handle);
     if (h.kind !== 'file') throw new ProtocolError(Status.FAILURE, 'not a file handle');
     return h.file;
   }
 
-  dir(handle: Buffer): OpenDir {
+  dir(handle: Buffer): StoredDir {
     const h = this.get(handle);
     if (h.kind !== 'dir') throw new ProtocolError(Status.FAILURE, 'not a directory handle');
     return h.dir;

@@ -1,10 +1,10 @@
 // Authentication: password and keyboard-interactive (argon2id), and public keys (signature checked
 // against the user's authorized keys). Every refusal looks the same, whatever its reason.
-import { mkdirSync, statSync } from 'node:fs';
 import ssh2, { type AuthContext, type ParsedKey } from 'ssh2';
-import { log } from '../log.js';
+import { debug, log } from '../log.js';
 import type { PasswordChecker } from '../users/password.js';
-import type { UserRecord, UserStore } from '../users/store.js';
+import type { Accounts } from '../account/accounts.js';
+import type { UserRecord } from '../account/store.js';
 import type { LoginDefence } from './defence.js';
 
 const METHODS: AuthContext['method'][] = ['publickey', 'password', 'keyboard-interactive'];
@@ -13,7 +13,6 @@ export interface AuthState {
   addr: string;
   failures: number;
   user?: UserRecord;
-  home?: string;
 }
 
 function parsedKey(line: string): ParsedKey | undefined {
@@ -24,7 +23,7 @@ function parsedKey(line: string): ParsedKey | undefined {
 
 export class Authenticator {
   constructor(
-    private readonly store: UserStore,
+    private readonly accounts: Accounts,
     private readonly passwords: PasswordChecker,
     private readonly defence: LoginDefence,
     private readonly maxAttempts: number,
@@ -37,14 +36,14 @@ export class Authenticator {
   async handle(
     ctx: AuthContext,
     st: AuthState,
-    admit: (user: UserRecord, home: string) => Promise<void>,
+    admit: (user: UserRecord) => Promise<void>,
     end: () => void,
   ): Promise<void> {
     if (ctx.method === 'none') return ctx.reject(METHODS);
     const name = ctx.username;
     let record: UserRecord | undefined;
     try {
-      record = this.store.get(name);
+      record = await this.accounts.lookup(name);
     } catch (e) {
       log('user.record_error', { user: name, error: (e as Error).message });
       record = undefined;
@@ -70,13 +69,10 @@ export class Authenticator {
       ok = (await this.passwords.verify(record?.password, answer)) && !locked;
     }
     if (ok && record) {
-      const home = this.store.homeOf(record);
       try {
-        prepareHome(home);
-        await admit(record, home);
+        await admit(record);
         this.defence.success(st.addr, name);
         st.user = record;
-        st.home = home;
         log('login', { user: name, addr: st.addr, method: ctx.method });
         return ctx.accept();
       } catch (e) {
@@ -87,19 +83,13 @@ export class Authenticator {
     const delay = this.defence.failure(st.addr, name);
     log('login.failed', { user: name, addr: st.addr, method: ctx.method, attempt: st.failures });
     setTimeout(() => {
-      ctx.reject(METHODS);
-      if (st.failures >= this.maxAttempts) end();
+      try {
+        ctx.reject(METHODS);
+        if (st.failures >= this.maxAttempts) end();
+      } catch (e) {
+        // the client went away meanwhile (ssh2: "No auth in progress")
+        debug('auth.reply_error', { user: name, addr: st.addr, error: (e as Error).message });
+      }
     }, delay).unref();
   }
-}
-
-/** Homes are created on demand; a home that is not a directory refuses the login. */
-function prepareHome(home: string): void {
-  try {
-    mkdirSync(home, { recursive: true, mode: 0o755 });
-  } catch (e) {
-    // mkdir -p answers EEXIST when the home is a file: say what the admin must fix
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-  }
-  if (!statSync(home).isDirectory()) throw new Error(`home ${home} is not a directory`);
 }

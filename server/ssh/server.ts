@@ -1,14 +1,16 @@
 // The SSH layer: our own TCP listener (limits, no-delay, login timeout, idle timeout) feeding an
-// ssh2 Server (host keys, algorithms, authentication), then sessions.
+// ssh2 Server (host keys, algorithms, authentication), then sessions. Users, ledgers and session
+// counts belong to the account layer (server/account); a connection holds one Login.
+//
+// Failures: every event handler of a socket or a connection runs guarded (a bug ends that
+// connection only, with a log line); errors on sockets and connections are logged at debug level.
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import ssh2, { type Connection } from 'ssh2';
+import { Accounts, type Login } from '../account/accounts.js';
+import { FileStore, type Store, type UserRecord } from '../account/store.js';
 import type { Config } from '../config.js';
-import { Jail } from '../fs/jail.js';
-import { closeLedger, openLedger, type Ledger } from '../fs/quota.js';
-import { UserFs } from '../fs/userfs.js';
-import { log } from '../log.js';
+import { debug, log } from '../log.js';
 import { PasswordChecker } from '../users/password.js';
-import { UserStore, type UserRecord } from '../users/store.js';
 import { Authenticator, type AuthState } from './auth.js';
 import { LoginDefence } from './defence.js';
 import { ensureHostKeys } from './hostkeys.js';
@@ -60,14 +62,8 @@ interface Conn {
   lastActivity: number;
   client?: Connection;
   auth: AuthState;
-  /** the quota ledger this connection holds */
-  ledger?: { user: string; home: string; ledger: Ledger };
-  fs?: UserFs;
-  sessions: number;
-  /** run when the socket closes */
-  closers: Array<() => void>;
-  /** the socket has closed */
-  gone: boolean;
+  /** the account's login: storage, ledger hold and sessions of this connection */
+  login?: Login;
 }
 
 export class JailServer {
@@ -76,17 +72,20 @@ export class JailServer {
   private readonly conns = new Set<Conn>();
   private readonly byPeer = new Map<string, Conn>();
   private readonly perAddr = new Map<string, number>();
-  private readonly userSessions = new Map<string, number>();
-  /** sessions whose handles are not all closed yet, on every connection */
-  private liveSessions = 0;
-  private readonly store: UserStore;
+  readonly accounts: Accounts;
   private readonly auth: Authenticator;
   private readonly sweeper: NodeJS.Timeout;
   readonly hostKeyLines: string[];
   readonly createdKeys: string[];
 
-  constructor(private readonly cfg: Config) {
-    this.store = new UserStore(cfg.users, cfg.homes);
+  constructor(
+    private readonly cfg: Config,
+    store: Store = new FileStore(cfg.users, cfg.homes),
+  ) {
+    this.accounts = new Accounts(store, {
+      maxSessionsPerUser: cfg.limits.maxSessionsPerUser,
+      allowSymlinks: cfg.allowSymlinks,
+    });
     const { keys, created } = ensureHostKeys(cfg.hostKeys);
     this.hostKeyLines = keys.map((k) => k.fingerprintLine);
     this.createdKeys = created;
@@ -107,17 +106,19 @@ export class JailServer {
       keepaliveCountMax: 3,
     });
     this.ssh.on('connection', (client: Connection, info: { ip: string; port: number }) =>
-      this.onClient(client, `${info.ip}:${info.port}`),
+      guarded('client', () => this.onClient(client, `${info.ip}:${info.port}`), client),
     );
     this.auth = new Authenticator(
-      this.store,
+      this.accounts,
       new PasswordChecker(cfg.argon2),
       new LoginDefence(),
       cfg.limits.maxAuthAttempts,
       cfg.legacyAlgorithms,
     );
-    this.tcp = createServer({ noDelay: true, pauseOnConnect: false }, (s) => this.onSocket(s));
-    this.sweeper = setInterval(() => this.sweep(), 1000);
+    this.tcp = createServer({ noDelay: true, pauseOnConnect: false }, (s) =>
+      guarded('socket', () => this.onSocket(s), s),
+    );
+    this.sweeper = setInterval(() => guarded('sweep', () => this.sweep()), 1000);
     this.sweeper.unref();
   }
 
@@ -141,7 +142,9 @@ export class JailServer {
   private onSocket(socket: Socket): void {
     const addr = socket.remoteAddress ?? '?';
     const L = this.cfg.limits;
-    socket.on('error', () => undefined);
+    socket.on('error', (e: Error) =>
+      debug('socket.error', { addr, port: socket.remotePort, error: e.message }),
+    );
     if (this.conns.size >= L.maxConnections)
       return this.refuse(socket, 'too many connections, try again later');
     if ((this.perAddr.get(addr) ?? 0) >= L.maxConnectionsPerAddress) {
@@ -165,38 +168,24 @@ export class JailServer {
       authed: false,
       lastActivity: now,
       auth: { addr, failures: 0 },
-      sessions: 0,
-      closers: [],
-      gone: false,
     };
     this.conns.add(conn);
     this.perAddr.set(addr, (this.perAddr.get(addr) ?? 0) + 1);
     const peer = `${addr}:${socket.remotePort}`;
     this.byPeer.set(peer, conn);
-    socket.once('close', () => this.onClose(conn, peer));
+    socket.once('close', () => guarded('close', () => this.onClose(conn, peer)));
     this.ssh.injectSocket(socket);
     socket.once('data', () => (conn.spoke = true));
   }
 
   private onClose(conn: Conn, peer: string): void {
-    for (const fn of conn.closers) fn();
     this.conns.delete(conn);
     this.byPeer.delete(peer);
     const n = (this.perAddr.get(conn.addr) ?? 1) - 1;
     if (n <= 0) this.perAddr.delete(conn.addr);
     else this.perAddr.set(conn.addr, n);
-    conn.gone = true;
-    this.release(conn);
-  }
-
-  /**
-   * Gives the quota ledger back once the socket is gone and every session has closed its files:
-   * a new login must not rescan the home while writes of this connection are still landing.
-   */
-  private release(conn: Conn): void {
-    if (!conn.gone || conn.sessions > 0 || !conn.ledger) return;
-    closeLedger(conn.ledger.user, conn.ledger.home, conn.ledger.ledger);
-    conn.ledger = undefined;
+    // its sessions end, close their files, and the ledger hold goes once they have
+    conn.login?.logout();
   }
 
   private onClient(client: Connection, peer: string): void {
@@ -211,56 +200,37 @@ export class JailServer {
         .handle(
           ctx,
           conn.auth,
-          (user, home) => this.admit(conn, user, home),
+          (user) => this.admit(conn, user),
           () => client.end(),
         )
         .catch((e: unknown) => {
           log('auth.error', { error: (e as Error).message });
-          ctx.reject();
+          guarded('auth', () => ctx.reject());
         });
     });
-    client.on('ready', () => this.onReady(conn, client));
+    client.on('ready', () => guarded('ready', () => this.onReady(conn, client), client));
   }
 
-  /** Prepares the user's storage before the login is accepted: the jail and the quota ledger. */
-  private async admit(conn: Conn, user: UserRecord, home: string): Promise<void> {
-    const jail = new Jail(home);
-    const ledger = await openLedger(user.name, home, user.quota);
-    if (conn.socket.destroyed) return closeLedger(user.name, home, ledger);
-    if (conn.ledger) closeLedger(conn.ledger.user, conn.ledger.home, conn.ledger.ledger);
-    conn.ledger = { user: user.name, home, ledger };
-    conn.fs = new UserFs(jail, ledger, { allowSymlinks: this.cfg.allowSymlinks });
+  /** The account's login before the login is accepted: home, storage and the quota ledger. */
+  private async admit(conn: Conn, user: UserRecord): Promise<void> {
+    const login = await this.accounts.login(user);
+    if (conn.socket.destroyed) return login.logout();
+    conn.login?.logout();
+    conn.login = login;
   }
 
   private onReady(conn: Conn, client: Connection): void {
-    const user = conn.auth.user!;
-    const fs = conn.fs!;
+    const login = conn.login!;
     conn.authed = true;
     conn.lastActivity = Date.now();
     client.on('session', (accept) => {
-      serveSession(accept(), {
-        user: user.name,
-        fs: () => fs,
-        maxHandles: this.cfg.limits.maxHandles,
-        openSession: () => {
-          const n = this.userSessions.get(user.name) ?? 0;
-          if (n >= this.cfg.limits.maxSessionsPerUser) {
-            return `too many sessions for user ${user.name} (limit ${this.cfg.limits.maxSessionsPerUser})`;
-          }
-          this.userSessions.set(user.name, n + 1);
-          conn.sessions++;
-          this.liveSessions++;
-          return undefined;
-        },
-        closeSession: () => {
-          this.userSessions.set(user.name, (this.userSessions.get(user.name) ?? 1) - 1);
-          conn.sessions--;
-          this.liveSessions--;
-          this.release(conn);
-        },
-        activity: () => (conn.lastActivity = Date.now()),
-        onClose: (fn) => conn.closers.push(fn),
-      });
+      guarded('session', () =>
+        serveSession(accept(), {
+          login,
+          maxHandles: this.cfg.limits.maxHandles,
+          activity: () => (conn.lastActivity = Date.now()),
+        }),
+      );
     });
   }
 
@@ -285,18 +255,36 @@ export class JailServer {
     this.tcp.close();
     const deadline = Date.now() + grace * 1000;
     // idle and unauthenticated connections go at once; transfers get the grace period
-    for (const c of this.conns) if (!c.authed || c.sessions === 0) c.socket.destroy();
+    const idle = (c: Conn): boolean => (c.login?.sessions ?? 0) === 0;
+    for (const c of this.conns) if (!c.authed || idle(c)) c.socket.destroy();
     while (this.conns.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
-      for (const c of this.conns) if (c.sessions === 0) c.socket.destroy();
+      for (const c of this.conns) if (idle(c)) c.socket.destroy();
     }
     for (const c of this.conns) c.client?.end();
     await new Promise((r) => setTimeout(r, 200));
     for (const c of this.conns) c.socket.destroy();
     // let every session finish its writes in flight and close its files before the process exits
     const flushBy = Date.now() + 5000;
-    while (this.liveSessions > 0 && Date.now() < flushBy)
+    while (this.accounts.liveSessions > 0 && Date.now() < flushBy)
       await new Promise((r) => setTimeout(r, 20));
     clearInterval(this.sweeper);
+  }
+}
+
+/**
+ * Runs an event handler of the SSH layer; an exception in it is a bug that ends only the
+ * connection (or socket) it belongs to, with a log line, instead of reaching the process.
+ */
+function guarded(what: string, fn: () => void, end?: { end(): unknown }): void {
+  try {
+    fn();
+  } catch (e) {
+    log('bug.connection', { what, error: e instanceof Error ? (e.stack ?? e.message) : e });
+    try {
+      end?.end();
+    } catch {
+      /* already gone */
+    }
   }
 }

@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { useServer } from './fixture.js';
 import { startServer, type TestServer, type TestUser } from './server.js';
 import { Canaries } from './attack.js';
 import { sha256 } from './files.js';
@@ -18,16 +20,16 @@ export interface PyReport {
 
 export const QUOTA = 10 * 1024 * 1024;
 
-export async function jailSetup(): Promise<{
+/** The server, alice (quota QUOTA) and the canaries for one test t, all removed after it (without t: by the caller). */
+export async function jailSetup(t?: Pick<TestContext, 'after'>): Promise<{
   srv: TestServer;
   alice: TestUser;
   can: Canaries;
   cfg: Record<string, unknown>;
 }> {
-  const srv = await startServer();
-  const alice = srv.addUser('alice', { quota: QUOTA });
-  mkdirSync(alice.home, { recursive: true });
-  const can = new Canaries(srv);
+  const srv = t ? await useServer(t) : await startServer();
+  const alice = srv.addUser('alice', { quota: QUOTA, home: true });
+  const can = new Canaries(srv, t);
   const cfg = {
     host: srv.host,
     port: srv.port,

@@ -2,55 +2,22 @@
 // send any packet in any order, and the checks every attack ends with (canaries outside the homes,
 // a fresh login, sizes within the quota, server memory).
 import { randomBytes } from 'node:crypto';
-import {
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
+import type { TestContext } from 'node:test';
+import { AttrFlag, OpenFlag, PacketType, Reader, SFTP_VERSION, Writer } from '../../common/wire.js';
 import { sha256File } from './files.js';
+import { rss } from './procfs.js';
 import type { TestServer, TestUser } from './server.js';
 
-export const T = {
-  INIT: 1,
-  VERSION: 2,
-  OPEN: 3,
-  CLOSE: 4,
-  READ: 5,
-  WRITE: 6,
-  LSTAT: 7,
-  FSTAT: 8,
-  SETSTAT: 9,
-  FSETSTAT: 10,
-  OPENDIR: 11,
-  READDIR: 12,
-  REMOVE: 13,
-  MKDIR: 14,
-  RMDIR: 15,
-  REALPATH: 16,
-  STAT: 17,
-  RENAME: 18,
-  READLINK: 19,
-  SYMLINK: 20,
-  STATUS: 101,
-  HANDLE: 102,
-  DATA: 103,
-  NAME: 104,
-  ATTRS: 105,
-  EXTENDED: 200,
-  EXTENDED_REPLY: 201,
-} as const;
+/** The packet types and OPEN flags of common/wire.ts, under the short names the attack tests use. */
+export const T = PacketType;
+export const F = OpenFlag;
 
-export const F = { READ: 1, WRITE: 2, APPEND: 4, CREAT: 8, TRUNC: 16, EXCL: 32 } as const;
-
-/** Builds packet bodies field by field. */
+/** Builds packet bodies field by field (no length prefix: Raw.req frames them). */
 export class Pkt {
   private parts: Buffer[] = [];
   u8(v: number): this {
@@ -63,6 +30,7 @@ export class Pkt {
     this.parts.push(b);
     return this;
   }
+  /** any uint64, also past 2^53 (common/wire.ts's Writer stops there) */
   u64(v: number | bigint): this {
     const b = Buffer.alloc(8);
     b.writeBigUInt64BE(BigInt(v));
@@ -82,8 +50,8 @@ export class Pkt {
   /** attrs with only size and/or permissions */
   attrs(a: { size?: number | bigint; perm?: number } = {}): this {
     let flags = 0;
-    if (a.size !== undefined) flags |= 1;
-    if (a.perm !== undefined) flags |= 4;
+    if (a.size !== undefined) flags |= AttrFlag.SIZE;
+    if (a.perm !== undefined) flags |= AttrFlag.PERMISSIONS;
     this.u32(flags);
     if (a.size !== undefined) this.u64(a.size);
     if (a.perm !== undefined) this.u32(a.perm);
@@ -114,39 +82,27 @@ export interface Reply {
 }
 
 function parseReply(body: Buffer): Reply {
-  const type = body[0]!;
-  const id = body.readUInt32BE(1);
+  const rd = new Reader(body);
+  const type = rd.u8();
+  const id = rd.u32();
   const r: Reply = { type, id, body, length: body.length };
   if (type === T.STATUS) {
-    r.code = body.readUInt32BE(5);
-    const n = body.readUInt32BE(9);
-    r.msg = body.subarray(13, 13 + n).toString();
+    r.code = rd.u32();
+    r.msg = rd.string();
   } else if (type === T.HANDLE) {
-    const n = body.readUInt32BE(5);
-    r.handle = body.subarray(9, 9 + n);
+    r.handle = rd.bytes();
   } else if (type === T.DATA) {
-    const n = body.readUInt32BE(5);
-    r.data = body.subarray(9, 9 + n);
+    r.data = rd.bytes();
   } else if (type === T.NAME) {
-    const count = body.readUInt32BE(5);
-    let p = 9;
+    const count = rd.u32();
     r.names = [];
     for (let i = 0; i < count; i++) {
-      const n = body.readUInt32BE(p);
-      r.names.push(body.subarray(p + 4, p + 4 + n).toString());
-      p += 4 + n;
-      const ln = body.readUInt32BE(p);
-      p += 4 + ln;
-      const flags = body.readUInt32BE(p);
-      p += 4;
-      if (flags & 1) p += 8;
-      if (flags & 2) p += 8;
-      if (flags & 4) p += 4;
-      if (flags & 8) p += 8;
+      r.names.push(rd.string());
+      rd.bytes(); // long name
+      rd.attrs();
     }
   } else if (type === T.ATTRS) {
-    const flags = body.readUInt32BE(5);
-    if (flags & 1) r.size = Number(body.readBigUInt64BE(9));
+    r.size = rd.attrs().size;
   }
   return r;
 }
@@ -228,10 +184,8 @@ export class Raw {
   /** Sends a packet of `type` with `body` after the id; resolves with the reply (type -1: closed). */
   req(type: number, body: Buffer | Pkt = Buffer.alloc(0), id = this.nextId++): Promise<Reply> {
     const b = Buffer.isBuffer(body) ? body : body.build();
-    const head = Buffer.alloc(9);
+    const head = new Writer(9).u8(type).u32(id).finish();
     head.writeUInt32BE(5 + b.length, 0);
-    head[4] = type;
-    head.writeUInt32BE(id >>> 0, 5);
     const p = new Promise<Reply>((res) => this.waiting.set(id >>> 0, res));
     if (this.closed) return Promise.resolve({ type: -1, id, body: Buffer.alloc(0), length: 0 });
     this.ch.write(Buffer.concat([head, b]));
@@ -272,9 +226,15 @@ export class Raw {
   async free(p = '/'): Promise<number> {
     const r = await this.ext('statvfs@openssh.com', new Pkt().str(p));
     if (r.type !== T.EXTENDED_REPLY) throw new Error(`statvfs: ${r.code} ${r.msg}`);
-    const frsize = Number(r.body.readBigUInt64BE(5 + 8));
-    const bavail = Number(r.body.readBigUInt64BE(5 + 32));
-    return frsize * bavail;
+    // type, id, then f_bsize, f_frsize, f_blocks, f_bfree, f_bavail, ...
+    const rd = new Reader(r.body);
+    rd.u8();
+    rd.u32();
+    rd.u64();
+    const frsize = rd.u64();
+    rd.u64();
+    rd.u64();
+    return frsize * rd.u64();
   }
 
   /** Uploads data to a new file in 32 KiB writes, all in flight at once; returns the statuses. */
@@ -323,12 +283,14 @@ export async function rawSftp(
     // the Raw parser sees VERSION as a stray reply; we only need to know it came
     ch.on('data', on);
     ch.once('close', () => rej(new Error('channel closed before VERSION')));
-    ch.write(Buffer.from([0, 0, 0, 5, T.INIT, 0, 0, 0, 3]));
+    ch.write(new Writer().u8(T.INIT).u32(SFTP_VERSION).finish());
   });
   if (v[4] !== T.VERSION) throw new Error('no VERSION');
   raw.stray = [];
   return raw;
 }
+
+export { fdCount, rss } from './procfs.js';
 
 // ---- checks ---------------------------------------------------------------------------------------
 
@@ -341,7 +303,9 @@ export class Canaries {
   private sums: Map<string, string>;
   private listing: string[];
 
-  constructor(srv: TestServer) {
+  /** With t, the canaries are removed after that test. */
+  constructor(srv: TestServer, t?: Pick<TestContext, 'after'>) {
+    t?.after(() => this.cleanup());
     this.outsideDir = mkdtempSync(join(tmpdir(), 'jailsftp-canary-'));
     mkdirSync(join(this.outsideDir, 'sub'));
     this.files = [
@@ -396,17 +360,6 @@ export class Canaries {
   cleanup(): void {
     rmSync(this.outsideDir, { recursive: true, force: true });
   }
-}
-
-/** Sum of the apparent sizes of the regular files under dir (like `du -sb --apparent-size`, files only). */
-/** Resident memory of a process in bytes (VmRSS). */
-export function rss(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
-}
-
-export function fdCount(pid: number): number {
-  return readdirSync(`/proc/${pid}/fd`).length;
 }
 
 /** Samples the server's RSS every 50 ms until stopped; returns the peak. */

@@ -1,7 +1,11 @@
 // Command lines of the real clients against a test server: OpenSSH ssh/sftp (key, or password via
-// sshpass), lftp, PuTTY psftp, rclone; and the host key fingerprints psftp and curl pin.
-import { writeFileSync } from 'node:fs';
+// sshpass), lftp, PuTTY psftp, rclone; the host key fingerprints psftp and curl pin; the setup
+// those clients' tests share.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import type { TestContext } from 'node:test';
 import { join } from 'node:path';
+import { useServer } from './fixture.js';
+import { randomFiles } from './files.js';
 import { run, type Run } from './run.js';
 import type { TestServer, TestUser } from './server.js';
 
@@ -151,4 +155,28 @@ export function hostKeySha256(srv: TestServer): string {
   const m = /SHA256:[A-Za-z0-9+/=]+/.exec(r.stdout);
   if (!m) throw new Error(`no host key fingerprint in: ${r.stdout}${r.stderr}`);
   return m[0];
+}
+
+/**
+ * The start of a client's test: a server for t, `local` (a directory in its scratch dir) holding one
+ * random file per SIZES entry (`data`: name -> contents), a password user and a key user.
+ */
+export async function clientSetup(
+  t: Pick<TestContext, 'after'>,
+  pw: { name: string; password: string },
+  keyName: string,
+): Promise<{
+  srv: TestServer;
+  local: string;
+  data: Map<string, Buffer>;
+  pwUser: TestUser;
+  keyUser: TestUser;
+}> {
+  const srv = await useServer(t);
+  const local = join(srv.dir, 'local');
+  mkdirSync(local);
+  const data = randomFiles(local);
+  const pwUser = srv.addUser(pw.name, { password: pw.password });
+  const keyUser = srv.addUser(keyName, { key: true });
+  return { srv, local, data, pwUser, keyUser };
 }

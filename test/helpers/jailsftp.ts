@@ -1,8 +1,8 @@
 // The built ftp> client (jailsftp) for the client tests: run it with a scratch HOME, see it exit.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Fixture } from './fixture.js';
+import { tempDir } from './proc.js';
 import { ROOT } from './server.js';
 
 export const CLIENT = join(ROOT, 'dist/client/cli.js');
@@ -21,9 +21,12 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
-/** A scratch HOME, so that known_hosts and history never touch the real ones. */
-export function scratchHome(): string {
-  return mkdtempSync(join(tmpdir(), 'jailsftp-client-home-'));
+/**
+ * A scratch HOME, so that known_hosts and history never touch the real ones; with a fixture, removed
+ * at its end.
+ */
+export function scratchHome(fx?: Fixture): string {
+  return fx ? fx.tempDir('jailsftp-client-home-') : tempDir('jailsftp-client-home-');
 }
 
 export function clientEnv(home: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -63,7 +66,4 @@ export function runClient(args: string[], o: RunOptions): Promise<RunResult> {
   });
 }
 
-export function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((r) => child.on('exit', (code) => r(code)));
-}
+export { exited } from './proc.js';

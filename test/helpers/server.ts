@@ -1,10 +1,11 @@
-// Starts the real, built jailsftpd on a loopback port in a scratch directory, for tests.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// Starts the real, built jailsftpd on a loopback port in a scratch directory, for tests (startServer)
+// and for the bench (launchServer, the part both share).
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
-import { generateKeyPair } from '../../server/ssh/hostkeys.js';
+import { keyPairFile } from './keys.js';
+import { spawnChild, tempDir } from './proc.js';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
 export const CLI = join(ROOT, 'dist/server/cli.js');
@@ -23,6 +24,8 @@ export interface UserOptions {
   quota?: string | number;
   /** generate an ed25519 key pair for the user (private key file path returned) */
   key?: boolean;
+  /** also make the home directory (the server makes it at the first login otherwise) */
+  home?: boolean;
 }
 
 export interface TestUser {
@@ -57,66 +60,126 @@ export interface TestServer {
   cleanup(): void;
 }
 
-export async function startServer(opts: ServerOptions = {}): Promise<TestServer> {
-  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'jailsftp-test-'));
+export interface LaunchOptions {
+  /** the scratch directory: config.json, users/, home/ and keys/ are made in it */
+  dir: string;
+  /** JSON config merged over the directories and the loopback listen address */
+  config?: Record<string, unknown>;
+  /** environment for the server process (added to this one's) */
+  env?: Record<string, string>;
+  /** node options before the script, e.g. ['--cpu-prof'] */
+  nodeArgs?: string[];
+  cwd?: string;
+  /** keep only about this many characters of output (the latest) */
+  maxOutput?: number;
+  /** how long to wait for "listening on" (default 20 s) */
+  startTimeoutMs?: number;
+  /** called with the process as soon as it is spawned */
+  onSpawn?: (proc: ChildProcess) => void;
+}
+
+export interface Launched {
+  proc: ChildProcess;
+  port: number;
+  configFile: string;
+  usersDir: string;
+  homesDir: string;
+  keysDir: string;
+  /** everything the server wrote to stdout and stderr so far */
+  output(): string;
+  /** resolves with the exit code when the process has exited */
+  exit: Promise<number | null>;
+  hasExited(): boolean;
+}
+
+/** Writes the config, spawns `jailsftpd serve` and waits until it listens. */
+export async function launchServer(o: LaunchOptions): Promise<Launched> {
+  const { dir } = o;
   const usersDir = join(dir, 'users');
   const homesDir = join(dir, 'home');
   const keysDir = join(dir, 'keys');
   for (const d of [usersDir, homesDir, keysDir]) mkdirSync(d, { recursive: true });
   const configFile = join(dir, 'config.json');
-  writeFileSync(
-    configFile,
-    JSON.stringify(
-      {
-        listen: '127.0.0.1:0',
-        users: usersDir,
-        homes: homesDir,
-        hostKeys: keysDir,
-        // cheap argon2 in tests, so that logins stay fast
-        argon2: { memoryCost: 4096, timeCost: 1, parallelism: 1 },
-        ...opts.config,
-      },
-      null,
-      2,
-    ),
-  );
+  const config = { listen: '127.0.0.1:0', users: usersDir, homes: homesDir, hostKeys: keysDir };
+  writeFileSync(configFile, JSON.stringify({ ...config, ...o.config }, null, 2));
   let out = '';
-  const proc = spawn(process.execPath, [CLI, 'serve', '--config', configFile], {
-    env: { ...process.env, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const port = await new Promise<number>((res, rej) => {
-    const t = setTimeout(() => rej(new Error(`server did not start:\n${out}`)), 20000);
-    const check = (): void => {
-      const m = /listening on [^\s]+:(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(t);
-        res(Number(m[1]));
-      }
-    };
-    proc.stdout!.on('data', check);
-    proc.on('exit', (code) => {
-      clearTimeout(t);
-      rej(new Error(`server exited with ${code}:\n${out}`));
-    });
-  });
+  const max = o.maxOutput ?? Infinity;
+  const keep = (d: Buffer): void => {
+    out += d.toString();
+    if (out.length > max) out = out.slice(-Math.floor(max / 2));
+  };
+  const proc = spawnChild(
+    process.execPath,
+    [...(o.nodeArgs ?? []), CLI, 'serve', '--config', configFile],
+    { env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'], cwd: o.cwd },
+  );
+  o.onSpawn?.(proc);
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
   let exited = false;
-  const exitP = new Promise<number | null>((res) =>
-    proc.on('exit', (code) => {
+  const exit = new Promise<number | null>((res) =>
+    proc.once('exit', (code) => {
       exited = true;
       res(code);
     }),
   );
-
-  const cli: TestServer['cli'] = (args, input) => {
-    const r = spawnSync(process.execPath, [CLI, ...args, '--config', configFile], {
-      input: input ?? '',
-      encoding: 'utf8',
+  const timeoutMs = o.startTimeoutMs ?? 20000;
+  const port = await new Promise<number>((res, rej) => {
+    const t = setTimeout(() => {
+      proc.kill('SIGKILL'); // a server that never listened must not keep the test process alive
+      rej(new Error(`server did not start in ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
+    const check = (): void => {
+      const m = /listening on [^\s]+:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        proc.stdout!.off('data', check);
+        res(Number(m[1]));
+      }
+    };
+    proc.stdout!.on('data', check);
+    proc.once('exit', (code) => {
+      clearTimeout(t);
+      rej(new Error(`server exited with ${code}:\n${out}`));
     });
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  });
+  return {
+    proc,
+    port,
+    configFile,
+    usersDir,
+    homesDir,
+    keysDir,
+    output: () => out,
+    exit,
+    hasExited: () => exited,
   };
+}
+
+/** Runs `jailsftpd ARGS --config CONFIG` synchronously. */
+export function serverCli(
+  configFile: string,
+  args: string[],
+  input?: string,
+): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args, '--config', configFile], {
+    input: input ?? '',
+    encoding: 'utf8',
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export async function startServer(opts: ServerOptions = {}): Promise<TestServer> {
+  const dir = opts.dir ?? tempDir('jailsftp-test-');
+  const l = await launchServer({
+    dir,
+    env: opts.env,
+    // cheap argon2 in tests, so that logins stay fast
+    config: { argon2: { memoryCost: 4096, timeCost: 1, parallelism: 1 }, ...opts.config },
+  });
+  const { proc, port, configFile, usersDir, homesDir, keysDir } = l;
+
+  const cli: TestServer['cli'] = (args, input) => serverCli(configFile, args, input);
 
   const addUser: TestServer['addUser'] = (name, uo = {}) => {
     const password = uo.password ?? `pw-${name}-secret`;
@@ -124,16 +187,15 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
     if (uo.quota !== undefined) args.push('--quota', String(uo.quota));
     const user: TestUser = { name, password, home: join(homesDir, name) };
     if (uo.key) {
-      const kp = generateKeyPair('ed25519');
+      user.keyFile = join(dir, `${name}_ed25519`);
+      const kp = keyPairFile(user.keyFile);
       user.privateKey = kp.private;
       user.publicKey = kp.public;
-      user.keyFile = join(dir, `${name}_ed25519`);
-      writeFileSync(user.keyFile, kp.private, { mode: 0o600 });
-      writeFileSync(`${user.keyFile}.pub`, kp.public + '\n');
       args.push('--key', kp.public);
     }
     const r = cli(args, password + '\n');
     if (r.status !== 0) throw new Error(`user add ${name} failed: ${r.stderr}${r.stdout}`);
+    if (uo.home) mkdirSync(user.home, { recursive: true });
     return user;
   };
 
@@ -146,16 +208,16 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
     keysDir,
     configFile,
     proc,
-    output: () => out,
+    output: l.output,
     cli,
     addUser,
     async stop() {
-      if (!exited) proc.kill('SIGTERM');
-      return exitP;
+      if (!l.hasExited()) proc.kill('SIGTERM');
+      return l.exit;
     },
     async kill() {
-      if (!exited) proc.kill('SIGKILL');
-      await exitP;
+      if (!l.hasExited()) proc.kill('SIGKILL');
+      await l.exit;
     },
     cleanup() {
       rmSync(dir, { recursive: true, force: true });

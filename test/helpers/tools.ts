@@ -13,6 +13,7 @@ const probes: Record<string, { pkg: string; cmd: string[] }> = {
   sftp: { pkg: 'openssh-client', cmd: ['sh', '-c', 'command -v sftp'] },
   sshpass: { pkg: 'sshpass', cmd: ['sh', '-c', 'command -v sshpass'] },
   psftp: { pkg: 'putty-tools', cmd: ['sh', '-c', 'command -v psftp'] },
+  fzsftp: { pkg: 'filezilla', cmd: ['sh', '-c', 'command -v fzsftp'] },
   lftp: { pkg: 'lftp', cmd: ['sh', '-c', 'command -v lftp'] },
   rclone: { pkg: 'rclone', cmd: ['sh', '-c', 'command -v rclone'] },
   curl: { pkg: 'curl', cmd: ['sh', '-c', 'curl -V | grep -q sftp'] },

@@ -1,0 +1,86 @@
+// Renames on verified paths (see jail.ts): SFTP v3 RENAME, which must never replace an existing
+// target, and posix-rename, which replaces it atomically and reports what it replaced.
+import {
+  closeSync,
+  fstatSync,
+  linkSync,
+  lstatSync,
+  openSync,
+  renameSync,
+  unlinkSync,
+} from 'node:fs';
+import type { Stats } from 'node:fs';
+import { constants as C } from 'node:fs';
+import { errno } from './errors.js';
+
+/** open(2) flag for a descriptor that only names an object (Linux; not in node's fs.constants) */
+const O_PATH = 0o10000000;
+
+/** Whether a name exists (without following a final symlink). */
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Renames src to dst, failing with EEXIST when dst exists, whatever appears there meanwhile.
+ *
+ * A check-then-rename would lose a target created in between (by another program on the disk, or
+ * another node on a shared disk). So, as OpenSSH's sftp-server does, a non-directory is hard-linked
+ * to the new name (link(2) fails with EEXIST whatever is there) and the old name is then removed:
+ * the inode and its size do not change, nor does the ledger. A directory cannot be hard-linked: it
+ * is renamed after the check, and rename(2) of a directory fails on an existing file or non-empty
+ * directory, so the one window left is a concurrently created EMPTY directory being replaced: no
+ * data is lost. Where the file system has no hard links (EPERM, EOPNOTSUPP, ENOSYS), the same
+ * check-then-rename is used, with the same small window.
+ */
+export function renameNoReplace(src: string, dst: string): void {
+  const st = lstatSync(src);
+  if (!st.isDirectory()) {
+    try {
+      linkSync(src, dst);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EPERM' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
+      if (exists(dst)) throw errno('EEXIST', 'target exists');
+      renameSync(src, dst);
+      return;
+    }
+    try {
+      unlinkSync(src);
+    } catch (e) {
+      unlinkSync(dst); // undo: the file keeps its one old name
+      throw e;
+    }
+    return;
+  }
+  if (exists(dst)) throw errno('EEXIST', 'target exists');
+  renameSync(src, dst);
+}
+
+/**
+ * Renames src to dst, replacing dst atomically. Returns the replaced object's stats, read from a
+ * descriptor held across the rename (not from a stat taken before it), or undefined when nothing
+ * was replaced (no target, or the target was src itself).
+ */
+export function renameReplacing(src: string, dst: string): Stats | undefined {
+  const s = lstatSync(src);
+  let old = -1;
+  try {
+    old = openSync(dst, O_PATH | C.O_NOFOLLOW);
+  } catch {
+    /* no target */
+  }
+  try {
+    renameSync(src, dst);
+    if (old < 0) return undefined;
+    const st = fstatSync(old);
+    return st.dev === s.dev && st.ino === s.ino ? undefined : st;
+  } finally {
+    if (old >= 0) closeSync(old);
+  }
+}

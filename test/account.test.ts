@@ -1,0 +1,111 @@
+// The account layer on its own: session limit per user, the registry of open sessions and closing
+// all of a user's sessions, and the quota ledger's lifetime (shared by logins, kept until the last
+// session of a closed connection has closed its files), with a Store that counts its calls.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Accounts, type AccountSession } from '../server/account/accounts.js';
+import type { Store, UserRecord } from '../server/account/store.js';
+import { Ledger } from '../server/fs/quota.js';
+
+class CountingStore implements Store {
+  ledgers = 0;
+  constructor(readonly homes: string) {}
+  async user(name: string): Promise<UserRecord | undefined> {
+    return name === 'ann' ? { name, keys: [], quota: 5000 } : undefined;
+  }
+  homeOf(r: UserRecord): string {
+    return join(this.homes, r.name);
+  }
+  async newLedger(r: UserRecord): Promise<Ledger> {
+    this.ledgers++;
+    return new Ledger(r.quota, 0);
+  }
+}
+
+function setup(maxSessionsPerUser = 2): { accounts: Accounts; store: CountingStore; done(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'jailsftp-account-'));
+  const store = new CountingStore(dir);
+  const accounts = new Accounts(store, { maxSessionsPerUser, allowSymlinks: false });
+  return { accounts, store, done: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+test('sessions per user are bounded across logins; an ended session frees its slot', async () => {
+  const { accounts, done } = setup(2);
+  const rec = (await accounts.lookup('ann'))!;
+  assert.equal(await accounts.lookup('bob'), undefined);
+  const a = await accounts.login(rec);
+  const b = await accounts.login(rec);
+  const s1 = a.openSession('sftp', () => undefined) as AccountSession;
+  const s2 = b.openSession('exec', () => undefined) as AccountSession;
+  assert.equal(
+    b.openSession('sftp', () => undefined),
+    'too many sessions for user ann (limit 2)',
+  );
+  assert.deepEqual(accounts.users(), ['ann']);
+  assert.equal(accounts.liveSessions, 2);
+  s1.end();
+  s1.end(); // twice is harmless
+  assert.equal(accounts.liveSessions, 1);
+  assert.equal(typeof b.openSession('sftp', () => undefined), 'object');
+  s2.end();
+  done();
+});
+
+test('closeUser asks every session of the user to close; they leave the registry when they end', async () => {
+  const { accounts, done } = setup(8);
+  const rec = (await accounts.lookup('ann'))!;
+  const login = await accounts.login(rec);
+  const closed: string[] = [];
+  const sessions = [1, 2, 3].map(
+    (i) =>
+      login.openSession('sftp', (why) => {
+        closed.push(`${i}:${why}`);
+        sessions[i - 1]!.end();
+      }) as AccountSession,
+  );
+  assert.equal(accounts.sessionsOf('ann').length, 3);
+  assert.equal(accounts.closeUser('ann', 'admin'), 3);
+  assert.deepEqual(closed, ['1:admin', '2:admin', '3:admin']);
+  assert.equal(accounts.sessionsOf('ann').length, 0);
+  assert.equal(accounts.liveSessions, 0);
+  assert.equal(accounts.closeUser('ann', 'admin'), 0);
+  done();
+});
+
+test('the ledger is shared by logins and kept until a closed connection has ended its sessions', async () => {
+  const { accounts, store, done } = setup(8);
+  const rec = (await accounts.lookup('ann'))!;
+  const a = await accounts.login(rec);
+  const b = await accounts.login(rec);
+  assert.equal(store.ledgers, 1, 'one ledger for both logins');
+  let aborted = 0;
+  const s = a.openSession('sftp', () => aborted++) as AccountSession;
+  a.logout();
+  b.logout();
+  assert.equal(aborted, 1, 'the connection going away ends its sessions');
+  const d = await accounts.login(rec);
+  await accounts.setQuota('ann', 100);
+  await assert.rejects(
+    d.storage
+      .open('/big', {
+        read: false,
+        write: true,
+        append: false,
+        create: true,
+        truncate: true,
+        exclusive: false,
+      })
+      .then((f) => d.storage.write(f, 0, Buffer.alloc(101))),
+    /quota exceeded: 100 B free/,
+    'a changed quota reaches open logins',
+  );
+  assert.equal(store.ledgers, 1, 'still held: a session has files open');
+  s.end();
+  d.logout();
+  await accounts.login(rec);
+  assert.equal(store.ledgers, 2, 'released, then created again from the store');
+  done();
+});

@@ -1,0 +1,80 @@
+// The exec hash command at its bounds, through a real SSH connection (ssh2 Client): the longest
+// command line and the most paths are served, one byte or one path more is refused before any work.
+import test, { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type ssh2 from 'ssh2';
+import { MAX_COMMAND_BYTES, MAX_HASH_PATHS } from '../server/ssh/exec-hash.js';
+import { connect } from './helpers/channels.js';
+import { startServer, type TestServer, type TestUser } from './helpers/server.js';
+
+let srv: TestServer;
+let u: TestUser;
+let c: ssh2.Client;
+const SHA = createHash('sha256').update('bounded\n').digest('hex');
+
+before(async () => {
+  srv = await startServer();
+  u = srv.addUser('hana');
+  mkdirSync(u.home, { recursive: true });
+  writeFileSync(join(u.home, 'f'), 'bounded\n');
+  c = await connect(srv, u);
+});
+after(async () => {
+  c?.end();
+  await srv.stop();
+  srv.cleanup();
+});
+
+function exec(command: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((res, rej) =>
+    c.exec(command, (err, ch) => {
+      if (err) return rej(err);
+      let stdout = '';
+      let stderr = '';
+      let code = -1;
+      ch.on('data', (d: Buffer) => (stdout += d.toString()));
+      ch.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      ch.on('exit', (n: number) => (code = n));
+      ch.on('close', () => res({ code, stdout, stderr }));
+    }),
+  );
+}
+
+test('a command line of exactly the bound is served; one byte more is refused', async () => {
+  const line = 'sha256sum f';
+  const atBound = line + ' '.repeat(MAX_COMMAND_BYTES - line.length);
+  const ok = await exec(atBound);
+  assert.deepEqual(ok, { code: 0, stdout: `${SHA}  f\n`, stderr: '' });
+  const over = await exec(atBound + ' ');
+  assert.deepEqual(over, {
+    code: 1,
+    stdout: '',
+    stderr: `jailsftpd: command line too long (limit ${MAX_COMMAND_BYTES} bytes)\r\n`,
+  });
+});
+
+test('the most paths are all hashed; one path more is refused with nothing hashed', async () => {
+  const ok = await exec(`sha256sum${' f'.repeat(MAX_HASH_PATHS)}`);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout, `${SHA}  f\n`.repeat(MAX_HASH_PATHS));
+  const over = await exec(`md5sum${' f'.repeat(MAX_HASH_PATHS + 1)}`);
+  assert.deepEqual(over, {
+    code: 1,
+    stdout: '',
+    stderr: `jailsftpd: too many paths (limit ${MAX_HASH_PATHS})\r\n`,
+  });
+});
+
+test('errors take their text from the status map, in coreutils wording', async () => {
+  const r = await exec("sha1sum f nope / 'a\\b'");
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, `${createHash('sha1').update('bounded\n').digest('hex')}  f\n`);
+  assert.equal(
+    r.stderr,
+    'sha1sum: nope: No such file or directory\nsha1sum: /: Is a directory\n' +
+      'sha1sum: a\\b: No such file or directory\n',
+  );
+});

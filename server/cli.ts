@@ -49,10 +49,13 @@ usage:
 Sizes: 0 (unlimited), bytes, or a unit: 500M, 2GiB, 1.5G.
 Every command takes --config FILE, --users DIR, --homes DIR. Run a command with --help for more.`,
   serve: `usage: jailsftpd [serve] [--config FILE] [--listen HOST:PORT] [--users DIR] [--homes DIR] [--host-keys DIR]
-                       [--log-format text|json]
+                       [--log-format text|json] [--audit-log FILE|-] [--admin-listen HOST:PORT]
 Starts the server (default 0.0.0.0:2222, users in ./users, homes in ./home, host keys in ./keys,
 created on first start). SIGTERM or Ctrl-C stops it after running transfers finish (grace period).
-Log lines go to standard output: \`time event key=value…\`, or one JSON object per line.`,
+Log lines go to standard output: \`time event key=value…\`, or one JSON object per line.
+--audit-log writes one JSON line per login, logout, transfer and change; --admin-listen serves
+/healthz, /metrics and /sessions over HTTP (no authentication: bind it to loopback). SIGHUP re-reads
+the config and reopens the audit log.`,
   'user add': `usage: jailsftpd user add NAME [--quota SIZE] [--password-stdin] [--key FILE_OR_LINE]... [--home DIR]
 Creates a user. Without --password-stdin and on a terminal it asks for the password twice; without
 a terminal and without --password-stdin the user logs in with keys only.`,
@@ -328,21 +331,39 @@ async function serve(args: string[]): Promise<void> {
       listen: { type: 'string' },
       'host-keys': { type: 'string' },
       'log-format': { type: 'string' },
+      'audit-log': { type: 'string' },
+      'admin-listen': { type: 'string' },
     },
   });
   if (values.help) return void console.log(HELP.serve);
-  const cfg: Config = loadConfig({
+  const overrides = {
     ...values,
     hostKeys: values['host-keys'],
     logFormat: values['log-format'],
-  });
+    auditLog: values['audit-log'],
+    adminListen: values['admin-listen'],
+  };
+  const cfg: Config = loadConfig(overrides);
   setLogFormat(cfg.logFormat);
   const server = new JailServer(cfg);
   for (const k of server.createdKeys) console.log(`created host key ${k}`);
   for (const l of server.hostKeyLines) console.log(`host key ${l}`);
-  const { host, port } = await server.listen();
+  const { host, port, admin } = await server.listen();
   log('listening', { users: cfg.users, homes: cfg.homes });
   console.log(`jailsftpd listening on ${host}:${port}`);
+  if (admin) console.log(`jailsftpd admin listening on ${admin}`);
+  // SIGHUP: the config file again (a bad one is refused and the running config kept), and the
+  // audit log opened anew (logrotate)
+  process.on('SIGHUP', () => {
+    try {
+      const next = loadConfig(overrides);
+      server.reload(next);
+      setLogFormat(next.logFormat);
+      log('reload', { config: values.config ?? '(none)' });
+    } catch (e) {
+      log('reload.refused', { error: (e as Error).message });
+    }
+  });
   let stopping = false;
   const stop = (sig: string, code = 0): void => {
     if (stopping) process.exit(1); // second signal: leave now

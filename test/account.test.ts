@@ -23,6 +23,12 @@ class CountingStore implements Store {
     this.ledgers++;
     return new Ledger(r.quota, 0);
   }
+  watch(): () => void {
+    return () => undefined;
+  }
+  problem(): string | null {
+    return null;
+  }
 }
 
 function setup(maxSessionsPerUser = 2): { accounts: Accounts; store: CountingStore; done(): void } {

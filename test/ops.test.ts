@@ -1,13 +1,14 @@
 // Operations (issue 12) with real clients: the audit log's events and fields, /metrics moving by
 // exactly what was transferred, /healthz during a drain, live control of users (quota, disable,
 // kick) reaching open sessions within a second, and SIGHUP reopening the audit log.
-import test from 'node:test';
+import test, { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, renameSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import type { SFTPWrapper } from 'ssh2';
-import { startServer, type TestServer, type TestUser } from './helpers/server.js';
+import type { TestServer, TestUser } from './helpers/server.js';
+import { fixture } from './helpers/fixture.js';
 import { sftpBatch, sftpPassword } from './helpers/clients.js';
 import { randomFile, sha256File } from './helpers/files.js';
 import { needs } from './helpers/tools.js';
@@ -72,9 +73,13 @@ interface OpsServer extends TestServer {
   audit: string;
 }
 
-async function opsServer(config: Record<string, unknown> = {}): Promise<OpsServer> {
-  const srv = await startServer({
-    config: { auditLog: 'audit.log', adminListen: '127.0.0.1:0', ...config },
+/** A server with an audit log in its directory and an admin listener on a free loopback port. */
+async function opsServer(t: TestContext, config: Record<string, unknown> = {}): Promise<OpsServer> {
+  const fx = fixture(t);
+  const dir = fx.tempDir('jailsftp-ops-');
+  const srv = await fx.server({
+    dir,
+    config: { auditLog: join(dir, 'audit.log'), adminListen: '127.0.0.1:0', ...config },
   });
   const m = await waitFor(
     'admin listener',
@@ -110,8 +115,8 @@ function statvfs(sftp: SFTPWrapper): Promise<{ total: number; free: number }> {
   return new Promise((res, rej) =>
     sftp.ext_openssh_statvfs('/', (err, st) => {
       if (err) return rej(err);
-      const s = st as { bsize: number; frsize: number; blocks: number; bfree: number };
-      res({ total: s.frsize * s.blocks, free: s.frsize * s.bfree });
+      const s = st as { f_frsize: number; f_blocks: number; f_bfree: number };
+      res({ total: s.f_frsize * s.f_blocks, free: s.f_frsize * s.f_bfree });
     }),
   );
 }
@@ -120,12 +125,12 @@ test(
   'audit log: every event type with its fields, from OpenSSH sftp',
   { skip: needs('sftp', 'sshpass') },
   async (t) => {
-    const srv = await opsServer();
+    const srv = await opsServer(t);
     t.after(async () => {
       await srv.stop();
       srv.cleanup();
     });
-    const u = srv.addUser('ava', { key: true, quota: '3M' });
+    const u = srv.addUser('ava', { key: true, quota: '3M', home: true });
     const work = join(srv.dir, 'work');
     mkdirSync(work);
     const a = randomFile(join(work, 'a.bin'), 1024 * 1024 + 7);
@@ -213,12 +218,12 @@ test(
   '/metrics moves by exactly what was transferred; /healthz and /sessions',
   { skip: needs('sftp') },
   async (t) => {
-    const srv = await opsServer();
+    const srv = await opsServer(t);
     t.after(async () => {
       await srv.stop();
       srv.cleanup();
     });
-    const u = srv.addUser('max', { key: true });
+    const u = srv.addUser('max', { key: true, home: true });
     const work = join(srv.dir, 'work');
     mkdirSync(work);
     randomFile(join(work, 'up.bin'), 777_777);
@@ -263,11 +268,7 @@ test(
 );
 
 test('live control: quota, disable and kick reach open sessions within a second', async (t) => {
-  const srv = await opsServer();
-  t.after(async () => {
-    await srv.stop();
-    srv.cleanup();
-  });
+  const srv = await opsServer(t);
   const u = srv.addUser('zoe', { password: 'zoe-pw', quota: '1M' });
   const s = await openSession(srv, u);
   assert.equal((await statvfs(s.sftp)).total, 1024 * 1024);
@@ -323,11 +324,7 @@ test('live control: quota, disable and kick reach open sessions within a second'
 });
 
 test('SIGHUP reopens the audit log after logrotate; no session drops; drain turns /healthz 503', async (t) => {
-  const srv = await opsServer({ shutdownGrace: 5 });
-  t.after(async () => {
-    await srv.stop();
-    srv.cleanup();
-  });
+  const srv = await opsServer(t, { shutdownGrace: 5 });
   const u = srv.addUser('lea', { password: 'lea-pw' });
   const s = await openSession(srv, u);
   await waitFor('login event', () => events(srv.audit).some((e) => e.event === 'login'));

@@ -3,39 +3,8 @@
 // bounded buffer that drains in the background; what does not fit is dropped and counted.
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
+import type { AuditEvent } from '../account/events.js';
 import { log } from '../log.js';
-
-export type AuditEventName =
-  | 'login'
-  | 'logout'
-  | 'upload'
-  | 'download'
-  | 'remove'
-  | 'rename'
-  | 'mkdir'
-  | 'rmdir'
-  | 'setstat'
-  | 'refused';
-
-export interface AuditEvent {
-  event: AuditEventName;
-  user?: string;
-  addr?: string;
-  session?: string;
-  /** the path as the user sees it; `target` is the new name of a rename */
-  path?: string;
-  target?: string;
-  method?: string;
-  bytes?: number;
-  /** where a resumed transfer started */
-  offset?: number;
-  ms?: number;
-  /** `ok` or the error text */
-  status: string;
-  sha256?: string;
-  /** what a refusal was about: quota, permission, limit */
-  reason?: string;
-}
 
 /** Bytes that may wait for the disk before new lines are dropped. */
 export const AUDIT_BUFFER_BYTES = 8 * 1024 * 1024;
@@ -47,7 +16,9 @@ export class AuditLog {
   private readonly timer: NodeJS.Timeout;
 
   constructor(
-    private readonly target: string,
+    readonly target: string,
+    /** called for every line dropped because the buffer was full */
+    private readonly onDrop: () => void = () => undefined,
     private readonly bufferBytes = AUDIT_BUFFER_BYTES,
   ) {
     this.out = this.open();
@@ -63,6 +34,7 @@ export class AuditLog {
   write(e: AuditEvent): void {
     if (this.out.writableLength > this.bufferBytes) {
       this.dropped++;
+      this.onDrop();
       return;
     }
     this.out.write(JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n');

@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import ssh2 from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
+import { OpenFlag, PacketType, SFTP_VERSION } from '../common/wire.js';
 
 interface Args {
   host: string;
@@ -180,12 +181,15 @@ async function flood(a: Args): Promise<void> {
     while (replies.length === 0) await new Promise<void>((r) => (wake = r));
     return replies.shift()!;
   };
-  ch.write(packet(1, u32(3)));
+  ch.write(packet(PacketType.INIT, u32(SFTP_VERSION)));
   const version = await next();
-  if (version[0] !== 2) throw new Error(`expected VERSION, got type ${version[0]}`);
-  ch.write(packet(3, Buffer.concat([u32(1), str(a.remote!), u32(1), u32(0)])));
+  if (version[0] !== PacketType.VERSION)
+    throw new Error(`expected VERSION, got type ${version[0]}`);
+  ch.write(
+    packet(PacketType.OPEN, Buffer.concat([u32(1), str(a.remote!), u32(OpenFlag.READ), u32(0)])),
+  );
   const h = await next();
-  if (h[0] !== 102) throw new Error(`OPEN failed: reply type ${h[0]}`);
+  if (h[0] !== PacketType.HANDLE) throw new Error(`OPEN failed: reply type ${h[0]}`);
   const handle = h.subarray(9, 9 + h.readUInt32BE(5));
   // from here on nothing is read: the server must stop sending when the window closes
   ch.off('data', onData);
@@ -193,7 +197,9 @@ async function flood(a: Args): Promise<void> {
   const hs = str(handle);
   const per = Math.max(1, Math.floor(fileSize / size));
   for (let i = 0; i < count; i++) {
-    ch.write(packet(5, Buffer.concat([u32(100 + i), hs, u64((i % per) * size), u32(size)])));
+    ch.write(
+      packet(PacketType.READ, Buffer.concat([u32(100 + i), hs, u64((i % per) * size), u32(size)])),
+    );
   }
   process.stdout.write('SENT\n');
   await new Promise<void>((r) => process.on('SIGTERM', r));

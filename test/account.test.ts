@@ -1,14 +1,13 @@
 // The account layer on its own: session limit per user, the registry of open sessions and closing
 // all of a user's sessions, and the quota ledger's lifetime (shared by logins, kept until the last
 // session of a closed connection has closed its files), with a Store that counts its calls.
-import test from 'node:test';
+import test, { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Accounts, type AccountSession } from '../server/account/accounts.js';
 import type { Store, UserRecord } from '../server/account/store.js';
 import { Ledger } from '../server/fs/quota.js';
+import { fixture } from './helpers/fixture.js';
 
 class CountingStore implements Store {
   ledgers = 0;
@@ -31,15 +30,18 @@ class CountingStore implements Store {
   }
 }
 
-function setup(maxSessionsPerUser = 2): { accounts: Accounts; store: CountingStore; done(): void } {
-  const dir = mkdtempSync(join(tmpdir(), 'jailsftp-account-'));
-  const store = new CountingStore(dir);
+/** Accounts over a CountingStore whose homes lie in a scratch directory removed after the test. */
+function setup(
+  t: TestContext,
+  maxSessionsPerUser = 2,
+): { accounts: Accounts; store: CountingStore } {
+  const store = new CountingStore(fixture(t).tempDir('jailsftp-account-'));
   const accounts = new Accounts(store, { maxSessionsPerUser, allowSymlinks: false });
-  return { accounts, store, done: () => rmSync(dir, { recursive: true, force: true }) };
+  return { accounts, store };
 }
 
-test('sessions per user are bounded across logins; an ended session frees its slot', async () => {
-  const { accounts, done } = setup(2);
+test('sessions per user are bounded across logins; an ended session frees its slot', async (t) => {
+  const { accounts } = setup(t, 2);
   const rec = (await accounts.lookup('ann'))!;
   assert.equal(await accounts.lookup('bob'), undefined);
   const a = await accounts.login(rec);
@@ -57,11 +59,10 @@ test('sessions per user are bounded across logins; an ended session frees its sl
   assert.equal(accounts.liveSessions, 1);
   assert.equal(typeof b.openSession('sftp', () => undefined), 'object');
   s2.end();
-  done();
 });
 
-test('closeUser asks every session of the user to close; they leave the registry when they end', async () => {
-  const { accounts, done } = setup(8);
+test('closeUser asks every session of the user to close; they leave the registry when they end', async (t) => {
+  const { accounts } = setup(t, 8);
   const rec = (await accounts.lookup('ann'))!;
   const login = await accounts.login(rec);
   const closed: string[] = [];
@@ -78,11 +79,10 @@ test('closeUser asks every session of the user to close; they leave the registry
   assert.equal(accounts.sessionsOf('ann').length, 0);
   assert.equal(accounts.liveSessions, 0);
   assert.equal(accounts.closeUser('ann', 'admin'), 0);
-  done();
 });
 
-test('the ledger is shared by logins and kept until a closed connection has ended its sessions', async () => {
-  const { accounts, store, done } = setup(8);
+test('the ledger is shared by logins and kept until a closed connection has ended its sessions', async (t) => {
+  const { accounts, store } = setup(t, 8);
   const rec = (await accounts.lookup('ann'))!;
   const a = await accounts.login(rec);
   const b = await accounts.login(rec);
@@ -113,5 +113,4 @@ test('the ledger is shared by logins and kept until a closed connection has ende
   d.logout();
   await accounts.login(rec);
   assert.equal(store.ledgers, 2, 'released, then created again from the store');
-  done();
 });

@@ -172,7 +172,12 @@ test('codec: honest packets decode to their fields', () => {
         const open = decodeRequest(
           Buffer.concat([
             Buffer.from([T.OPEN]),
-            new Pkt().u32(id).str(path).u32(3).attrs({ size: off }).build(),
+            new Pkt()
+              .u32(id)
+              .str(path)
+              .u32(F.READ | F.WRITE)
+              .attrs({ size: off })
+              .build(),
           ]),
         );
         assert.ok(open.ok);

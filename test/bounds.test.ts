@@ -6,9 +6,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer } from './helpers/server.js';
+import { Status } from '../common/wire.js';
+import { fixture } from './helpers/fixture.js';
 import { F, Pkt, rawSftp, T, type Raw } from './helpers/attack.js';
-import { sleep } from './helpers/run.js';
+import { sleep } from './helpers/proc.js';
 
 const KiB = 1024;
 const MAX_PACKET = 256 * KiB;
@@ -20,18 +21,15 @@ function checkFile(r: Raw, alg: string, length: number, block: number) {
 }
 
 test('request costs are bounded before the work', { timeout: 300_000 }, async (t) => {
-  const srv = await startServer();
-  const alice = srv.addUser('alice');
-  const bob = srv.addUser('bob');
-  const q = srv.addUser('q', { quota: QUOTA });
-  t.after(async () => {
-    await srv.stop();
-    srv.cleanup();
+  const fx = fixture(t);
+  const srv = await fx.server({
+    users: { alice: { home: true }, bob: { home: true }, q: { quota: QUOTA, home: true } },
   });
-  for (const u of [alice, bob, q]) mkdirSync(u.home, { recursive: true });
+  const { alice, bob, q } = srv.users;
   const data = randomBytes(16380 * 256 + 1);
   writeFileSync(join(alice.home, 'data'), data);
   const a = await rawSftp(srv, alice);
+  fx.defer(() => a.end());
 
   await t.test('check-file: blocks that fit one reply, and one more', async () => {
     for (const [alg, max] of [
@@ -43,7 +41,7 @@ test('request costs are bounded before the work', { timeout: 300_000 }, async (t
       assert.equal(fit.type, T.EXTENDED_REPLY, `${alg}: ${fit.code} ${fit.msg}`);
       assert.ok(fit.length <= MAX_PACKET);
       const over = await checkFile(a, alg, max * 256 + 1, 256);
-      assert.equal(over.code, 4);
+      assert.equal(over.code, Status.FAILURE);
       assert.equal(
         over.msg,
         `too many blocks for one reply: ${max + 1} blocks of ${alg} (at most ${max}); use a larger block size`,
@@ -60,16 +58,16 @@ test('request costs are bounded before the work', { timeout: 300_000 }, async (t
     );
     assert.ok(replies.every((r) => r.type === T.HANDLE));
     const over = await rs[2]!.open('/data', F.READ);
-    assert.equal(over.code, 4);
+    assert.equal(over.code, Status.FAILURE);
     assert.equal(over.msg, 'too many open handles for this user (limit 2048)');
     const overDir = await rs[1]!.path(T.OPENDIR, '/');
-    assert.equal(overDir.code, 4);
+    assert.equal(overDir.code, Status.FAILURE);
     // another user is not affected, and closing one handle makes room for one
     const b = await rawSftp(srv, bob);
     const other = await b.path(T.OPENDIR, '/');
     assert.equal(other.type, T.HANDLE, `another user: ${other.code} ${other.msg}`);
     await b.end();
-    assert.equal((await rs[0]!.close(replies[0]!.handle!)).code, 0);
+    assert.equal((await rs[0]!.close(replies[0]!.handle!)).code, Status.OK);
     const room = await rs[2]!.open('/data', F.READ);
     assert.equal(room.type, T.HANDLE, `after a close: ${room.code} ${room.msg}`);
     await Promise.all([rs[1]!.end(), rs[2]!.end()]);
@@ -84,9 +82,9 @@ test('request costs are bounded before the work', { timeout: 300_000 }, async (t
 
   await t.test('paths: 4096 bytes are looked up, 4097 are refused', async () => {
     const fit = await a.path(T.STAT, '/' + 'a/'.repeat(2047) + 'b');
-    assert.equal(fit.code, 2, `${fit.code} ${fit.msg}`);
+    assert.equal(fit.code, Status.NO_SUCH_FILE, `${fit.code} ${fit.msg}`);
     const over = await a.path(T.STAT, '/' + 'a/'.repeat(2048));
-    assert.equal(over.code, 5);
+    assert.equal(over.code, Status.BAD_MESSAGE);
     assert.equal(over.msg, 'path too long');
   });
 
@@ -105,7 +103,7 @@ test('request costs are bounded before the work', { timeout: 300_000 }, async (t
     const h = await r.openOk('/w', F.WRITE | F.CREAT);
     const body = MAX_PACKET - (1 + 4 + 4 + 4 + 8 + 4);
     const fit = await r.write(h, 0, Buffer.alloc(body, 7));
-    assert.equal(fit.code, 0, fit.msg);
+    assert.equal(fit.code, Status.OK, fit.msg);
     assert.equal(statSync(join(bob.home, 'w')).size, body);
     const over = await r.write(h, 0, Buffer.alloc(body + 1, 8));
     assert.equal(over.type, -1, 'session closed');
@@ -134,11 +132,11 @@ test('request costs are bounded before the work', { timeout: 300_000 }, async (t
     const r = await rawSftp(srv, q);
     await r.put('/f', Buffer.alloc(0));
     const over = await r.req(T.SETSTAT, new Pkt().str('/f').attrs({ size: QUOTA + 1 }));
-    assert.equal(over.code, 4);
+    assert.equal(over.code, Status.FAILURE);
     assert.match(over.msg!, /^quota exceeded: 1\.0 MiB \(1048576 bytes\) free/);
     assert.equal(statSync(join(q.home, 'f')).size, 0, 'nothing changed');
     const fit = await r.req(T.SETSTAT, new Pkt().str('/f').attrs({ size: QUOTA }));
-    assert.equal(fit.code, 0, fit.msg);
+    assert.equal(fit.code, Status.OK, fit.msg);
     assert.equal(statSync(join(q.home, 'f')).size, QUOTA);
     assert.equal(await r.free(), 0);
     await r.path(T.REMOVE, '/f');
@@ -160,17 +158,15 @@ test('request costs are bounded before the work', { timeout: 300_000 }, async (t
         .str(d)
         .u64(0),
     );
-    assert.equal(fit.code, 0, fit.msg);
+    assert.equal(fit.code, Status.OK, fit.msg);
     assert.equal(await r.free(), 0);
     const d2 = await r.openOk('/dst2', F.WRITE | F.CREAT | F.TRUNC);
     const over = await r.ext('copy-data', new Pkt().str(s).u64(0).u64(1).str(d2).u64(0));
-    assert.equal(over.code, 4);
+    assert.equal(over.code, Status.FAILURE);
     assert.match(over.msg!, /^quota exceeded: /);
     for (const h of [s, d, d2]) await r.close(h);
     assert.ok(readFileSync(join(q.home, 'dst')).equals(src));
     assert.equal(statSync(join(q.home, 'dst2')).size, 0);
     await r.end();
   });
-
-  await a.end();
 });

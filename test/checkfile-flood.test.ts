@@ -4,30 +4,15 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { closeSync, ftruncateSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer } from './helpers/server.js';
-import { MB, Pkt, rawSftp, rss, rssSampler, T, type Raw, type Reply } from './helpers/attack.js';
-import { sleep } from './helpers/run.js';
+import { Status } from '../common/wire.js';
+import { fixture } from './helpers/fixture.js';
+import { MB, Pkt, rawSftp, rssSampler, T, type Reply } from './helpers/attack.js';
+import { statWhile } from './helpers/attack-resources.js';
+import { rss } from './helpers/procfs.js';
 
 const FILE = 64 * MB;
-
-/** STATs as bob until `done` resolves; returns the slowest answer in ms. */
-async function probe(b: Raw, done: Promise<unknown>): Promise<{ worst: number; count: number }> {
-  let finished = false;
-  void done.finally(() => (finished = true));
-  let worst = 0;
-  let count = 0;
-  while (!finished) {
-    const t0 = performance.now();
-    const rep = await b.path(T.STAT, '/');
-    assert.equal(rep.type, T.ATTRS);
-    worst = Math.max(worst, performance.now() - t0);
-    count++;
-    await sleep(20);
-  }
-  return { worst, count };
-}
 
 /** Resolves with the replies, or with null after ms (a request left unanswered). */
 function within<V>(p: Promise<V>, ms: number): Promise<V | null> {
@@ -37,20 +22,16 @@ function within<V>(p: Promise<V>, ms: number): Promise<V | null> {
 }
 
 test('check-file floods are bounded before any hashing', { timeout: 300_000 }, async (t) => {
-  const srv = await startServer();
+  const fx = fixture(t);
+  const srv = await fx.server({ users: { alice: { home: true }, bob: {} } });
   const pid = srv.proc.pid!;
-  const alice = srv.addUser('alice');
-  const bob = srv.addUser('bob');
-  t.after(async () => {
-    await srv.kill();
-    srv.cleanup();
-  });
-  mkdirSync(alice.home, { recursive: true });
+  const { alice, bob } = srv.users;
   const fd = openSync(join(alice.home, 'big'), 'w');
   ftruncateSync(fd, FILE);
   closeSync(fd);
   const sessions = await Promise.all([1, 2, 3, 4].map(() => rawSftp(srv, alice)));
   const b = await rawSftp(srv, bob);
+  fx.defer(() => Promise.all([...sessions, b].map((s) => s.end())));
 
   await t.test('256-byte blocks over 64 MiB from 4 sessions: refused at once', async () => {
     const base = rss(pid);
@@ -64,7 +45,7 @@ test('check-file floods are bounded before any hashing', { timeout: 300_000 }, a
       ),
     );
     const answered = within(all, 20_000);
-    const [replies, stat] = await Promise.all([answered, probe(b, answered)]);
+    const [replies, stat] = await Promise.all([answered, statWhile(b, '/', answered)]);
     const seconds = (performance.now() - t0) / 1000;
     const peak = sampler.stop();
     const growth = (peak - base) / MB;
@@ -75,7 +56,7 @@ test('check-file floods are bounded before any hashing', { timeout: 300_000 }, a
     assert.ok(replies, 'every request answered within 20 s');
     for (const r of replies as Reply[]) {
       assert.equal(r.type, T.STATUS);
-      assert.equal(r.code, 4);
+      assert.equal(r.code, Status.FAILURE);
       assert.match(
         r.msg!,
         /^too many blocks for one reply: 262144 blocks of sha256 \(at most \d+\)/,
@@ -98,7 +79,7 @@ test('check-file floods are bounded before any hashing', { timeout: 300_000 }, a
         ),
       );
       const answered = within(all, 60_000);
-      const [replies, stat] = await Promise.all([answered, probe(b, answered)]);
+      const [replies, stat] = await Promise.all([answered, statWhile(b, '/', answered)]);
       const growth = (sampler.stop() - base) / MB;
       t.diagnostic(
         `4 whole-file hashes: +${growth.toFixed(0)} MB; slowest STAT ${stat.worst.toFixed(0)} ms`,
@@ -112,6 +93,4 @@ test('check-file floods are bounded before any hashing', { timeout: 300_000 }, a
       assert.ok(stat.worst < 1000, `another user's STAT took ${stat.worst} ms`);
     },
   );
-
-  await Promise.all([...sessions, b].map((s) => s.end()));
 });

@@ -2,12 +2,14 @@
 // a home by an administrator) cannot move the cursor or set the title through ls, transfer lines or
 // error messages, and is still transferred under its real name.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { startServer, type TestServer, type TestUser } from './helpers/server.js';
+import { before, test } from 'node:test';
+import { fixture } from './helpers/fixture.js';
+import type { TestServer, TestUser } from './helpers/server.js';
 import { runClient, scratchHome, type RunResult } from './helpers/jailsftp.js';
 
+const fx = fixture();
 let srv: TestServer;
 let alice: TestUser;
 let home: string;
@@ -30,21 +32,15 @@ function assertClean(text: string): void {
 }
 
 before(async () => {
-  srv = await startServer();
-  alice = srv.addUser('alice', { key: true });
-  home = scratchHome();
+  const s = await fx.server({ users: { alice: { key: true, home: true } } });
+  srv = s;
+  alice = s.users.alice;
+  home = scratchHome(fx);
   // what an administrator (or another tool) put straight into the home on disk
-  mkdirSync(alice.home, { recursive: true });
   writeFileSync(join(alice.home, TITLE), 'title\n');
   writeFileSync(join(alice.home, C1), 'c1\n');
   mkdirSync(join(alice.home, 'sub'));
   writeFileSync(join(alice.home, 'sub', CLEAR), 'clear\n');
-});
-
-after(async () => {
-  await srv.stop();
-  srv.cleanup();
-  rmSync(home, { recursive: true, force: true });
 });
 
 test('ls and ls -l print control characters in names as \\xHH', async () => {

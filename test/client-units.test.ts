@@ -3,8 +3,7 @@
 process.env.TZ = 'UTC';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -32,6 +31,7 @@ import type { Command, Ctx } from '../client/commands/context.js';
 import { CmdError } from '../client/errors.js';
 import { sharedBuffer, streamHash } from '../client/hasher.js';
 import { escapeForTerminal, isSuspiciousName } from '../client/safe-names.js';
+import { fixture } from './helpers/fixture.js';
 
 function usageError(name: string, words: string[]): string {
   try {
@@ -168,32 +168,31 @@ test('terminal escaping: C0, DEL and C1 controls become \\xHH; the rest stays', 
   assert.equal(escapeForTerminal('plain'), 'plain');
 });
 
-test('the hash worker (a compiled module) hashes shared memory and file prefixes', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'jailsftp-hash-'));
+test('the hash worker (a compiled module) hashes shared memory and file prefixes', async (t) => {
+  const fx = fixture(t);
+  const dir = fx.tempDir('jailsftp-hash-');
   const saved = process.env.JAILSFTP_HASH;
-  process.env.JAILSFTP_HASH = 'worker';
-  try {
-    const data = Buffer.alloc(3 << 20);
-    for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
-    const file = join(dir, 'f.bin');
-    writeFileSync(file, data);
-    const h = streamHash(data.length, false);
-    assert.equal(h.shared, true, 'the worker was started');
-    const at = 1 << 20;
-    const prefix = await h.prefix(file, at);
-    assert.equal(prefix, createHash('sha256').update(data.subarray(0, at)).digest('hex'));
-    const shared = sharedBuffer(data.length - at);
-    data.copy(shared, 0, at);
-    await h.update(shared);
-    assert.equal(await h.digest(), createHash('sha256').update(data).digest('hex'));
-    const short = streamHash(10, false);
-    await assert.rejects(short.prefix(file, data.length + 1), /shorter than/);
-    short.dispose();
-  } finally {
+  fx.defer(() => {
     if (saved === undefined) delete process.env.JAILSFTP_HASH;
     else process.env.JAILSFTP_HASH = saved;
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
+  process.env.JAILSFTP_HASH = 'worker';
+  const data = Buffer.alloc(3 << 20);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
+  const file = join(dir, 'f.bin');
+  writeFileSync(file, data);
+  const h = streamHash(data.length, false);
+  assert.equal(h.shared, true, 'the worker was started');
+  const at = 1 << 20;
+  const prefix = await h.prefix(file, at);
+  assert.equal(prefix, createHash('sha256').update(data.subarray(0, at)).digest('hex'));
+  const shared = sharedBuffer(data.length - at);
+  data.copy(shared, 0, at);
+  await h.update(shared);
+  assert.equal(await h.digest(), createHash('sha256').update(data).digest('hex'));
+  const short = streamHash(10, false);
+  await assert.rejects(short.prefix(file, data.length + 1), /shorter than/);
+  short.dispose();
 });
 
 test('names listed by a server: suspicious ones reported, the command then fails', async () => {

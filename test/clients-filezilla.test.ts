@@ -4,11 +4,12 @@
 // delete, mkdir, and an upload over the quota. The paramiko replay in resume.test.ts stays.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { startServer, type TestServer, type TestUser } from './helpers/server.js';
+import { fixture } from './helpers/fixture.js';
+import { sleep } from './helpers/proc.js';
+import type { TestServer, TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
 import { FzSftp, Ev } from './helpers/fzsftp.js';
 import { randomFiles, sha256, sizeOf, usage, SIZES } from './helpers/files.js';
@@ -38,25 +39,19 @@ async function settledSize(path: string): Promise<number> {
 }
 
 test('FileZilla fzsftp', { skip: needs('fzsftp') }, async (t) => {
-  const srv = await startServer();
-  const sessions: FzSftp[] = [];
-  t.after(async () => {
-    for (const s of sessions) await s.kill();
-    await srv.stop();
-    srv.cleanup();
+  const fx = fixture(t);
+  const srv = await fx.server({
+    users: { pat: { password: 'pat-secret' }, kim: { key: true } },
   });
   const keys = hostKeys(srv);
-  const fzHome = join(srv.dir, 'fzhome'); // HOME and PUTTYDIR of fzsftp: nothing lands in ~
-  const local = join(srv.dir, 'local');
-  mkdirSync(fzHome);
-  mkdirSync(local);
+  const fzHome = fx.tempDir('jailsftp-fzhome-'); // HOME and PUTTYDIR of fzsftp: nothing lands in ~
+  const local = fx.tempDir('jailsftp-fz-local-');
   const data = randomFiles(local);
-  const pwUser = srv.addUser('pat', { password: 'pat-secret' });
-  const keyUser = srv.addUser('kim', { key: true });
+  const { pat: pwUser, kim: keyUser } = srv.users;
 
   const open = async (u: TestUser, o: { password?: string; hostKeys?: string[] } = {}) => {
     const fz = await FzSftp.start({ dir: fzHome });
-    sessions.push(fz);
+    fx.defer(() => fz.kill());
     const r = await fz.connect({
       host: srv.host,
       port: srv.port,
@@ -87,8 +82,7 @@ test('FileZilla fzsftp', { skip: needs('fzsftp') }, async (t) => {
       assert.equal((await fz.command('mkdir d')).reply, 'mkdir /d: OK');
       assert.equal((await fz.command('cd d')).reply, 'New directory is: "/d"');
       assert.equal((await fz.command('pwd')).reply, 'Current directory is: "/d"');
-      const back = join(srv.dir, `back-${u.name}`);
-      mkdirSync(back);
+      const back = fx.tempDir(`jailsftp-fz-back-${u.name}-`);
       for (const [n, size] of SIZES) {
         const up = await fz.put(join(local, n), n);
         assert.ok(up.ok, `${n}: ${up.errors.join('; ')}`);
@@ -155,10 +149,10 @@ test('FileZilla fzsftp', { skip: needs('fzsftp') }, async (t) => {
     assert.equal((await fz.command('cd ../..')).reply, 'New directory is: "/"');
     const root = await fz.ls('/');
     assert.deepEqual(root.list.map((e) => e.name).sort(), ['.', '..', 'd']);
-    const esc = await fz.get('../../etc/passwd', join(srv.dir, 'stolen'));
+    const esc = await fz.get('../../etc/passwd', join(local, 'stolen'));
     assert.equal(esc.ok, false);
     assert.deepEqual(esc.errors, ['/etc/passwd: open for read: no such file or directory']);
-    assert.equal(sizeOf(join(srv.dir, 'stolen')), -1);
+    assert.equal(sizeOf(join(local, 'stolen')), -1);
     assert.equal(await fz.quit(), 0);
   });
 
@@ -193,7 +187,7 @@ test('FileZilla fzsftp', { skip: needs('fzsftp') }, async (t) => {
 
   await t.test('an interrupted download resumes with reget at the local size', async () => {
     const fz = await session(keyUser);
-    const dest = join(srv.dir, 'big.down');
+    const dest = join(local, 'big.down');
     const get = fz.get('big', dest, { stallAfter: MB });
     await get.stalled;
     await fz.kill();

@@ -3,8 +3,10 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as tcp } from 'node:net';
-import { startServer, type TestServer } from './helpers/server.js';
+import { fixture } from './helpers/fixture.js';
+import type { TestServer } from './helpers/server.js';
 import { connect, openSftp } from './helpers/channels.js';
+import { sleep } from './helpers/proc.js';
 
 /** Opens a TCP connection, waits for the server's SSH version line, then resets it. */
 function resetAfterBanner(srv: TestServer): Promise<void> {
@@ -21,34 +23,26 @@ function resetAfterBanner(srv: TestServer): Promise<void> {
   });
 }
 
-/** Three resets, then a login: the server still serves. Returns what the server logged. */
+/** Three resets, then a login: the server still serves. Stops it; returns what it logged. */
 async function afterResets(srv: TestServer): Promise<string> {
-  try {
-    for (let i = 0; i < 3; i++) await resetAfterBanner(srv);
-    await new Promise((r) => setTimeout(r, 300));
-    const c = await connect(srv, { name: 'ida', password: 'pw-ida', home: '' });
-    const s = await openSftp(c);
-    s.end();
-    c.end();
-  } finally {
-    await srv.stop();
-  }
+  for (let i = 0; i < 3; i++) await resetAfterBanner(srv);
+  await sleep(300);
+  const c = await connect(srv, { name: 'ida', password: 'pw-ida', home: '' });
+  const s = await openSftp(c);
+  s.end();
+  c.end();
+  await srv.stop();
   return srv.output();
 }
 
-test('a reset connection gives one debug line per socket error, only at debug level', async () => {
-  const quiet = await startServer();
-  quiet.addUser('ida', { password: 'pw-ida' });
-  try {
-    assert.doesNotMatch(await afterResets(quiet), /socket\.error/);
-    // the same directory again (host keys and user kept), now at debug level
-    const srv = await startServer({ dir: quiet.dir, env: { JAILSFTPD_LOG: 'debug' } });
-    const out = await afterResets(srv);
-    const lines = out.split('\n').filter((l) => / socket\.error /.test(l));
-    assert.equal(lines.length, 3, out);
-    for (const l of lines) assert.match(l, /addr=127\.0\.0\.1 port=\d+ error=.*ECONNRESET/);
-  } finally {
-    await quiet.stop();
-    quiet.cleanup();
-  }
+test('a reset connection gives one debug line per socket error, only at debug level', async (t) => {
+  const fx = fixture(t);
+  const quiet = await fx.server({ users: { ida: { password: 'pw-ida' } } });
+  assert.doesNotMatch(await afterResets(quiet), /socket\.error/);
+  // the same directory again (host keys and user kept), now at debug level
+  const srv = await fx.server({ dir: quiet.dir, env: { JAILSFTPD_LOG: 'debug' } });
+  const out = await afterResets(srv);
+  const lines = out.split('\n').filter((l) => / socket\.error /.test(l));
+  assert.equal(lines.length, 3, out);
+  for (const l of lines) assert.match(l, /addr=127\.0\.0\.1 port=\d+ error=.*ECONNRESET/);
 });

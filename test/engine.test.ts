@@ -3,7 +3,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { Duplex } from 'node:stream';
-import { OpenFlag, PacketType, Reader, Status, Writer } from '../common/wire.js';
+import { OpenFlag, PacketType, Reader, SFTP_VERSION, Status, Writer } from '../common/wire.js';
 import { SftpEngine } from '../server/sftp/engine.js';
 import { Framer } from '../server/sftp/framer.js';
 import { HandleTable } from '../server/sftp/handles.js';
@@ -81,7 +81,7 @@ class Wire {
   }
 
   async init(): Promise<string[]> {
-    this.send(new Writer().u8(PacketType.INIT).u32(3).finish());
+    this.send(new Writer().u8(PacketType.INIT).u32(SFTP_VERSION).finish());
     const r = new Reader((await this.replyRaw()) as Buffer);
     assert.equal(r.u8(), PacketType.VERSION);
     assert.equal(r.u32(), 3);

@@ -1,31 +1,25 @@
 // The exec hash command at its bounds, through a real SSH connection (ssh2 Client): the longest
 // command line and the most paths are served, one byte or one path more is refused before any work.
-import test, { after, before } from 'node:test';
+import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type ssh2 from 'ssh2';
 import { MAX_COMMAND_BYTES, MAX_HASH_PATHS } from '../server/ssh/exec-hash.js';
 import { connect } from './helpers/channels.js';
-import { startServer, type TestServer, type TestUser } from './helpers/server.js';
+import { fixture } from './helpers/fixture.js';
 
-let srv: TestServer;
-let u: TestUser;
+const fx = fixture();
 let c: ssh2.Client;
 const SHA = createHash('sha256').update('bounded\n').digest('hex');
 
 before(async () => {
-  srv = await startServer();
-  u = srv.addUser('hana');
-  mkdirSync(u.home, { recursive: true });
+  const srv = await fx.server({ users: { hana: { home: true } } });
+  const u = srv.users.hana;
   writeFileSync(join(u.home, 'f'), 'bounded\n');
   c = await connect(srv, u);
-});
-after(async () => {
-  c?.end();
-  await srv.stop();
-  srv.cleanup();
+  fx.defer(() => c.end());
 });
 
 function exec(command: string): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -10,6 +10,7 @@ import { needs } from './helpers/tools.js';
 import { sftpBatch } from './helpers/clients.js';
 import { sha256 } from './helpers/files.js';
 import { pyAs } from './helpers/run.js';
+import { Status } from '../common/wire.js';
 
 const fx = fixture();
 let srv: TestServer;
@@ -83,8 +84,8 @@ test(
     writeFileSync(join(u.home, 'r2'), '2');
     const { lines } = await pyAs('ext_ops.py', srv, u, ['rename3', 'r1', 'r2']);
     assert.deepEqual(lines, [
-      { op: 'rename', code: 4, message: 'File exists' },
-      { op: 'posix-rename', code: 0, message: 'Success' },
+      { op: 'rename', code: Status.FAILURE, message: 'File exists' },
+      { op: 'posix-rename', code: Status.OK, message: 'Success' },
     ]);
     assert.equal(readFileSync(join(u.home, 'r2'), 'utf8'), '1');
   },
@@ -98,7 +99,7 @@ test(
     assert.deepEqual(l.lines[0], { values: [262144, 261120, 261120, 1024] });
     const p = await pyAs('ext_ops.py', srv, u, ['paths']);
     assert.equal(p.r.status, 0, p.r.stderr);
-    const noUser = { code: 2, message: 'No such user' };
+    const noUser = { code: Status.NO_SUCH_FILE, message: 'No such user' };
     assert.deepEqual(
       p.lines.map((x) => [x.ext, x.arg, x.path ?? { code: x.code, message: x.message }]),
       [
@@ -127,13 +128,13 @@ test(
     const by = Object.fromEntries(lines.map((l) => [l.ext, l]));
     assert.equal(by.fstatvfs!.frsize, 1024);
     assert.equal(by.fstatvfs!.blocks, 10240);
-    assert.equal(by.fsync!.code, 0);
-    assert.equal(by['copy-data range']!.code, 0);
-    assert.equal(by['copy-data to eof']!.code, 0);
-    assert.equal(by['copy-data same handle']!.code, 0);
+    assert.equal(by.fsync!.code, Status.OK);
+    assert.equal(by['copy-data range']!.code, Status.OK);
+    assert.equal(by['copy-data to eof']!.code, Status.OK);
+    assert.equal(by['copy-data same handle']!.code, Status.OK);
     assert.deepEqual(by.unknown, {
       ext: 'unknown',
-      code: 8,
+      code: Status.OP_UNSUPPORTED,
       message: 'unsupported extension no-such@example.com',
     });
     const ext = Buffer.alloc(16384);
@@ -148,7 +149,7 @@ test(
     const after = readFileSync(join(u.home, 'big.bin'));
     assert.deepEqual(by['copy-data overlap'], {
       ext: 'copy-data overlap',
-      code: 4,
+      code: Status.FAILURE,
       message: 'Invalid argument',
     });
     assert.equal(sha256(after), sha256(big), 'a refused copy changes nothing');

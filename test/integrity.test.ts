@@ -11,6 +11,7 @@ import { needs } from './helpers/tools.js';
 import { rcloneEnv, sshKey } from './helpers/clients.js';
 import { sha256 } from './helpers/files.js';
 import { pyAs, run, type Run } from './helpers/run.js';
+import { Status } from '../common/wire.js';
 
 const fx = fixture();
 let srv: TestServer;
@@ -76,9 +77,15 @@ test(
     const by = Object.fromEntries(lines.map((l) => [l.case, l.r as Record<string, unknown>]));
     assert.equal(by['first supported of a list']!.alg, 'sha256');
     assert.equal(by['first supported of a list']!.hex, sha256(DATA));
-    assert.deepEqual(by['unsupported only'], { code: 8, message: 'no supported hash in crc32' });
-    assert.deepEqual(by['block 100'], { code: 4, message: 'block size must be 0 or >= 256' });
-    assert.equal(by.missing!.code, 2);
+    assert.deepEqual(by['unsupported only'], {
+      code: Status.OP_UNSUPPORTED,
+      message: 'no supported hash in crc32',
+    });
+    assert.deepEqual(by['block 100'], {
+      code: Status.FAILURE,
+      message: 'block size must be 0 or >= 256',
+    });
+    assert.equal(by.missing!.code, Status.NO_SUCH_FILE);
     assert.deepEqual(by.outside, by.missing, 'outside answers like missing');
   },
 );

@@ -3,22 +3,14 @@
 // symbolic link is followed, whether inside the home or the home itself. Canaries outside prove it.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, type TestServer } from './helpers/server.js';
+import { fixture, type Fixture } from './helpers/fixture.js';
+import type { TestServer } from './helpers/server.js';
 
-/** A directory outside the homes with a canary file and a subdirectory with another. */
-function outside(): { dir: string; intact(): boolean } {
-  const dir = mkdtempSync(join(tmpdir(), 'jailsftp-purge-canary-'));
+/** A directory outside the homes (removed at the end of fx) with a canary file and a subdirectory with another. */
+function outside(fx: Fixture): { dir: string; intact(): boolean } {
+  const dir = fx.tempDir('jailsftp-purge-canary-');
   mkdirSync(join(dir, 'sub'));
   writeFileSync(join(dir, 'canary.txt'), 'canary');
   writeFileSync(join(dir, 'sub', 'deep.txt'), 'deep');
@@ -40,17 +32,11 @@ const exists = (srv: TestServer, name: string): boolean =>
   existsSync(join(srv.usersDir, `${name}.json`));
 
 test('user del --purge removes the home and nothing else', async (t) => {
-  const srv = await startServer();
-  const canaries: string[] = [];
-  t.after(async () => {
-    await srv.stop();
-    srv.cleanup();
-    for (const d of canaries) rmSync(d, { recursive: true, force: true });
-  });
+  const fx = fixture(t);
+  const srv = await fx.server();
 
   await t.test('a home outside --homes is refused without --force, removed with it', () => {
-    const o = outside();
-    canaries.push(o.dir);
+    const o = outside(fx);
     add(srv, 'shared', ['--home', o.dir]);
     const r = srv.cli(['user', 'del', 'shared', '--purge']);
     assert.equal(r.status, 1, r.stdout);
@@ -72,8 +58,7 @@ test('user del --purge removes the home and nothing else', async (t) => {
   });
 
   await t.test('links inside the home are removed, never followed', () => {
-    const o = outside();
-    canaries.push(o.dir);
+    const o = outside(fx);
     add(srv, 'alice');
     const home = join(srv.homesDir, 'alice');
     mkdirSync(join(home, 'a', 'b'), { recursive: true });
@@ -89,8 +74,7 @@ test('user del --purge removes the home and nothing else', async (t) => {
   });
 
   await t.test('a home that is itself a link: refused, or with --force the link only', () => {
-    const o = outside();
-    canaries.push(o.dir);
+    const o = outside(fx);
     add(srv, 'bob');
     const home = join(srv.homesDir, 'bob');
     rmSync(home, { recursive: true, force: true });
@@ -106,8 +90,7 @@ test('user del --purge removes the home and nothing else', async (t) => {
   });
 
   await t.test('a homes directory reached through a linked parent counts as outside', () => {
-    const o = outside();
-    canaries.push(o.dir);
+    const o = outside(fx);
     symlinkSync(o.dir, join(srv.homesDir, 'elsewhere'));
     add(srv, 'carol', ['--home', 'elsewhere/sub']);
     const r = srv.cli(['user', 'del', 'carol', '--purge']);

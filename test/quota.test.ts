@@ -10,6 +10,7 @@ import { needs } from './helpers/tools.js';
 import { sftpBatch } from './helpers/clients.js';
 import { randomFile, sha256, usage, watchUsage } from './helpers/files.js';
 import { py, pyAs } from './helpers/run.js';
+import { Status } from '../common/wire.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -209,14 +210,14 @@ test(
     const u = user('1M');
     const a = await pyAs('q_ops.py', srv, u, ['offset']);
     assert.equal(a.r.status, 0, a.r.stderr);
-    assert.equal(a.lines[0]!.code, 4);
+    assert.equal(a.lines[0]!.code, Status.FAILURE);
     assert.match(String(a.lines[0]!.message), /^quota exceeded: 1\.0 MiB \(1048576 bytes\) free$/);
     assert.equal(statSync(join(u.home, 'sparse.bin')).size, 0);
     writeFileSync(join(u.home, 'f'), 'hello');
     const s = await pyAs('q_ops.py', srv, u, ['setstat', 'f']);
     assert.equal(s.r.status, 0, s.r.stderr);
     for (const l of s.lines) {
-      assert.equal(l.code, 4, JSON.stringify(l));
+      assert.equal(l.code, Status.FAILURE, JSON.stringify(l));
       assert.match(String(l.message), /quota exceeded/);
     }
     assert.equal(readFileSync(join(u.home, 'f'), 'utf8'), 'hello');
@@ -246,7 +247,7 @@ test('copy-data over the limit stops at the quota', { skip: needs('paramiko') },
   writeFileSync(join(u.home, 'src'), src);
   const { r, lines } = await pyAs('q_ops.py', srv, u, ['copy', 'src', 'dst']);
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(lines[0]!.code, 4);
+  assert.equal(lines[0]!.code, Status.FAILURE);
   assert.match(String(lines[0]!.message), /quota exceeded/);
   assert.equal(usage(u.home), 600 * KiB + 256 * KiB, 'copy-data moves 256 KiB at a time');
   isPrefix(join(u.home, 'dst'), src);
@@ -261,7 +262,7 @@ test(
     writeFileSync(join(u.home, 'b'), Buffer.alloc(400 * KiB, 5));
     const { r, lines } = await pyAs('q_ops.py', srv, u, ['rename', 'a', 'b']);
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(lines[0]!.code, 0);
+    assert.equal(lines[0]!.code, Status.OK);
     assert.equal(lines[0]!.free, 424 * KiB);
     const up = await pyAs('q_ops.py', srv, u, ['upload', 'c', 400 * KiB]);
     assert.equal(up.lines[0]!.error, null);

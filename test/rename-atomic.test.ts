@@ -3,30 +3,30 @@
 // the disk afterwards. Driven by raw SFTP and by OpenSSH sftp.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer } from './helpers/server.js';
+import { Status } from '../common/wire.js';
+import { fixture } from './helpers/fixture.js';
 import { F, Pkt, rawSftp, T, type Raw } from './helpers/attack.js';
 import { sftpBatch } from './helpers/clients.js';
 import { usage } from './helpers/files.js';
+import { lastJson, run } from './helpers/run.js';
 import { needs, PY } from './helpers/tools.js';
 
 const QUOTA = 8 * 1024 * 1024;
 
 /**
  * On the disk, next to the server: creates `t` exclusively with its own content, holds it a moment,
- * checks that `t` is still its file with its content, removes it, and again, until stdin closes.
+ * checks that `t` is still its file with its content, removes it, and again, until the file `stop`
+ * (argv[2], outside the home) exists.
  * Prints {"made": N, "lost": M} where lost counts files replaced or changed while it held them.
  */
 const WRITER = `
-import os, sys, json, threading, time, random
-home = sys.argv[1]
+import os, sys, json, time, random
+home, stop = sys.argv[1], sys.argv[2]
 t = os.path.join(home, 't')
-stop = []
-threading.Thread(target=lambda: (sys.stdin.read(), stop.append(1)), daemon=True).start()
 made = lost = 0
-while not stop:
+while not os.path.exists(stop):
     try:
         fd = os.open(t, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
@@ -58,19 +58,15 @@ async function ledgerUsed(r: Raw): Promise<number> {
 }
 
 test('RENAME never replaces; posix-rename replaces; the ledger stays right', async (t) => {
-  const srv = await startServer();
-  const alice = srv.addUser('alice', { quota: QUOTA, key: true });
-  t.after(async () => {
-    await srv.stop();
-    srv.cleanup();
-  });
-  mkdirSync(alice.home, { recursive: true });
+  const fx = fixture(t);
+  const srv = await fx.server({ users: { alice: { quota: QUOTA, key: true, home: true } } });
+  const { alice } = srv.users;
+  const stop = join(fx.tempDir('jailsftp-rename-'), 'stop');
+  fx.defer(() => writeFileSync(stop, '')); // the writer ends even when a test fails
 
   await t.test('a target created on the disk during renames is never lost', async () => {
     const r = await rawSftp(srv, alice);
-    const writer = spawn(PY, ['-c', WRITER, alice.home], { stdio: ['pipe', 'pipe', 'inherit'] });
-    let out = '';
-    writer.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const writer = run(PY, ['-c', WRITER, alice.home, stop]);
     const src = Buffer.alloc(1024, 0x73);
     let renamed = 0;
     let refused = 0;
@@ -81,7 +77,7 @@ test('RENAME never replaces; posix-rename replaces; the ledger stays right', asy
       await r.write(h, 0, src);
       await r.close(h);
       const rep = await r.req(T.RENAME, new Pkt().str('/s').str('/t'));
-      if (rep.code === 0) {
+      if (rep.code === Status.OK) {
         renamed++;
         // ours now: the writer cannot create t until we remove it
         let ours = false;
@@ -93,15 +89,14 @@ test('RENAME never replaces; posix-rename replaces; the ledger stays right', asy
         if (!ours) clientLost++;
         await r.path(T.REMOVE, '/t');
       } else {
-        assert.equal(rep.code, 4, `${rep.code} ${rep.msg}`);
+        assert.equal(rep.code, Status.FAILURE, `${rep.code} ${rep.msg}`);
         assert.equal(rep.msg, 'File exists');
         refused++;
         assert.ok(readFileSync(join(alice.home, 's')).equals(src), 'source kept on refusal');
       }
     }
-    writer.stdin.end();
-    await new Promise((res) => writer.on('exit', res));
-    const w = JSON.parse(out.trim()) as { made: number; lost: number };
+    writeFileSync(stop, '');
+    const w = lastJson<{ made: number; lost: number }>((await writer).stdout);
     t.diagnostic(
       `renames: ${renamed} done (${clientLost} of them not found afterwards), ${refused} refused; ` +
         `writer made ${w.made} files, lost ${w.lost}`,
@@ -120,12 +115,12 @@ test('RENAME never replaces; posix-rename replaces; the ledger stays right', asy
     await r.put('/a', Buffer.alloc(300 * 1024, 1));
     await r.put('/b', Buffer.alloc(500 * 1024, 2));
     const refused = await r.req(T.RENAME, new Pkt().str('/a').str('/b'));
-    assert.equal(refused.code, 4);
+    assert.equal(refused.code, Status.FAILURE);
     assert.equal(readFileSync(join(alice.home, 'b'))[0], 2, 'target untouched');
     // the target grows on the disk after the server last saw it: the release counts that too
     writeFileSync(join(alice.home, 'b'), Buffer.alloc(700 * 1024, 3));
     const rep = await r.ext('posix-rename@openssh.com', new Pkt().str('/a').str('/b'));
-    assert.equal(rep.code, 0, rep.msg);
+    assert.equal(rep.code, Status.OK, rep.msg);
     assert.equal(readFileSync(join(alice.home, 'b'))[0], 1);
     // 300 + 500 KiB counted, then the 700 KiB of the replaced b given back: 200 KiB below the
     // disk, as the server never saw b grow on the disk (a stale stat would give only 500 KiB)
@@ -142,11 +137,11 @@ test('RENAME never replaces; posix-rename replaces; the ledger stays right', asy
     writeFileSync(join(alice.home, 'f'), 'file');
     for (const to of ['/d2', '/f']) {
       const rep = await r.req(T.RENAME, new Pkt().str('/d1').str(to));
-      assert.equal(rep.code, 4, to);
+      assert.equal(rep.code, Status.FAILURE, to);
     }
     assert.equal(readFileSync(join(alice.home, 'd2', 'keep'), 'utf8'), 'keep');
     assert.equal(readFileSync(join(alice.home, 'f'), 'utf8'), 'file');
-    assert.equal((await r.req(T.RENAME, new Pkt().str('/d1').str('/d3'))).code, 0);
+    assert.equal((await r.req(T.RENAME, new Pkt().str('/d1').str('/d3'))).code, Status.OK);
     await r.end();
   });
 

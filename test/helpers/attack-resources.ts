@@ -4,7 +4,8 @@ import { closeSync, ftruncateSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestServer, TestUser } from './server.js';
 import { F, MB, Pkt, rawSftp, rssSampler, T, type Raw } from './attack.js';
-import { sleep } from './run.js';
+import { sleep } from './proc.js';
+import { Status } from '../../common/wire.js';
 
 export const RSS_LIMIT = 256 * MB;
 
@@ -37,7 +38,7 @@ export async function listAll(r: Raw, path: string): Promise<number> {
   for (;;) {
     const rep = await r.req(T.READDIR, new Pkt().str(h));
     if (rep.type !== T.NAME) {
-      assert.equal(rep.code, 1, `readdir: ${rep.code} ${rep.msg}`);
+      assert.equal(rep.code, Status.EOF, `readdir: ${rep.code} ${rep.msg}`);
       break;
     }
     assert.ok(rep.length < 256 * 1024, `reply of ${rep.length} bytes`);
@@ -68,6 +69,27 @@ export async function bigDirectory(
   return { peak, maxReply };
 }
 
+/** STATs path every 20 ms until `done` settles; returns the slowest answer in ms and the count. */
+export async function statWhile(
+  r: Raw,
+  path: string,
+  done: Promise<unknown>,
+): Promise<{ worst: number; count: number }> {
+  let finished = false;
+  void done.finally(() => (finished = true));
+  let worst = 0;
+  let count = 0;
+  while (!finished) {
+    const t0 = performance.now();
+    const rep = await r.path(T.STAT, path);
+    assert.equal(rep.type, T.ATTRS);
+    worst = Math.max(worst, performance.now() - t0);
+    count++;
+    await sleep(20);
+  }
+  return { worst, count };
+}
+
 export async function sparseCheckFile(
   srv: TestServer,
   user: TestUser,
@@ -83,18 +105,7 @@ export async function sparseCheckFile(
     'check-file-name',
     new Pkt().str('/sparse').str('sha256').u64(0).u64(0).u32(0),
   );
-  let maxLatency = 0;
-  let done = false;
-  void hashing.then(() => (done = true));
-  let probes = 0;
-  while (!done) {
-    const p0 = performance.now();
-    const rep = await b.path(T.STAT, '/sparse');
-    assert.equal(rep.type, T.ATTRS);
-    maxLatency = Math.max(maxLatency, performance.now() - p0);
-    probes++;
-    await sleep(20);
-  }
+  const { worst: maxLatency, count: probes } = await statWhile(b, '/sparse', hashing);
   const rep = await hashing;
   const seconds = (performance.now() - t0) / 1000;
   assert.equal(rep.type, T.EXTENDED_REPLY, `${rep.code} ${rep.msg}`);

@@ -1,17 +1,12 @@
 // Many SFTP channels on one long-lived SSH connection (ssh2 Client), and the server's resident
 // memory from /proc, for the connection-lifetime tests (channels.test.ts and its soak version).
-import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import ssh2, { type SFTPWrapper } from 'ssh2';
-import test, { after, before } from 'node:test';
-import { startServer, type TestServer, type TestUser } from './server.js';
-
-/** The process's resident set size in bytes. */
-export function rssOf(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no VmRSS for ${pid}`);
-  return Number(m[1]) * 1024;
-}
+import test, { before } from 'node:test';
+import { fixture } from './fixture.js';
+import { rss } from './procfs.js';
+import { sleep } from './proc.js';
+import type { TestServer, TestUser } from './server.js';
 
 export function connect(srv: TestServer, u: TestUser): Promise<ssh2.Client> {
   return new Promise((res, rej) => {
@@ -52,8 +47,8 @@ export async function cycleChannels(c: ssh2.Client, n: number, parallel: number)
 
 /** Lets the server settle, then its RSS (the server's GC runs on its own; we only wait). */
 export async function settledRss(pid: number): Promise<number> {
-  await new Promise((r) => setTimeout(r, 1500));
-  return rssOf(pid);
+  await sleep(1500);
+  return rss(pid);
 }
 
 /**
@@ -104,15 +99,15 @@ export async function channelsStayFlat(
 /** The test of one file: a server with a small session limit, one user, n channels. */
 export function channelsTest(n: number): void {
   const maxSessions = 4;
+  const fx = fixture();
   let srv: TestServer;
   let u: TestUser;
   before(async () => {
-    srv = await startServer({ config: { limits: { maxSessionsPerUser: maxSessions } } });
-    u = srv.addUser('lena');
-  });
-  after(async () => {
-    await srv.stop();
-    srv.cleanup();
+    const s = await fx.server({
+      config: { limits: { maxSessionsPerUser: maxSessions } },
+      users: { lena: {} },
+    });
+    [srv, u] = [s, s.users.lena];
   });
   const count = n.toLocaleString('en');
   test(`${count} SFTP channels on one connection: flat server memory, slots back, still usable`, () =>

@@ -4,9 +4,10 @@
 // through shared memory (fzsftp >= 3.49 never opens local files itself: it asks for buffers).
 // Protocol read from FileZilla's src/engine/sftp/{event.h,input_parser.cpp,sftpcontrolsocket.cpp,
 // filetransfer.cpp} and src/putty/{psftp.c,fzsftp.c,fzprintf.c,unix/uxsftp.c}.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { closeSync, ftruncateSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { exited, spawnChild } from './proc.js';
 
 /** The protocol version this driver speaks (fzsftp prints it first; FileZilla 3.63 in Debian 12). */
 export const FZSFTP_PROTOCOL = 11;
@@ -156,13 +157,11 @@ export class FzSftp {
     proc.stdin!.on('error', () => {
       /* fzsftp gone: the exit handler reports it */
     });
-    this.exited = new Promise((res) =>
-      proc.on('exit', (code) => {
-        this.exitCode = code;
-        if (this.pending) this.finish(false, 'exit', true);
-        res(code);
-      }),
-    );
+    this.exited = exited(proc).then((code) => {
+      this.exitCode = code;
+      if (this.pending) this.finish(false, 'exit', true);
+      return code;
+    });
   }
 
   /** Spawns `fzsftp -v` (as FileZilla does) with the shared memory file as its fd 3. */
@@ -173,7 +172,7 @@ export class FzSftp {
     );
     const shm = openSync(shmPath, 'w+', 0o600);
     ftruncateSync(shm, opts.bufferSize ?? 256 * 1024);
-    const proc = spawn('fzsftp', ['-v'], {
+    const proc = spawnChild('fzsftp', ['-v'], {
       stdio: ['pipe', 'pipe', 'pipe', shm],
       env: { ...process.env, HOME: opts.dir, PUTTYDIR: join(opts.dir, '.putty') },
     });

@@ -1,8 +1,10 @@
 // The lying SSH/SFTP server (test/py/hostile_server.py) for the client tests: start it in a mode, run
-// our client against it in batch mode, stop it.
-import { spawn, type ChildProcess } from 'node:child_process';
+// our client against it in batch mode (or start it and drive it); the fixture stops both.
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { runClient, type RunResult } from './jailsftp.js';
+import type { Fixture } from './fixture.js';
+import { runClient, startClient, type RunResult } from './jailsftp.js';
+import { exited, spawnChild, waitFor } from './proc.js';
 import { PYDIR } from './run.js';
 import { PY } from './tools.js';
 
@@ -13,44 +15,64 @@ export const PASSWORD = 'pw';
 export interface Hostile {
   port: number;
   proc: ChildProcess;
-  stop(): Promise<void>;
 }
 
-/** Starts hostile_server.py MODE with the RSA host key in keyFile (created when missing). */
-export function startHostile(mode: string, keyFile: string): Promise<Hostile> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(PY, [join(PYDIR, 'hostile_server.py'), mode, '--key', keyFile], {
+/** A child process killed at the end of fx, and what it has printed so far. */
+export interface Watched {
+  proc: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+}
+
+function watch(fx: Fixture, proc: ChildProcess): Watched {
+  fx.defer(() => {
+    proc.kill('SIGKILL');
+    return exited(proc);
+  });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  return { proc, stdout: () => out, stderr: () => err };
+}
+
+/**
+ * Starts hostile_server.py MODE with the RSA host key in keyFile (created when missing); it is
+ * killed at the end of fx.
+ */
+export async function startHostile(fx: Fixture, mode: string, keyFile: string): Promise<Hostile> {
+  const w = watch(
+    fx,
+    spawnChild(PY, [join(PYDIR, 'hostile_server.py'), mode, '--key', keyFile], {
       cwd: PYDIR,
       stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    const t = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`hostile server did not start:\n${err}`));
-    }, 30000);
-    proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    proc.on('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`hostile server exited ${code}:\n${err}`));
-    });
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /^(\d+)\n/.exec(out);
-      if (!m) return;
-      clearTimeout(t);
-      resolve({
-        port: Number(m[1]),
-        proc,
-        stop: () =>
-          new Promise((r) => {
-            if (proc.exitCode !== null || proc.signalCode !== null) return r();
-            proc.on('exit', () => r());
-            proc.kill('SIGKILL');
-          }),
-      });
-    });
-  });
+    }),
+  );
+  const { proc } = w;
+  const gone = (): boolean => proc.exitCode !== null || proc.signalCode !== null;
+  // the server prints its port on the first line
+  const port = (): RegExpExecArray | null => /^(\d+)\n/.exec(w.stdout());
+  await waitFor(() => !!port() || gone(), 30000, 'the port').catch(() => undefined);
+  const m = port();
+  if (!m) throw new Error(`hostile server did not start (exit ${proc.exitCode}):\n${w.stderr()}`);
+  return { port: Number(m[1]), proc };
+}
+
+function clientArgs(srv: Hostile, how: string[]): string[] {
+  return ['--yes', '-P', String(srv.port), ...how, 'u@127.0.0.1'];
+}
+
+const clientEnv = { JAILSFTP_PASSWORD: PASSWORD };
+
+/** Our client running `-c COMMANDS` against a hostile server, for the test to drive; killed at the end of fx. */
+export function startHostileClient(
+  fx: Fixture,
+  srv: Hostile,
+  commands: string[],
+  o: { home: string; cwd: string },
+): Watched {
+  const args = clientArgs(srv, ['-c', commands.join('; ')]);
+  return watch(fx, startClient(args, { ...o, env: clientEnv }));
 }
 
 /** Our client in batch mode (-c, --yes) against a hostile server, logging in with the password. */
@@ -60,10 +82,10 @@ export function hostileClient(
   o: { home: string; cwd: string; timeoutMs?: number; batchFile?: string },
 ): Promise<RunResult> {
   const how = o.batchFile ? ['-b', o.batchFile] : ['-c', commands.join('; ')];
-  return runClient(['--yes', '-P', String(srv.port), ...how, 'u@127.0.0.1'], {
+  return runClient(clientArgs(srv, how), {
     home: o.home,
     cwd: o.cwd,
-    env: { JAILSFTP_PASSWORD: PASSWORD },
+    env: clientEnv,
     timeoutMs: o.timeoutMs ?? 30000,
   });
 }

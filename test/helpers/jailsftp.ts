@@ -1,8 +1,8 @@
 // The built ftp> client (jailsftp) for the client tests: run it with a scratch HOME, see it exit.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { Fixture } from './fixture.js';
-import { tempDir } from './proc.js';
+import { run, spawnChild, tempDir } from './proc.js';
 import { ROOT } from './server.js';
 
 export const CLIENT = join(ROOT, 'dist/client/cli.js');
@@ -40,30 +40,26 @@ export function clientEnv(home: string, extra: Record<string, string> = {}): Nod
 }
 
 export function startClient(args: string[], o: RunOptions): ChildProcess {
-  return spawn(process.execPath, [CLIENT, ...args], {
+  return spawnChild(process.execPath, [CLIENT, ...args], {
     cwd: o.cwd ?? o.home,
     env: clientEnv(o.home, o.env),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
 }
 
-export function runClient(args: string[], o: RunOptions): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = startClient(args, o);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`client timed out\nstdout:\n${stdout}\nstderr:\n${stderr}`));
-    }, o.timeoutMs ?? 60000);
-    child.on('exit', (status) => {
-      clearTimeout(t);
-      resolve({ status, stdout, stderr });
-    });
-    child.stdin!.end(o.input ?? '');
+/** Runs the client to its end (proc.ts's run()); rejects when it is still running after timeoutMs. */
+export async function runClient(args: string[], o: RunOptions): Promise<RunResult> {
+  const timeoutMs = o.timeoutMs ?? 60000;
+  const r = await run(process.execPath, [CLIENT, ...args], {
+    cwd: o.cwd ?? o.home,
+    env: clientEnv(o.home, o.env),
+    input: o.input,
+    timeoutMs,
   });
+  const { status, stdout, stderr } = r;
+  if (r.signal === 'SIGKILL' && stderr.endsWith(`\n[killed after ${timeoutMs} ms]`))
+    throw new Error(`client timed out\nstdout:\n${stdout}\nstderr:\n${stderr}`);
+  return { status, stdout, stderr };
 }
 
 export { exited } from './proc.js';

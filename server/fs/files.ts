@@ -1,0 +1,240 @@
+// Open files of a session: opening inside the jail, reads, writes and resizes through the quota
+// ledger, and the close that reconciles the ledger with the disk (and remembers a streamed digest).
+// Functions over an FsContext (the session's jail and ledger); UserFs (userfs.ts) is their facade.
+import {
+  closeSync,
+  constants as C,
+  fchmodSync,
+  fstatSync,
+  fsync as fsyncCb,
+  ftruncate,
+  futimesSync,
+  openSync,
+  type Stats,
+} from 'node:fs';
+import { promisify } from 'node:util';
+import { errno, NotAllowedError } from './errors.js';
+import { using, type Jail } from './jail.js';
+import type { Ledger, TrackedFile } from './quota.js';
+import { remember, RunningHash } from './digests.js';
+import { pread, pwriteAll } from './io.js';
+import { releaseHandle, takeHandle } from './handle-budget.js';
+import type { OpenFlags, SetAttrs, StoredFile } from './storage.js';
+
+const ftruncateP = promisify(ftruncate);
+const fsyncP = promisify(fsyncCb);
+
+/** What the storage functions work on: one user's jail and quota ledger. */
+export interface FsContext {
+  readonly jail: Jail;
+  readonly ledger: Ledger;
+}
+
+export class OpenFile implements StoredFile {
+  closed = false;
+  /** counted in the open-handle budget (handle-budget.ts) */
+  counted = false;
+  /** set at close when this handle wrote the whole file in sequence (digests.ts) */
+  sha256?: string;
+  constructor(
+    readonly fd: number,
+    readonly path: string,
+    readonly readable: boolean,
+    /** set when the file is open for writing: its shared size bookkeeping */
+    readonly tracked: TrackedFile | undefined,
+    readonly append: boolean,
+  ) {}
+}
+
+export async function open(
+  fs: FsContext,
+  path: string,
+  flags: OpenFlags,
+  mode = 0o644,
+): Promise<OpenFile> {
+  const jp = fs.jail.normalize(path);
+  const write = flags.write || flags.append;
+  const access = flags.read && write ? C.O_RDWR : write ? C.O_WRONLY : C.O_RDONLY;
+  const base = access | C.O_NONBLOCK; // never O_TRUNC, never O_APPEND
+  let fd = -1;
+  if (flags.create) {
+    // as OpenSSH: CREAT creates a missing file even on a read-only open
+    const { dir, name } = fs.jail.parent(jp);
+    fd = using(dir, () => {
+      try {
+        return openSync(dir.at(name), base | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, mode & 0o777);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || flags.exclusive) throw e;
+        return -1;
+      }
+    });
+  }
+  if (fd < 0) {
+    // an existing object: find it (O_PATH), prove it lies inside, and only then open that very
+    // inode, so that nothing outside is ever opened and an outside object answers like a missing
+    // one (opening first answered EISDIR for a link to an outside directory)
+    fd = using(fs.jail.resolve(jp, true), (r) => {
+      const st = fstatSync(r.fd);
+      if (st.isDirectory()) throw errno('EISDIR', 'is a directory');
+      if (!st.isFile()) throw new NotAllowedError('not a regular file');
+      return openSync(r.at(), base);
+    });
+  }
+  const ref = fs.jail.verify(fd);
+  let st: Stats;
+  try {
+    st = fstatSync(fd);
+    if (st.isDirectory()) throw errno('EISDIR', 'is a directory');
+    if (!st.isFile()) throw new NotAllowedError('not a regular file');
+  } catch (e) {
+    ref.close();
+    throw e;
+  }
+  const tracked = write ? fs.ledger.track(st.dev, st.ino, st.size) : undefined;
+  if (tracked && tracked.refs === 1)
+    tracked.running = st.size === 0 ? new RunningHash() : undefined;
+  const file = new OpenFile(fd, jp, flags.read || !write, tracked, flags.append);
+  try {
+    takeHandle(fs.ledger); // the user's and the server's budget of open handles
+    file.counted = true;
+    if (flags.truncate && tracked && st.size > 0) await resize(fs, file, 0);
+  } catch (e) {
+    await close(fs, file);
+    throw e;
+  }
+  return file;
+}
+
+export async function read(
+  fs: FsContext,
+  file: OpenFile,
+  offset: number,
+  length: number,
+  into: Buffer,
+  at: number,
+): Promise<number> {
+  if (!file.readable) throw errno('EBADF', 'file not open for reading');
+  return pread(file.fd, into, at, length, offset);
+}
+
+/** Writes data at offset (at the end for an APPEND handle), after reserving any growth. */
+export async function write(
+  fs: FsContext,
+  file: OpenFile,
+  offset: number,
+  data: Buffer,
+): Promise<void> {
+  const t = file.tracked;
+  if (!t) throw errno('EBADF', 'file not open for writing');
+  await t.acquire(false);
+  try {
+    const at = file.append ? t.size : offset;
+    const grow = at + data.length - t.size;
+    if (grow > 0) {
+      fs.ledger.reserve(grow);
+      t.size += grow;
+    }
+    if (t.running && !t.running.feed(at, data)) t.running = undefined;
+    try {
+      await pwriteAll(file.fd, data, at);
+      // what our own writes left as mtime: a different one at close means someone else wrote
+      if (t.running) t.writtenMtime = fstatSync(file.fd, { bigint: true }).mtimeNs;
+    } catch (e) {
+      t.running = undefined;
+      reconcile(fs, file);
+      throw e;
+    }
+  } finally {
+    t.release(false);
+  }
+}
+
+/** After a failed write (disk full): count what is really on disk, if no other write is in flight. */
+function reconcile(fs: FsContext, file: OpenFile): void {
+  const t = file.tracked!;
+  if (t.refs > 1) return; // others may have reservations in flight; close reconciles
+  try {
+    const real = fstatSync(file.fd).size;
+    if (real < t.size) {
+      fs.ledger.give(t.size - real);
+      t.size = real;
+    }
+  } catch {
+    /* close reconciles */
+  }
+}
+
+/** Truncates or extends; growth is reserved, shrinking gives space back at once. */
+export async function resize(fs: FsContext, file: OpenFile, size: number): Promise<void> {
+  const t = file.tracked;
+  if (!t) throw errno('EBADF', 'file not open for writing');
+  await t.acquire(true);
+  try {
+    const cur = fstatSync(file.fd).size;
+    fs.ledger.correct(cur - t.size);
+    t.size = cur;
+    if (size > cur) fs.ledger.reserve(size - cur);
+    try {
+      await ftruncateP(file.fd, size);
+    } catch (e) {
+      if (size > cur) fs.ledger.give(size - cur);
+      throw e;
+    }
+    if (size < cur) fs.ledger.give(cur - size);
+    t.size = size;
+    t.running = size === 0 && t.refs === 1 ? new RunningHash() : undefined;
+  } finally {
+    t.release(true);
+  }
+}
+
+export function fstat(fs: FsContext, file: OpenFile): Stats {
+  return fstatSync(file.fd);
+}
+
+export async function fsetstat(fs: FsContext, file: OpenFile, a: SetAttrs): Promise<void> {
+  if (a.size !== undefined) await resize(fs, file, a.size);
+  if (a.permissions !== undefined) fchmodSync(file.fd, a.permissions & 0o777);
+  if (a.atime !== undefined && a.mtime !== undefined) futimesSync(file.fd, a.atime, a.mtime);
+}
+
+export async function fsync(fs: FsContext, file: OpenFile): Promise<void> {
+  await fsyncP(file.fd);
+}
+
+export async function close(fs: FsContext, file: OpenFile): Promise<void> {
+  if (file.closed) return;
+  file.closed = true;
+  if (file.counted) releaseHandle(fs.ledger);
+  const t = file.tracked;
+  if (t) {
+    // wait for writes in flight on this inode, then reconcile the ledger with the disk
+    await t.acquire(true);
+    try {
+      let disk = { size: t.size, nlink: 1 };
+      try {
+        let st = fstatSync(file.fd, { bigint: true });
+        disk = { size: Number(st.size), nlink: Number(st.nlink) };
+        // the last writer closes a file written in sequence: remember its digest
+        const ours = t.running && (t.writtenMtime === undefined || t.writtenMtime === st.mtimeNs);
+        if (t.refs === 1 && ours && t.running?.pos === disk.size && disk.nlink > 0) {
+          // File times are coarse (a clock tick): a write by someone else within the same tick
+          // would leave mtime as it is and the digest stale. Setting mtime 10 ms back makes any
+          // later write change it, so the entry no longer matches.
+          const mtime = Number(st.mtimeNs) / 1e9 - 0.01;
+          futimesSync(file.fd, Number(st.atimeNs) / 1e9, mtime);
+          st = fstatSync(file.fd, { bigint: true });
+          const digest = t.running.digest();
+          remember(t.key, st, digest);
+          file.sha256 = digest.toString('hex');
+        }
+      } catch {
+        /* keep the tracked size */
+      }
+      fs.ledger.untrack(t, disk);
+    } finally {
+      t.release(true);
+    }
+  }
+  closeSync(file.fd);
+}

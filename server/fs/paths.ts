@@ -1,0 +1,163 @@
+// Operations on paths of a session: status and attributes, remove, rename (no-replace and
+// posix-rename), links, realpath and file system figures, all inside the jail and kept in the quota
+// ledger. Functions over an FsContext; UserFs (userfs.ts) is their facade.
+import {
+  chmodSync,
+  constants as C,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readlinkSync,
+  statfsSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  type Stats,
+} from 'node:fs';
+import { posix } from 'node:path';
+import { errno, NotAllowedError } from './errors.js';
+import { using } from './jail.js';
+import { renameNoReplace, renameReplacing } from './rename.js';
+import { close, OpenFile, resize, type FsContext } from './files.js';
+import type { FsSpace, SetAttrs } from './storage.js';
+
+export function stat(fs: FsContext, path: string): Stats {
+  return using(fs.jail.resolve(fs.jail.normalize(path), true), (r) => fstatSync(r.fd));
+}
+
+export function lstat(fs: FsContext, path: string): Stats {
+  return using(fs.jail.resolve(fs.jail.normalize(path), false), (r) => fstatSync(r.fd));
+}
+
+export async function setstat(fs: FsContext, path: string, a: SetAttrs): Promise<void> {
+  const ref = fs.jail.resolve(fs.jail.normalize(path), true);
+  try {
+    if (a.size !== undefined) {
+      if (fstatSync(ref.fd).isDirectory()) throw errno('EISDIR', 'is a directory');
+      const fd = openSync(ref.at(), C.O_WRONLY | C.O_NONBLOCK);
+      const st = fstatSync(fd);
+      const file = new OpenFile(fd, path, false, fs.ledger.track(st.dev, st.ino, st.size), false);
+      try {
+        await resize(fs, file, a.size);
+      } finally {
+        await close(fs, file);
+      }
+    }
+    if (a.permissions !== undefined) chmodSync(ref.at(), a.permissions & 0o777);
+    if (a.atime !== undefined && a.mtime !== undefined) utimesSync(ref.at(), a.atime, a.mtime);
+  } finally {
+    ref.close();
+  }
+}
+
+export function remove(fs: FsContext, path: string): void {
+  const { dir, name } = fs.jail.parent(fs.jail.normalize(path));
+  using(dir, () => {
+    const st = lstatSync(dir.at(name));
+    if (st.isDirectory()) throw errno('EISDIR', 'is a directory');
+    unlinkSync(dir.at(name));
+    released(fs, st);
+  });
+}
+
+/** A file name is gone: its bytes leave the ledger now, or at close while a handle holds it. */
+function released(fs: FsContext, st: Stats): void {
+  if (st.isFile() && !fs.ledger.openFile(st.dev, st.ino)) fs.ledger.give(st.size);
+}
+
+/**
+ * SFTP v3 RENAME never replaces an existing target; posix-rename replaces it atomically.
+ *
+ * Without replacing, a check-then-rename would lose a target created in between (by another
+ * program on the disk, or another node on a shared disk). So, as OpenSSH's sftp-server does, a
+ * non-directory is hard-linked to the new name (link() fails with EEXIST whatever appeared there)
+ * and the old name is then removed: the size counted in the ledger does not change. A directory
+ * cannot be hard-linked: it is renamed, and rename(2) of a directory fails on an existing file or
+ * non-empty directory, so the one window left (after the check) is a concurrently created EMPTY
+ * directory being replaced: no data is lost. Where the file system has no hard links (EPERM,
+ * EOPNOTSUPP, ENOSYS), the same check-then-rename is used, with the same small window.
+ */
+export function rename(fs: FsContext, from: string, to: string, replace: boolean): void {
+  const a = fs.jail.parent(fs.jail.normalize(from));
+  try {
+    const b = fs.jail.parent(fs.jail.normalize(to));
+    try {
+      const src = a.dir.at(a.name);
+      const dst = b.dir.at(b.name);
+      if (!replace) return renameNoReplace(src, dst);
+      // posix-rename: the replaced file's bytes leave the ledger
+      const old = renameReplacing(src, dst);
+      if (old) released(fs, old);
+    } finally {
+      b.dir.close();
+    }
+  } finally {
+    a.dir.close();
+  }
+}
+
+/** The target of a link, as a path inside the jail (links that lead outside are missing). */
+export function readlink(fs: FsContext, path: string): string {
+  const jp = fs.jail.normalize(path);
+  const { dir, name } = fs.jail.parent(jp);
+  using(dir, () => readlinkSync(dir.at(name))); // EINVAL when it is not a link
+  const target = using(fs.jail.resolve(jp, true), (r) => r.real);
+  return fs.jail.toClient(target)!;
+}
+
+/** Canonical client path: symlinks inside the home resolved; missing paths normalised as text. */
+export function realpath(fs: FsContext, path: string): string {
+  const jp = fs.jail.normalize(path);
+  try {
+    return fs.jail.toClient(using(fs.jail.resolve(jp, true), (r) => r.real)) ?? jp;
+  } catch {
+    return jp;
+  }
+}
+
+export function symlink(
+  fs: FsContext,
+  linkPath: string,
+  targetPath: string,
+  allowSymlinks: boolean,
+): void {
+  if (!allowSymlinks) throw new NotAllowedError('symbolic links are not allowed');
+  const link = fs.jail.normalize(linkPath);
+  const target = fs.jail.normalize(posix.resolve(posix.dirname(link), targetPath));
+  const { dir, name } = fs.jail.parent(link);
+  using(dir, () => symlinkSync(posix.relative(posix.dirname(link), target) || '.', dir.at(name)));
+}
+
+/** File system figures; with a quota, its size and what is left of it. */
+export function statvfs(fs: FsContext, path: string): FsSpace {
+  using(fs.jail.resolve(fs.jail.normalize(path), true), () => undefined);
+  const s = statfsSync(fs.jail.home);
+  const base = {
+    files: s.files,
+    ffree: s.ffree,
+    favail: s.ffree,
+    fsid: 0,
+    flag: 0,
+    namemax: 255,
+  };
+  if (fs.ledger.unlimited) {
+    return {
+      ...base,
+      bsize: s.bsize,
+      frsize: s.bsize,
+      blocks: s.blocks,
+      bfree: s.bfree,
+      bavail: s.bavail,
+    };
+  }
+  const block = 1024;
+  const free = Math.min(fs.ledger.free(), s.bavail * s.bsize);
+  return {
+    ...base,
+    bsize: block,
+    frsize: block,
+    blocks: Math.ceil(fs.ledger.limit / block),
+    bfree: Math.floor(free / block),
+    bavail: Math.floor(free / block),
+  };
+}

@@ -5,10 +5,12 @@ import test, { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, renameSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import ssh2 from 'ssh2';
 import type { SFTPWrapper } from 'ssh2';
 import type { TestServer, TestUser } from './helpers/server.js';
 import { fixture } from './helpers/fixture.js';
+import { sleep } from './helpers/proc.js';
 import { sftpBatch, sftpPassword } from './helpers/clients.js';
 import { randomFile, sha256File } from './helpers/files.js';
 import { needs } from './helpers/tools.js';
@@ -79,7 +81,12 @@ async function opsServer(t: TestContext, config: Record<string, unknown> = {}): 
   const dir = fx.tempDir('jailsftp-ops-');
   const srv = await fx.server({
     dir,
-    config: { auditLog: join(dir, 'audit.log'), adminListen: '127.0.0.1:0', ...config },
+    config: {
+      auditLog: join(dir, 'audit.log'),
+      adminListen: '127.0.0.1:0',
+      shutdownGrace: 3,
+      ...config,
+    },
   });
   const m = await waitFor(
     'admin listener',
@@ -134,7 +141,8 @@ test(
     const work = join(srv.dir, 'work');
     mkdirSync(work);
     const a = randomFile(join(work, 'a.bin'), 1024 * 1024 + 7);
-    const big = randomFile(join(work, 'big.bin'), 1536 * 1024);
+    const big = join(work, 'big.bin');
+    randomFile(big, 1536 * 1024);
     // half of big.bin is already on the server: reput continues at that offset
     writeFileSync(join(u.home, 'big.bin'), readFileSync(big).subarray(0, 512 * 1024));
     const r = await sftpBatch(
@@ -174,10 +182,11 @@ test(
       assert.equal(found.length, 1, `${what}: ${JSON.stringify(ev, null, 1)}`);
       return found[0]!;
     };
-    const login = one(
+    const logins = ev.filter(
       (e) => e.event === 'login' && e.status === 'ok' && e.method === 'publickey',
-      'first login',
     );
+    assert.equal(logins.length, 2, 'two sftp runs with the key');
+    const login = logins[0]!;
     assert.equal(login.user, 'ava');
     assert.ok(login.session);
     const s = login.session;
@@ -285,6 +294,13 @@ test('live control: quota, disable and kick reach open sessions within a second'
   );
   assert.equal(readFileSync(join(u.home, 'two.bin')).length, 2 * 1024 * 1024);
 
+  // a new password cuts nothing: the open session keeps working, the next login needs it
+  assert.equal(srv.cli(['user', 'passwd', 'zoe', '--password-stdin'], 'zoe-new\n').status, 0);
+  await sleep(1200);
+  assert.equal((await statvfs(s.sftp)).total, 4 * 1024 * 1024);
+  await assert.rejects(openSession(srv, u), /authentication/i);
+  u.password = 'zoe-new';
+
   // disable closes the session within a second and refuses the next login
   assert.equal(srv.cli(['user', 'disable', 'zoe']).status, 0);
   const disabledAt = Date.now();
@@ -359,4 +375,21 @@ test('SIGHUP reopens the audit log after logrotate; no session drops; drain turn
   assert.match(health!.body, /draining/);
   await new Promise<void>((res) => s.sftp.close(h, () => res()));
   s.conn.end();
+});
+
+test('the idle timeout is logged once, even for a client that stops reading', async (t) => {
+  const srv = await fixture(t).server({ config: { limits: { idleTimeout: 1 } } });
+  const u = srv.addUser('sleepy', { password: 'sleepy-pw' });
+  const sock = connect(srv.port, srv.host);
+  const conn = new ssh2.Client();
+  fixture(t).defer(() => sock.destroy());
+  await new Promise<void>((res, rej) => {
+    conn.on('ready', () => res()).on('error', rej);
+    conn.connect({ sock, username: u.name, password: u.password });
+  });
+  conn.on('error', () => undefined);
+  sock.pause(); // the server's goodbye stays unread: the connection lingers until it is cut
+  await sleep(5000);
+  const lines = srv.output().match(/connection\.idle_timeout .*user=sleepy/g) ?? [];
+  assert.equal(lines.length, 1, srv.output());
 });

@@ -4,16 +4,23 @@ import './threadpool.js';
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { loadConfig, type Config } from './config.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
 import { formatSize, parseSize } from '../common/format.js';
 import { hashPassword } from './users/password.js';
-import { parsePublicKeyLine, UserStore, validName, type UserRecord } from './users/store.js';
+import {
+  parseExpiry,
+  parsePublicKeyLine,
+  UserStore,
+  validName,
+  type UserRecord,
+} from './users/store.js';
 import { loadHostKeys } from './ssh/hostkeys.js';
 import { purgeHome } from './users/purge.js';
 import { scanUsage } from './fs/quota.js';
 import { readFileSync } from 'node:fs';
 import { JailServer } from './ssh/server.js';
-import { log } from './log.js';
+import { log, setLogFormat } from './log.js';
+import { kickCommand, sessionsCommand } from './ops/admin-commands.js';
 
 const COMMON = {
   config: { type: 'string' },
@@ -32,14 +39,23 @@ usage:
   jailsftpd user key add|remove NAME KEY
   jailsftpd user quota NAME SIZE
   jailsftpd user del NAME [--purge] [--force]
-  jailsftpd user list
+  jailsftpd user list [--json]
+  jailsftpd user disable|enable NAME
+  jailsftpd user set NAME --expires DATE|never
+  jailsftpd sessions [--admin HOST:PORT] [--json]
+  jailsftpd kick NAME [--admin HOST:PORT]
   jailsftpd hostkey
 
 Sizes: 0 (unlimited), bytes, or a unit: 500M, 2GiB, 1.5G.
 Every command takes --config FILE, --users DIR, --homes DIR. Run a command with --help for more.`,
   serve: `usage: jailsftpd [serve] [--config FILE] [--listen HOST:PORT] [--users DIR] [--homes DIR] [--host-keys DIR]
+                       [--log-format text|json] [--audit-log FILE|-] [--admin-listen HOST:PORT]
 Starts the server (default 0.0.0.0:2222, users in ./users, homes in ./home, host keys in ./keys,
-created on first start). SIGTERM or Ctrl-C stops it after running transfers finish (grace period).`,
+created on first start). SIGTERM or Ctrl-C stops it after running transfers finish (grace period).
+Log lines go to standard output: \`time event key=value…\`, or one JSON object per line.
+--audit-log writes one JSON line per login, logout, transfer and change; --admin-listen serves
+/healthz, /metrics and /sessions over HTTP (no authentication: bind it to loopback). SIGHUP re-reads
+the config and reopens the audit log.`,
   'user add': `usage: jailsftpd user add NAME [--quota SIZE] [--password-stdin] [--key FILE_OR_LINE]... [--home DIR]
 Creates a user. Without --password-stdin and on a terminal it asks for the password twice; without
 a terminal and without --password-stdin the user logs in with keys only.`,
@@ -50,7 +66,19 @@ a terminal and without --password-stdin the user logs in with keys only.`,
   'user del':
     'usage: jailsftpd user del NAME [--purge] [--force]\nDeletes the user; --purge also deletes the home ' +
     '(never following a symbolic link); a home outside the homes directory needs --force.',
-  'user list': 'usage: jailsftpd user list\nLists users: name, quota, used, keys.',
+  'user list':
+    'usage: jailsftpd user list [--json]\nLists users: name, quota, used, keys; --json for scripts (sizes in bytes).',
+  'user disable':
+    'usage: jailsftpd user disable NAME\nRefuses the user at login; a running server closes their sessions within a second.',
+  'user enable': 'usage: jailsftpd user enable NAME\nLets a disabled user log in again.',
+  'user set': `usage: jailsftpd user set NAME --expires DATE|never
+Sets when the account expires: a date (valid through that day, UTC), an ISO 8601 time, or never.
+An expired user is refused at login and their open sessions are closed.`,
+  sessions: `usage: jailsftpd sessions [--admin HOST:PORT] [--json]
+Lists the running server's sessions (user, address, since, bytes up and down, open handles),
+through its admin listener (config adminListen, or --admin).`,
+  kick: `usage: jailsftpd kick NAME [--admin HOST:PORT]
+Closes every session of a user on the running server, through its admin listener.`,
   hostkey:
     'usage: jailsftpd hostkey [--host-keys DIR]\nPrints the host key fingerprints as ssh-keygen -lf does.',
 };
@@ -118,6 +146,29 @@ function needUser(store: UserStore, name: string | undefined): UserRecord {
   return r;
 }
 
+/** `user list --json`: one object per user, sizes in bytes, for scripts. */
+async function listJson(store: UserStore): Promise<void> {
+  const out: object[] = [];
+  for (const n of store.list()) {
+    try {
+      const r = store.get(n)!;
+      out.push({
+        name: n,
+        quota: r.quota,
+        used: await scanUsage(store.homeOf(r)),
+        keys: r.keys.length,
+        password: r.password !== undefined,
+        home: store.homeOf(r),
+        disabled: r.disabled === true,
+        expires: r.expires ?? null,
+      });
+    } catch (e) {
+      out.push({ name: n, error: (e as Error).message });
+    }
+  }
+  console.log(JSON.stringify(out, null, 2));
+}
+
 async function userCommand(args: string[]): Promise<void> {
   const sub = args[0];
   const helpKey = `user ${sub}`;
@@ -131,6 +182,8 @@ async function userCommand(args: string[]): Promise<void> {
       key: { type: 'string', multiple: true },
       home: { type: 'string' },
       purge: { type: 'boolean' },
+      expires: { type: 'string' },
+      json: { type: 'boolean' },
       force: { type: 'boolean' },
     },
   });
@@ -216,7 +269,32 @@ async function userCommand(args: string[]): Promise<void> {
       console.log(`user ${r.name} deleted with its home (${did})`);
       return;
     }
+    case 'disable':
+    case 'enable': {
+      const r = needUser(store, name);
+      if (sub === 'disable') r.disabled = true;
+      else delete r.disabled;
+      store.put(r);
+      console.log(`user ${r.name} ${sub}d`);
+      return;
+    }
+    case 'set': {
+      const r = needUser(store, name);
+      if (values.expires === undefined) fail(HELP['user set']!);
+      let expires: string | undefined;
+      try {
+        expires = parseExpiry(values.expires);
+      } catch (e) {
+        fail((e as Error).message);
+      }
+      if (expires === undefined) delete r.expires;
+      else r.expires = expires;
+      store.put(r);
+      console.log(`user ${r.name} expires ${expires ?? 'never'}`);
+      return;
+    }
     case 'list': {
+      if (values.json) return listJson(store);
       const rows = [['NAME', 'QUOTA', 'USED', 'KEYS']];
       for (const n of store.list()) {
         try {
@@ -248,16 +326,44 @@ async function userCommand(args: string[]): Promise<void> {
 async function serve(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { ...COMMON, listen: { type: 'string' }, 'host-keys': { type: 'string' } },
+    options: {
+      ...COMMON,
+      listen: { type: 'string' },
+      'host-keys': { type: 'string' },
+      'log-format': { type: 'string' },
+      'audit-log': { type: 'string' },
+      'admin-listen': { type: 'string' },
+    },
   });
   if (values.help) return void console.log(HELP.serve);
-  const cfg: Config = loadConfig({ ...values, hostKeys: values['host-keys'] });
+  const overrides = {
+    ...values,
+    hostKeys: values['host-keys'],
+    logFormat: values['log-format'],
+    auditLog: values['audit-log'],
+    adminListen: values['admin-listen'],
+  };
+  const cfg: Config = loadConfig(overrides);
+  setLogFormat(cfg.logFormat);
   const server = new JailServer(cfg);
   for (const k of server.createdKeys) console.log(`created host key ${k}`);
   for (const l of server.hostKeyLines) console.log(`host key ${l}`);
-  const { host, port } = await server.listen();
+  const { host, port, admin } = await server.listen();
   log('listening', { users: cfg.users, homes: cfg.homes });
   console.log(`jailsftpd listening on ${host}:${port}`);
+  if (admin) console.log(`jailsftpd admin listening on ${admin}`);
+  // SIGHUP: the config file again (a bad one is refused and the running config kept), and the
+  // audit log opened anew (logrotate)
+  process.on('SIGHUP', () => {
+    try {
+      const next = loadConfig(overrides);
+      server.reload(next);
+      setLogFormat(next.logFormat);
+      log('reload', { config: values.config ?? '(none)' });
+    } catch (e) {
+      log('reload.refused', { error: (e as Error).message });
+    }
+  });
   let stopping = false;
   const stop = (sig: string, code = 0): void => {
     if (stopping) process.exit(1); // second signal: leave now
@@ -300,6 +406,18 @@ async function main(argv: string[]): Promise<void> {
     for (const k of keys) console.log(k.fingerprintLine);
     return;
   }
+  if (cmd === 'sessions' || cmd === 'kick') {
+    const { values, positionals } = parseArgs({
+      args: argv.slice(1),
+      allowPositionals: true,
+      options: { ...COMMON, admin: { type: 'string' }, json: { type: 'boolean' } },
+    });
+    if (values.help) return void console.log(HELP[cmd]);
+    const admin = values.admin ?? loadConfig(values).adminListen;
+    if (cmd === 'sessions') return sessionsCommand(admin, values.json ?? false);
+    if (!positionals[0]) fail(HELP.kick!);
+    return kickCommand(admin, positionals[0]);
+  }
   if (cmd === '--help' || cmd === '-h' || cmd === 'help') return void console.log(HELP.main);
   if (cmd === 'serve') return serve(argv.slice(1));
   if (cmd === undefined || cmd.startsWith('-')) return serve(argv);
@@ -310,6 +428,10 @@ main(process.argv.slice(2)).catch((e: unknown) => {
   const msg = e instanceof Error ? e.message : String(e);
   console.error(`jailsftpd: ${msg}`);
   process.exit(
-    e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1,
+    e instanceof UsageError ||
+      e instanceof ConfigError ||
+      (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+      ? 2
+      : 1,
   );
 });

@@ -37,6 +37,13 @@ export interface Config {
   legacyAlgorithms: boolean;
   /** seconds running transfers get to finish after SIGTERM */
   shutdownGrace: number;
+  /** the server's own log lines: `text` (time event key=value) or `json` (one object per line) */
+  logFormat: 'text' | 'json';
+  /** JSON audit log file, `-` for standard output, empty for none */
+  auditLog: string;
+  /** HOST:PORT of the admin HTTP listener (healthz, metrics, sessions), empty for none */
+  adminListen: string;
+  metrics: { perUser: boolean };
 }
 
 export const DEFAULTS: Config = {
@@ -60,7 +67,14 @@ export const DEFAULTS: Config = {
   allowSymlinks: false,
   legacyAlgorithms: false,
   shutdownGrace: 30,
+  logFormat: 'text',
+  auditLog: '',
+  adminListen: '',
+  metrics: { perUser: false },
 };
+
+/** String keys that take one of a few values. */
+const CHOICES: Readonly<Record<string, readonly string[]>> = { logFormat: ['text', 'json'] };
 
 export interface ConfigOverrides {
   config?: string;
@@ -68,6 +82,9 @@ export interface ConfigOverrides {
   users?: string;
   homes?: string;
   hostKeys?: string;
+  logFormat?: string;
+  auditLog?: string;
+  adminListen?: string;
 }
 
 export function parseListen(text: string): { host: string; port: number } {
@@ -78,33 +95,111 @@ export function parseListen(text: string): { host: string; port: number } {
   return { host: m[1] || m[2] || '0.0.0.0', port };
 }
 
+/** A config file that is not what the server expects: exit status 2 at start, old config kept at reload. */
+export class ConfigError extends Error {}
+
+type Shape = 'string' | 'number' | 'boolean' | { readonly [key: string]: Shape };
+
+/** The shape of the config file: every key at every depth, with the type it must have. */
+const SHAPE: Shape = {
+  ...shapeOf(DEFAULTS),
+  // keys with no default value: the listen address is split into host and port
+  listen: 'string',
+};
+
+function shapeOf(value: object): Record<string, Shape> {
+  const out: Record<string, Shape> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v === 'object' && v !== null) out[k] = shapeOf(v as object);
+    else out[k] = typeof v as 'string' | 'number' | 'boolean';
+  }
+  return out;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`;
+}
+
+/**
+ * Checks a parsed config file against SHAPE at every depth and returns it as the typed partial it
+ * then is. Unknown keys and wrong types are refused with the key's path ("limits.maxHandels").
+ */
+export function checkConfigFile(file: unknown, where: string): Record<string, unknown> {
+  const walk = (v: unknown, shape: Shape, path: string): void => {
+    if (typeof shape === 'string') {
+      if (typeof v !== shape)
+        throw new ConfigError(`${where}: "${path}" must be a ${shape}, not ${describe(v)}`);
+      const choices = CHOICES[path];
+      if (choices && !choices.includes(v as string))
+        throw new ConfigError(
+          `${where}: "${path}" must be one of ${choices.join(', ')}, not ${describe(v)}`,
+        );
+      if (shape === 'number' && (!Number.isFinite(v) || (v as number) < 0))
+        throw new ConfigError(
+          `${where}: "${path}" must be a number of 0 or more, not ${String(v)}`,
+        );
+      return;
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+      throw new ConfigError(`${where}: "${path || '(top)'}" must be an object, not ${describe(v)}`);
+    for (const [k, sub] of Object.entries(v)) {
+      const p = path ? `${path}.${k}` : k;
+      const s = shape[k];
+      if (s === undefined) throw new ConfigError(`${where}: unknown config key "${p}"`);
+      walk(sub, s, p);
+    }
+  };
+  walk(file, SHAPE, '');
+  return file as Record<string, unknown>;
+}
+
+/** Reads and checks a config file; throws ConfigError with the reason. */
+export function readConfigFile(path: string): Partial<Config> & { listen?: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`cannot read config ${path}: ${(e as Error).message}`);
+  }
+  return checkConfigFile(parsed, path) as Partial<Config> & { listen?: string };
+}
+
 export function loadConfig(o: ConfigOverrides): Config {
   const c: Config = structuredClone(DEFAULTS);
   if (o.config) {
-    let file: Record<string, unknown>;
-    try {
-      file = JSON.parse(readFileSync(o.config, 'utf8')) as Record<string, unknown>;
-    } catch (e) {
-      throw new Error(`cannot read config ${o.config}: ${(e as Error).message}`);
-    }
-    const known = new Set([...Object.keys(DEFAULTS), 'listen']);
-    for (const k of Object.keys(file))
-      if (!known.has(k)) throw new Error(`unknown config key "${k}" in ${o.config}`);
-    if (typeof file.listen === 'string') Object.assign(c, parseListen(file.listen));
+    const file = readConfigFile(o.config);
+    if (file.listen !== undefined) Object.assign(c, parseListen(file.listen));
     for (const k of ['users', 'homes', 'hostKeys'] as const)
-      if (typeof file[k] === 'string') c[k] = file[k];
+      if (file[k] !== undefined) c[k] = file[k];
     for (const k of ['allowSymlinks', 'legacyAlgorithms'] as const)
-      if (typeof file[k] === 'boolean') c[k] = file[k];
-    if (typeof file.shutdownGrace === 'number') c.shutdownGrace = file.shutdownGrace;
-    if (typeof file.argon2 === 'object') Object.assign(c.argon2, file.argon2);
-    if (typeof file.limits === 'object') Object.assign(c.limits, file.limits);
+      if (file[k] !== undefined) c[k] = file[k];
+    if (file.shutdownGrace !== undefined) c.shutdownGrace = file.shutdownGrace;
+    if (file.logFormat !== undefined) c.logFormat = file.logFormat;
+    if (file.auditLog !== undefined) c.auditLog = file.auditLog;
+    if (file.adminListen !== undefined) c.adminListen = file.adminListen;
+    Object.assign(c.metrics, file.metrics);
+    Object.assign(c.argon2, file.argon2);
+    Object.assign(c.limits, file.limits);
   }
   if (o.listen) Object.assign(c, parseListen(o.listen));
   if (o.users) c.users = o.users;
   if (o.homes) c.homes = o.homes;
   if (o.hostKeys) c.hostKeys = o.hostKeys;
+  if (o.auditLog !== undefined) c.auditLog = o.auditLog;
+  if (o.adminListen !== undefined) {
+    parseListen(o.adminListen);
+    c.adminListen = o.adminListen;
+  }
+  if (o.logFormat !== undefined) {
+    checkConfigFile({ logFormat: o.logFormat }, '--log-format');
+    c.logFormat = o.logFormat as Config['logFormat'];
+  }
   c.users = resolve(c.users);
   c.homes = resolve(c.homes);
   c.hostKeys = resolve(c.hostKeys);
+  if (c.auditLog && c.auditLog !== '-') c.auditLog = resolve(c.auditLog);
+  if (c.adminListen) parseListen(c.adminListen);
   return c;
 }

@@ -22,6 +22,12 @@ class CountingStore implements Store {
     this.ledgers++;
     return new Ledger(r.quota, 0);
   }
+  watch(): () => void {
+    return () => undefined;
+  }
+  problem(): string | null {
+    return null;
+  }
 }
 
 /** Accounts over a CountingStore whose homes lie in a scratch directory removed after the test. */

@@ -59,7 +59,7 @@ test('request costs are bounded before the work', { timeout: 300_000 }, async (t
     assert.ok(replies.every((r) => r.type === T.HANDLE));
     const over = await rs[2]!.open('/data', F.READ);
     assert.equal(over.code, Status.FAILURE);
-    assert.equal(over.msg, 'Too many open files');
+    assert.equal(over.msg, 'too many open handles for this user (limit 2048)');
     const overDir = await rs[1]!.path(T.OPENDIR, '/');
     assert.equal(overDir.code, Status.FAILURE);
     // another user is not affected, and closing one handle makes room for one

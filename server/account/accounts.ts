@@ -7,13 +7,22 @@ import { mkdirSync, statSync } from 'node:fs';
 import { Jail } from '../fs/jail.js';
 import type { Storage } from '../fs/storage.js';
 import { UserFs } from '../fs/userfs.js';
+import { loginRefusal } from '../users/store.js';
+import { NO_OBSERVER, type AccountObserver } from './events.js';
 import { Ledgers } from './ledgers.js';
+import { ObservedStorage, type LoginInfo } from './observed-storage.js';
 import type { Store, UserRecord } from './store.js';
 
 export interface AccountOptions {
   maxSessionsPerUser: number;
   /** let users create symbolic links (inside their home) */
   allowSymlinks: boolean;
+}
+
+/** Where a login comes from: the client's address and the connection's id. */
+export interface Peer {
+  addr: string;
+  session: string;
 }
 
 export type SessionKind = 'sftp' | 'exec';
@@ -52,12 +61,19 @@ export class Login {
   private readonly open = new Set<AccountSession>();
   private gone = false;
   private released = false;
+  readonly since = new Date();
+  /** when the account expires (ms), from the record at login and at each change of it */
+  expires?: number;
+  /** ends the whole connection (live control); set by the protocol layer */
+  disconnect: (reason: string) => void = () => undefined;
 
   constructor(
     private readonly accounts: Accounts,
     readonly user: string,
     readonly home: string,
     readonly storage: Storage,
+    /** address, connection id, bytes up and down, open handles */
+    readonly info: LoginInfo,
   ) {}
 
   /** Sessions of this login whose files are not all closed yet. */
@@ -88,6 +104,7 @@ export class Login {
    * writes of this connection are still landing.
    */
   logout(): void {
+    if (!this.gone) this.accounts.loggedOut(this);
     this.gone = true;
     for (const s of [...this.open]) s.close('connection closed');
     this.maybeRelease();
@@ -104,13 +121,20 @@ export class Accounts {
   /** @internal */
   readonly ledgers: Ledgers;
   private readonly byUser = new Map<string, Set<AccountSession>>();
+  private readonly logins = new Map<string, Set<Login>>();
   private live = 0;
 
   constructor(
     private readonly store: Store,
-    private readonly opts: AccountOptions,
+    private opts: AccountOptions,
+    private readonly observer: AccountObserver = NO_OBSERVER,
   ) {
     this.ledgers = new Ledgers(store);
+  }
+
+  /** New limits and defaults (config reload): sessions and logins from now on. */
+  configure(opts: AccountOptions): void {
+    this.opts = opts;
   }
 
   /** The record for a login name (credentials, quota), or undefined; rejects on a broken record. */
@@ -122,12 +146,78 @@ export class Accounts {
    * After the credentials were checked: prepares the home, takes a hold on the user's ledger and
    * builds the user's storage. Rejects (the login is refused) when the home is unusable.
    */
-  async login(record: UserRecord): Promise<Login> {
+  async login(record: UserRecord, peer: Peer = { addr: '', session: '' }): Promise<Login> {
+    const refusal = loginRefusal(record);
+    if (refusal) throw new Error(refusal);
     const home = this.store.homeOf(record);
     prepareHome(home);
     const ledger = await this.ledgers.acquire(record, home);
-    const storage = new UserFs(new Jail(home), ledger, { allowSymlinks: this.opts.allowSymlinks });
-    return new Login(this, record.name, home, storage);
+    const disk = new UserFs(new Jail(home), ledger, { allowSymlinks: this.opts.allowSymlinks });
+    const info: LoginInfo = { user: record.name, ...peer, bytesUp: 0, bytesDown: 0, handles: 0 };
+    const login = new Login(
+      this,
+      record.name,
+      home,
+      new ObservedStorage(disk, info, this.observer),
+      info,
+    );
+    if (record.expires !== undefined) login.expires = Date.parse(record.expires);
+    let set = this.logins.get(record.name);
+    if (!set) this.logins.set(record.name, (set = new Set()));
+    set.add(login);
+    return login;
+  }
+
+  /** @internal from Login.logout */
+  loggedOut(login: Login): void {
+    const set = this.logins.get(login.user);
+    if (!set?.delete(login)) return;
+    if (set.size === 0) this.logins.delete(login.user);
+  }
+
+  /** Every login (connection) now, of every user. */
+  allLogins(): Login[] {
+    return [...this.logins.values()].flatMap((s) => [...s]);
+  }
+
+  /** Ends every connection of a user (disabled, expired, deleted, kicked); how many. */
+  kick(user: string, reason: string): number {
+    const all = [...(this.logins.get(user) ?? [])];
+    for (const l of all) {
+      l.disconnect(reason);
+      l.logout();
+    }
+    return all.length;
+  }
+
+  /**
+   * A user's record changed (or is gone): a new quota reaches the open sessions at once; a
+   * deleted, disabled or expired user's connections are ended. Passwords and keys apply at the
+   * next login and cut nothing.
+   */
+  async recordChanged(user: string): Promise<void> {
+    if (!this.logins.has(user)) return;
+    let record: UserRecord | undefined;
+    try {
+      record = await this.store.user(user);
+    } catch {
+      return; // a record being rewritten or broken: keep the sessions, the next login will say
+    }
+    const why = record ? loginRefusal(record) : 'account deleted';
+    if (why) {
+      this.kick(user, why);
+      return;
+    }
+    const expires = record!.expires === undefined ? undefined : Date.parse(record!.expires);
+    for (const l of this.logins.get(user) ?? []) l.expires = expires;
+    await this.setQuota(user, record!.quota);
+  }
+
+  /** Ends the connections of users whose account expired while they were logged in. */
+  kickExpired(now = Date.now()): void {
+    for (const [user, set] of [...this.logins])
+      if ([...set].some((l) => l.expires !== undefined && l.expires <= now))
+        this.kick(user, 'account expired');
   }
 
   /** @internal the session limit check */

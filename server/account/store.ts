@@ -1,7 +1,9 @@
 // The store behind the account layer: user records and the start of each user's quota ledger. The
 // only part that differs between one node and a cluster: `FileStore` (users/*.json, a scan of the
 // home) today, a PostgreSQL store later, without a change above the account layer.
+import { accessSync, constants, mkdirSync, watch } from 'node:fs';
 import { Ledger, scanUsage } from '../fs/quota.js';
+import { log } from '../log.js';
 import { UserStore, type UserRecord } from '../users/store.js';
 
 export type { UserRecord } from '../users/store.js';
@@ -13,6 +15,10 @@ export interface Store {
   homeOf(record: UserRecord): string;
   /** A new quota ledger for the user's home: the quota, and the bytes the home holds now. */
   newLedger(record: UserRecord, home: string): Promise<Ledger>;
+  /** Calls back with a user's name when their record changes or goes; returns a stop function. */
+  watch(onChange: (user: string) => void): () => void;
+  /** null while the store answers, else why it does not (health checks) */
+  problem(): string | null;
 }
 
 /** Records in a directory of JSON files (read again at every login); usage from a scan of the home. */
@@ -33,5 +39,25 @@ export class FileStore implements Store {
 
   async newLedger(record: UserRecord, home: string): Promise<Ledger> {
     return new Ledger(record.quota, await scanUsage(home));
+  }
+
+  watch(onChange: (user: string) => void): () => void {
+    mkdirSync(this.records.dir, { recursive: true, mode: 0o700 });
+    // records are replaced by rename (users/store.ts): the event names the record's file
+    const w = watch(this.records.dir, (_type, file) => {
+      const name = typeof file === 'string' ? /^([^.].*)\.json$/.exec(file)?.[1] : undefined;
+      if (name) onChange(name);
+    });
+    w.on('error', (e) => log('store.watch_error', { dir: this.records.dir, error: e.message }));
+    return () => w.close();
+  }
+
+  problem(): string | null {
+    try {
+      accessSync(this.records.dir, constants.R_OK | constants.X_OK);
+      return null;
+    } catch (e) {
+      return `users directory unreadable: ${(e as NodeJS.ErrnoException).code ?? 'error'}`;
+    }
   }
 }

@@ -34,6 +34,8 @@ export class OpenFile implements StoredFile {
   closed = false;
   /** counted in the open-handle budget (handle-budget.ts) */
   counted = false;
+  /** set at close when this handle wrote the whole file in sequence (digests.ts) */
+  sha256?: string;
   constructor(
     readonly fd: number,
     readonly path: string,
@@ -222,7 +224,9 @@ export async function close(fs: FsContext, file: OpenFile): Promise<void> {
           const mtime = Number(st.mtimeNs) / 1e9 - 0.01;
           futimesSync(file.fd, Number(st.atimeNs) / 1e9, mtime);
           st = fstatSync(file.fd, { bigint: true });
-          remember(t.key, st, t.running.digest());
+          const digest = t.running.digest();
+          remember(t.key, st, digest);
+          file.sha256 = digest.toString('hex');
         }
       } catch {
         /* keep the tracked size */

@@ -63,6 +63,8 @@ export interface StoredFile {
   readonly path: string;
   /** opened with APPEND: every write lands at the current end */
   readonly append: boolean;
+  /** after close: the sha256 (hex) of the whole file, when this handle wrote it from 0 to its end */
+  readonly sha256?: string;
 }
 
 /** An open directory listing, as the caller sees it. */

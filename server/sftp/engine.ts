@@ -15,6 +15,7 @@
 // Failures: a request that throws or rejects gets its status reply (status.ts). Every entry from
 // outside (channel events, request completions) runs guarded: a bug in the engine itself is
 // reported through onBug and ends this session only, and its handles are still closed.
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { decodeRequest, encode, type Request } from './codec.js';
 import { PacketType, Status } from '../../common/wire.js';
@@ -41,6 +42,8 @@ interface Job {
   req: Request;
   lane: Lane | null;
   reply?: Buffer;
+  /** performance.now() when it started, for onRequest */
+  started?: number;
 }
 
 interface LaneState {
@@ -55,6 +58,20 @@ export interface EngineEvents {
   onClosed?(): void;
   /** a bug in the engine (an exception outside any request); the session ends */
   onBug?(error: unknown): void;
+  /** each answered request: its operation (`read`, `open`, an extension's name), status, time */
+  onRequest?(op: string, status: string, seconds: number): void;
+}
+
+/** The operation's name for metrics: the packet type, or the extension's name. */
+function opName(req: Request): string {
+  if (req.type === PacketType.EXTENDED) return req.name || 'extended';
+  return PacketType[req.type]?.toLowerCase() ?? 'unknown';
+}
+
+/** `ok` for a reply that carries data, else the status code's name (`eof`, `no_such_file`, ...). */
+function statusName(reply: Buffer): string {
+  if (reply[4] !== PacketType.STATUS || reply.length < 13) return 'ok';
+  return Status[reply.readUInt32BE(9)]?.toLowerCase() ?? 'unknown';
 }
 
 export class SftpEngine {
@@ -199,6 +216,7 @@ export class SftpEngine {
 
   private run(job: Job): void {
     this.running++;
+    if (this.events.onRequest) job.started = performance.now();
     let r: Reply;
     try {
       r = this.dispatch(job.req);
@@ -230,6 +248,12 @@ export class SftpEngine {
   private done(job: Job, reply: Buffer): void {
     job.reply = reply;
     this.running--;
+    if (job.started !== undefined)
+      this.events.onRequest?.(
+        opName(job.req),
+        statusName(reply),
+        (performance.now() - job.started) / 1000,
+      );
     if (job.lane === null) this.barrierRunning = false;
     else {
       const st = this.lanes.get(job.lane.lane)!;

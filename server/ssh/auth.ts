@@ -11,8 +11,21 @@ const METHODS: AuthContext['method'][] = ['publickey', 'password', 'keyboard-int
 
 export interface AuthState {
   addr: string;
+  /** the connection's id (audit) */
+  session: string;
   failures: number;
   user?: UserRecord;
+}
+
+/** A finished login attempt (a probe for a key is none), for metrics and the audit log. */
+export interface Attempt {
+  user: string;
+  addr: string;
+  session: string;
+  method: string;
+  ok: boolean;
+  /** `ok`, or why it failed (the client is told nothing more than "denied") */
+  status: string;
 }
 
 function parsedKey(line: string): ParsedKey | undefined {
@@ -29,6 +42,7 @@ export class Authenticator {
     private readonly maxAttempts: number,
     /** accept ssh-rsa (SHA-1) signatures from clients */
     private readonly legacy = false,
+    private readonly onAttempt: (a: Attempt) => void = () => undefined,
   ) {}
 
   /** Handles one authentication request; `end` closes the connection after too many failures. */
@@ -68,17 +82,22 @@ export class Authenticator {
       );
       ok = (await this.passwords.verify(record?.password, answer)) && !locked;
     }
+    const attempt = { user: name, addr: st.addr, session: st.session, method: ctx.method };
+    let status = locked ? 'locked out' : record ? 'wrong credentials' : 'unknown user';
     if (ok && record) {
       try {
         await admit(record);
         this.defence.success(st.addr, name);
         st.user = record;
         log('login', { user: name, addr: st.addr, method: ctx.method });
+        this.onAttempt({ ...attempt, ok: true, status: 'ok' });
         return ctx.accept();
       } catch (e) {
-        log('login.refused', { user: name, addr: st.addr, reason: (e as Error).message });
+        status = (e as Error).message;
+        log('login.refused', { user: name, addr: st.addr, reason: status });
       }
     }
+    this.onAttempt({ ...attempt, ok: false, status });
     st.failures++;
     const delay = this.defence.failure(st.addr, name);
     log('login.failed', { user: name, addr: st.addr, method: ctx.method, attempt: st.failures });

@@ -4,6 +4,7 @@
 //
 // Failures: every event handler of a socket or a connection runs guarded (a bug ends that
 // connection only, with a log line); errors on sockets and connections are logged at debug level.
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import ssh2, { type Connection } from 'ssh2';
 import { Accounts, type Login } from '../account/accounts.js';
@@ -15,6 +16,8 @@ import { Authenticator, type AuthState } from './auth.js';
 import { LoginDefence } from './defence.js';
 import { ensureHostKeys } from './hostkeys.js';
 import { serveSession } from './session.js';
+import { Operations, type Watched } from '../ops/ops.js';
+import type { SessionInfo } from '../ops/admin.js';
 
 // Modern algorithms only; the legacy set is opt-in (config legacyAlgorithms).
 const ALGORITHMS = {
@@ -56,6 +59,10 @@ const LEGACY = {
 interface Conn {
   socket: Socket;
   addr: string;
+  /** the connection's id in logs and the audit log */
+  id: string;
+  /** the idle timeout has closed it (logged once) */
+  idleClosed?: boolean;
   started: number;
   spoke: boolean;
   authed: boolean;
@@ -66,7 +73,7 @@ interface Conn {
   login?: Login;
 }
 
-export class JailServer {
+export class JailServer implements Watched {
   private readonly tcp: NetServer;
   private readonly ssh: ssh2.Server;
   private readonly conns = new Set<Conn>();
@@ -77,15 +84,23 @@ export class JailServer {
   private readonly sweeper: NodeJS.Timeout;
   readonly hostKeyLines: string[];
   readonly createdKeys: string[];
+  readonly ops: Operations;
+  private draining = false;
+  private sweeps = 0;
+  private readonly unwatch: () => void;
 
   constructor(
-    private readonly cfg: Config,
-    store: Store = new FileStore(cfg.users, cfg.homes),
+    private cfg: Config,
+    private readonly store: Store = new FileStore(cfg.users, cfg.homes),
   ) {
-    this.accounts = new Accounts(store, {
-      maxSessionsPerUser: cfg.limits.maxSessionsPerUser,
-      allowSymlinks: cfg.allowSymlinks,
-    });
+    this.ops = new Operations(cfg, this);
+    this.accounts = new Accounts(
+      store,
+      { maxSessionsPerUser: cfg.limits.maxSessionsPerUser, allowSymlinks: cfg.allowSymlinks },
+      this.ops,
+    );
+    // a changed record reaches the sessions already open (quota; disabled, expired, deleted)
+    this.unwatch = store.watch((user) => void this.accounts.recordChanged(user));
     const { keys, created } = ensureHostKeys(cfg.hostKeys);
     this.hostKeyLines = keys.map((k) => k.fingerprintLine);
     this.createdKeys = created;
@@ -114,6 +129,7 @@ export class JailServer {
       new LoginDefence(),
       cfg.limits.maxAuthAttempts,
       cfg.legacyAlgorithms,
+      (a) => this.ops.login(a),
     );
     this.tcp = createServer({ noDelay: true, pauseOnConnect: false }, (s) =>
       guarded('socket', () => this.onSocket(s), s),
@@ -122,18 +138,69 @@ export class JailServer {
     this.sweeper.unref();
   }
 
-  listen(): Promise<{ host: string; port: number }> {
-    return new Promise((res, rej) => {
+  async listen(): Promise<{ host: string; port: number; admin?: string }> {
+    const ssh = await new Promise<{ host: string; port: number }>((res, rej) => {
       this.tcp.once('error', rej);
       this.tcp.listen(this.cfg.port, this.cfg.host, () => {
         const a = this.tcp.address();
         res({ host: this.cfg.host, port: typeof a === 'object' && a ? a.port : this.cfg.port });
       });
     });
+    return { ...ssh, admin: await this.ops.start() };
+  }
+
+  /**
+   * SIGHUP: applies what can change while running (limits, log format, audit log, allowSymlinks,
+   * argon2 parameters for new hashes); the listen address, host keys and directories need a restart.
+   */
+  reload(next: Config): void {
+    for (const key of ['host', 'port', 'hostKeys', 'users', 'homes'] as const)
+      if (next[key] !== this.cfg[key]) log('reload.needs_restart', { key });
+    Object.assign(this.cfg.limits, next.limits);
+    Object.assign(this.cfg.argon2, next.argon2);
+    this.cfg.allowSymlinks = next.allowSymlinks;
+    this.cfg.shutdownGrace = next.shutdownGrace;
+    this.cfg.logFormat = next.logFormat;
+    this.accounts.configure({
+      maxSessionsPerUser: next.limits.maxSessionsPerUser,
+      allowSymlinks: next.allowSymlinks,
+    });
+    this.ops.reload(next);
+    this.cfg.auditLog = next.auditLog;
+  }
+
+  // Watched: what the operations layer reads (gauges, /sessions, /healthz, kick)
+  connections(): number {
+    return this.conns.size;
+  }
+
+  sessions(): number {
+    return this.accounts.liveSessions;
+  }
+
+  sessionList(): SessionInfo[] {
+    return this.accounts.allLogins().map((l) => ({
+      id: l.info.session,
+      user: l.user,
+      addr: l.info.addr,
+      since: l.since.toISOString(),
+      bytesUp: l.info.bytesUp,
+      bytesDown: l.info.bytesDown,
+      handles: l.info.handles,
+    }));
+  }
+
+  kick(user: string): number {
+    return this.accounts.kick(user, 'kicked by an administrator');
+  }
+
+  notReady(): string | null {
+    return this.draining ? 'draining' : this.store.problem();
   }
 
   private refuse(socket: Socket, why: string): void {
     log('connection.refused', { addr: socket.remoteAddress, reason: why });
+    this.ops.event({ event: 'refused', addr: socket.remoteAddress, reason: 'limit', status: why });
     // text before the SSH version line: most clients show it only in debug output, then "closed"
     socket.end(`jailsftpd: ${why}\r\n`);
     setTimeout(() => socket.destroy(), 1000).unref();
@@ -160,14 +227,16 @@ export class JailServer {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
     const now = Date.now();
+    const id = randomBytes(6).toString('hex');
     const conn: Conn = {
       socket,
       addr,
+      id,
       started: now,
       spoke: false,
       authed: false,
       lastActivity: now,
-      auth: { addr, failures: 0 },
+      auth: { addr, session: id, failures: 0 },
     };
     this.conns.add(conn);
     this.perAddr.set(addr, (this.perAddr.get(addr) ?? 0) + 1);
@@ -185,7 +254,19 @@ export class JailServer {
     if (n <= 0) this.perAddr.delete(conn.addr);
     else this.perAddr.set(conn.addr, n);
     // its sessions end, close their files, and the ledger hold goes once they have
-    conn.login?.logout();
+    const login = conn.login;
+    if (!login) return;
+    login.logout();
+    if (conn.authed)
+      this.ops.event({
+        event: 'logout',
+        user: login.user,
+        addr: conn.addr,
+        session: conn.id,
+        ms: Date.now() - login.since.getTime(),
+        bytes: login.info.bytesUp + login.info.bytesDown,
+        status: 'ok',
+      });
   }
 
   private onClient(client: Connection, peer: string): void {
@@ -213,10 +294,16 @@ export class JailServer {
 
   /** The account's login before the login is accepted: home, storage and the quota ledger. */
   private async admit(conn: Conn, user: UserRecord): Promise<void> {
-    const login = await this.accounts.login(user);
+    if (this.draining) throw new Error('server shutting down');
+    const login = await this.accounts.login(user, { addr: conn.addr, session: conn.id });
     if (conn.socket.destroyed) return login.logout();
     conn.login?.logout();
     conn.login = login;
+    login.disconnect = (reason) => {
+      log('connection.closed', { user: login.user, addr: conn.addr, session: conn.id, reason });
+      conn.client?.end();
+      setTimeout(() => conn.socket.destroy(), 1000).unref();
+    };
   }
 
   private onReady(conn: Conn, client: Connection): void {
@@ -229,6 +316,16 @@ export class JailServer {
           login,
           maxHandles: this.cfg.limits.maxHandles,
           activity: () => (conn.lastActivity = Date.now()),
+          onRequest: (op, status, seconds) => this.ops.request(op, status, seconds),
+          onRefused: (status) =>
+            this.ops.event({
+              event: 'refused',
+              user: login.user,
+              addr: conn.addr,
+              session: conn.id,
+              reason: 'limit',
+              status,
+            }),
         }),
       );
     });
@@ -242,17 +339,30 @@ export class JailServer {
       if (!c.authed && now - c.started > L.loginTimeout * 1000) {
         log('connection.login_timeout', { addr: c.addr });
         c.socket.destroy();
-      } else if (c.authed && L.idleTimeout > 0 && now - c.lastActivity > L.idleTimeout * 1000) {
+      } else if (
+        c.authed &&
+        !c.idleClosed &&
+        L.idleTimeout > 0 &&
+        now - c.lastActivity > L.idleTimeout * 1000
+      ) {
+        c.idleClosed = true; // logged once; the socket goes within 2 s
         log('connection.idle_timeout', { addr: c.addr, user: c.auth.user?.name });
         c.client?.end();
         setTimeout(() => c.socket.destroy(), 2000).unref();
       }
     }
+    this.accounts.kickExpired(now);
+    // a change notification can be missed (a network filesystem): look again every 5 s
+    if (++this.sweeps % 5 === 0)
+      for (const user of new Set(this.accounts.allLogins().map((l) => l.user)))
+        void this.accounts.recordChanged(user);
   }
 
   /** Stops accepting; waits up to `grace` seconds for connections to finish, then closes them. */
   async shutdown(grace: number): Promise<void> {
+    this.draining = true; // /healthz answers 503 from now on
     this.tcp.close();
+    this.unwatch();
     const deadline = Date.now() + grace * 1000;
     // idle and unauthenticated connections go at once; transfers get the grace period
     const idle = (c: Conn): boolean => (c.login?.sessions ?? 0) === 0;
@@ -269,6 +379,7 @@ export class JailServer {
     while (this.accounts.liveSessions > 0 && Date.now() < flushBy)
       await new Promise((r) => setTimeout(r, 20));
     clearInterval(this.sweeper);
+    await this.ops.stop();
   }
 }
 

@@ -14,6 +14,10 @@ export interface SessionEnv {
   login: Login;
   maxHandles: number;
   activity(): void;
+  /** each answered SFTP request (metrics) */
+  onRequest?(op: string, status: string, seconds: number): void;
+  /** a session refused by a limit (audit) */
+  onRefused?(status: string): void;
 }
 
 /** Runs a channel event handler; a bug in it ends that channel only, with a log line. */
@@ -75,7 +79,10 @@ function startSftp(ch: ServerChannel, env: SessionEnv): void {
     engine.abort();
     closeChannel(ch);
   });
-  if (typeof slot === 'string') return refuse(ch, `jailsftpd: ${slot}\r\n`);
+  if (typeof slot === 'string') {
+    env.onRefused?.(slot);
+    return refuse(ch, `jailsftpd: ${slot}\r\n`);
+  }
   ch.on('data', env.activity);
   const engine = new SftpEngine(
     ch,
@@ -84,6 +91,7 @@ function startSftp(ch: ServerChannel, env: SessionEnv): void {
       onProtocolError: (reason) => log('sftp.protocol_error', { user, reason }),
       onBug: (e) => log('bug.sftp', { user, error: e instanceof Error ? (e.stack ?? e) : e }),
       onClosed: () => slot.end(),
+      onRequest: env.onRequest,
     },
   );
 }
@@ -92,7 +100,10 @@ function startExec(ch: ServerChannel, command: string, env: SessionEnv): void {
   const user = env.login.user;
   onChannelError(ch, user, 'exec');
   const slot: AccountSession | string = env.login.openSession('exec', () => closeChannel(ch));
-  if (typeof slot === 'string') return refuse(ch, `jailsftpd: ${slot}\r\n`);
+  if (typeof slot === 'string') {
+    env.onRefused?.(slot);
+    return refuse(ch, `jailsftpd: ${slot}\r\n`);
+  }
   env.activity();
   runHashCommand(ch, command, env.login.storage)
     .catch((e: unknown) =>

@@ -21,6 +21,35 @@ export interface UserRecord {
   quota: number;
   /** absolute, or relative to the homes directory; default: the user's name */
   home?: string;
+  /** refused at login, open sessions closed */
+  disabled?: boolean;
+  /** ISO 8601 instant after which the user is refused as if disabled */
+  expires?: string;
+}
+
+/** Why this user may not log in now (disabled, expired), or null. */
+export function loginRefusal(r: UserRecord, now = Date.now()): string | null {
+  if (r.disabled) return 'account disabled';
+  if (r.expires !== undefined && Date.parse(r.expires) <= now)
+    return `account expired ${r.expires}`;
+  return null;
+}
+
+/**
+ * An expiry argument: `never`, a date (the user may log in through that whole day, UTC) or an
+ * ISO 8601 instant. Returns the instant as ISO text, or undefined for never.
+ */
+export function parseExpiry(text: string): string | undefined {
+  if (text === 'never') return undefined;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(text)) {
+    const t = Date.parse(`${text}T00:00:00Z`);
+    if (Number.isNaN(t)) throw new Error(`invalid date "${text}"`);
+    return new Date(t + 24 * 3600 * 1000).toISOString();
+  }
+  const t = Date.parse(text);
+  if (Number.isNaN(t))
+    throw new Error(`invalid expiry "${text}": use YYYY-MM-DD, an ISO 8601 time, or never`);
+  return new Date(t).toISOString();
 }
 
 const NAME = /^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,31}$/;

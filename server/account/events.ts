@@ -1,0 +1,56 @@
+// What the account layer reports as users work: audit events (one per login, logout, transfer and
+// change), transferred bytes, open handles and quota refusals. The operations layer (server/ops)
+// turns them into the audit log and metrics; without it they go nowhere.
+
+export type AuditEventName =
+  | 'login'
+  | 'logout'
+  | 'upload'
+  | 'download'
+  | 'remove'
+  | 'rename'
+  | 'mkdir'
+  | 'rmdir'
+  | 'setstat'
+  | 'refused';
+
+export interface AuditEvent {
+  event: AuditEventName;
+  user?: string;
+  /** the client's address */
+  addr?: string;
+  /** the connection's id: every event of one login carries it */
+  session?: string;
+  /** the path as the user sees it; `target` is the new name of a rename */
+  path?: string;
+  target?: string;
+  /** login method: password, keyboard-interactive, publickey */
+  method?: string;
+  bytes?: number;
+  /** where a transfer started (a resumed one: past 0) */
+  offset?: number;
+  ms?: number;
+  /** `ok` or the error text */
+  status: string;
+  /** of an upload written in sequence from offset 0 */
+  sha256?: string;
+  /** what a refusal was about */
+  reason?: 'quota' | 'permission' | 'limit' | 'disabled';
+}
+
+export type Direction = 'upload' | 'download';
+
+export interface AccountObserver {
+  event(e: AuditEvent): void;
+  transferred(direction: Direction, bytes: number, user: string): void;
+  /** a handle was opened (+1) or closed (-1) */
+  handles(delta: number): void;
+  quotaRefused(): void;
+}
+
+export const NO_OBSERVER: AccountObserver = {
+  event: () => undefined,
+  transferred: () => undefined,
+  handles: () => undefined,
+  quotaRefused: () => undefined,
+};

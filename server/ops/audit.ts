@@ -1,0 +1,70 @@
+// The audit log: one JSON object per line for every login, logout, transfer and change a user makes
+// (`--audit-log FILE`, `-` for standard output). Writing never blocks a transfer: lines queue in a
+// bounded buffer that drains in the background; what does not fit is dropped and counted.
+import { createWriteStream, type WriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+import type { AuditEvent } from '../account/events.js';
+import { log } from '../log.js';
+
+/** Bytes that may wait for the disk before new lines are dropped. */
+export const AUDIT_BUFFER_BYTES = 8 * 1024 * 1024;
+
+export class AuditLog {
+  private out: Writable;
+  private dropped = 0;
+  private reported = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    readonly target: string,
+    /** called for every line dropped because the buffer was full */
+    private readonly onDrop: () => void = () => undefined,
+    private readonly bufferBytes = AUDIT_BUFFER_BYTES,
+  ) {
+    this.out = this.open();
+    // a count of what was dropped under pressure, at most once every 10 s
+    this.timer = setInterval(() => this.reportDropped(), 10_000).unref();
+  }
+
+  /** Lines dropped because the buffer was full, since start. */
+  get droppedLines(): number {
+    return this.dropped;
+  }
+
+  write(e: AuditEvent): void {
+    if (this.out.writableLength > this.bufferBytes) {
+      this.dropped++;
+      this.onDrop();
+      return;
+    }
+    this.out.write(JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n');
+  }
+
+  /** After logrotate moved the file (SIGHUP): later lines go to a new file at the same path. */
+  reopen(): void {
+    if (this.target === '-') return;
+    const old = this.out;
+    this.out = this.open();
+    old.end();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.reportDropped();
+    if (this.target === '-') return;
+    await new Promise<void>((resolve) => this.out.end(resolve));
+  }
+
+  private open(): Writable {
+    if (this.target === '-') return process.stdout;
+    const s: WriteStream = createWriteStream(this.target, { flags: 'a', mode: 0o640 });
+    s.on('error', (err) => log('audit.error', { file: this.target, error: err.message }));
+    return s;
+  }
+
+  private reportDropped(): void {
+    if (this.dropped === this.reported) return;
+    log('audit.dropped', { lines: this.dropped - this.reported, total: this.dropped });
+    this.reported = this.dropped;
+  }
+}

@@ -46,6 +46,8 @@ const USAGE = `usage: npm run bench -- [options]
                      concurrent_upload jailsftp_put jailsftp_get ssh2_fastput ssh2_fastget
                      ssh2_fastput_255k ssh2_fastget_255k idle_sessions argon2 logins read_flood
   --no-ref           do not start OpenSSH's sshd; report our server alone
+  --ops-ab           the reference is our own server with the audit log and metrics on (the
+                     "OpenSSH" column): the ratio is what operations cost
   --rt               run everything (servers, clients) at real-time priority SCHED_RR 10 (root):
                      on a shared machine other work then only gets what the benchmark leaves idle
   -h, --help         this help
@@ -59,6 +61,7 @@ interface Options {
   workloads?: string[];
   ref: boolean;
   rt: boolean;
+  opsAb: boolean;
 }
 
 function options(): Options {
@@ -69,6 +72,7 @@ function options(): Options {
       'size-mib': { type: 'string' },
       workloads: { type: 'string' },
       'no-ref': { type: 'boolean' },
+      'ops-ab': { type: 'boolean' },
       rt: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -94,6 +98,7 @@ function options(): Options {
       .filter(Boolean),
     ref: !(values['no-ref'] ?? false),
     rt: values.rt ?? false,
+    opsAb: values['ops-ab'] ?? false,
   };
 }
 
@@ -277,7 +282,12 @@ async function main(): Promise<number> {
   targets.push(ours);
   let refNote: string | undefined;
   let ref: Target | undefined;
-  if (!o.ref) refNote = 'not started (--no-ref)';
+  if (o.opsAb) {
+    ref = { ...(await startOurs({ user, password, keyFile, hostKeys: ours.hostKeys, ops: true })) };
+    ref.name = 'ours+ops';
+    targets.push(ref);
+    log('reference: our server with --audit-log and --admin-listen (metrics) on');
+  } else if (!o.ref) refNote = 'not started (--no-ref)';
   else {
     refNote = refUnavailable();
     if (!refNote) {

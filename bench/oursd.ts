@@ -19,6 +19,8 @@ export interface OursOptions {
   nodeArgs?: string[];
   /** host key directory to reuse (keys are made on first start, which takes a while for RSA) */
   hostKeys?: string;
+  /** with the audit log (a file) and the admin listener (metrics) on */
+  ops?: boolean;
 }
 
 export type OursTarget = Target & { output(): string; hostKeys: string };
@@ -39,6 +41,7 @@ export async function startOurs(o: OursOptions): Promise<OursTarget> {
         maxSessionsPerUser: 1024,
       },
       shutdownGrace: 2,
+      ...(o.ops ? { auditLog: join(dir, 'audit.log'), adminListen: '127.0.0.1:0' } : {}),
     },
     nodeArgs: o.nodeArgs,
     cwd: dir,

@@ -23,6 +23,8 @@ export class Operations implements AccountObserver {
   private audit?: AuditLog;
   private admin?: AdminListener;
   private openHandles = 0;
+  /** metrics are kept only where someone can read them: with an admin listener */
+  private readonly counting: boolean;
 
   constructor(
     private cfg: Config,
@@ -36,7 +38,13 @@ export class Operations implements AccountObserver {
       },
       cfg.metrics.perUser,
     );
+    this.counting = cfg.adminListen !== '';
     if (cfg.auditLog) this.audit = this.openAudit(cfg.auditLog);
+  }
+
+  /** Whether the engine should report each request (metrics on). */
+  get countsRequests(): boolean {
+    return this.counting;
   }
 
   private openAudit(target: string): AuditLog {
@@ -81,7 +89,7 @@ export class Operations implements AccountObserver {
   }
 
   transferred(direction: Direction, bytes: number, user: string): void {
-    this.metrics.transferred(direction, bytes, user);
+    if (this.counting) this.metrics.transferred(direction, bytes, user);
   }
 
   handles(delta: number): void {
@@ -89,7 +97,7 @@ export class Operations implements AccountObserver {
   }
 
   quotaRefused(): void {
-    this.metrics.quotaRefused();
+    if (this.counting) this.metrics.quotaRefused();
   }
 
   /** A login attempt, from the SSH layer: counted, and audited with its method and outcome. */
@@ -101,7 +109,7 @@ export class Operations implements AccountObserver {
     ok: boolean;
     status: string;
   }) {
-    this.metrics.login(e.method, e.ok);
+    if (this.counting) this.metrics.login(e.method, e.ok);
     this.event({
       event: 'login',
       user: e.user,

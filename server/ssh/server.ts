@@ -316,7 +316,9 @@ export class JailServer implements Watched {
           login,
           maxHandles: this.cfg.limits.maxHandles,
           activity: () => (conn.lastActivity = Date.now()),
-          onRequest: (op, status, seconds) => this.ops.request(op, status, seconds),
+          onRequest: this.ops.countsRequests
+            ? (op, status, seconds) => this.ops.request(op, status, seconds)
+            : undefined,
           onRefused: (status) =>
             this.ops.event({
               event: 'refused',

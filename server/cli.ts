@@ -7,13 +7,8 @@ import { createInterface } from 'node:readline';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { formatSize, parseSize } from '../common/format.js';
 import { hashPassword } from './users/password.js';
-import {
-  parseExpiry,
-  parsePublicKeyLine,
-  UserStore,
-  validName,
-  type UserRecord,
-} from './users/store.js';
+import { RULES, SHOWN, type RuleValue } from './users/rules.js';
+import { parsePublicKeyLine, UserStore, validName, type UserRecord } from './users/store.js';
 import { loadHostKeys } from './ssh/hostkeys.js';
 import { purgeHome } from './users/purge.js';
 import { scanUsage } from './fs/quota.js';
@@ -41,7 +36,8 @@ usage:
   jailsftpd user del NAME [--purge] [--force]
   jailsftpd user list [--json]
   jailsftpd user disable|enable NAME
-  jailsftpd user set NAME --expires DATE|never
+  jailsftpd user set NAME OPTION...   (see user set --help)
+  jailsftpd user show NAME
   jailsftpd sessions [--admin HOST:PORT] [--json]
   jailsftpd kick NAME [--admin HOST:PORT]
   jailsftpd hostkey
@@ -71,9 +67,11 @@ a terminal and without --password-stdin the user logs in with keys only.`,
   'user disable':
     'usage: jailsftpd user disable NAME\nRefuses the user at login; a running server closes their sessions within a second.',
   'user enable': 'usage: jailsftpd user enable NAME\nLets a disabled user log in again.',
-  'user set': `usage: jailsftpd user set NAME --expires DATE|never
-Sets when the account expires: a date (valid through that day, UTC), an ISO 8601 time, or never.
-An expired user is refused at login and their open sessions are closed.`,
+  'user set': `usage: jailsftpd user set NAME OPTION...
+Changes a user's rules; a running server applies them to open sessions within a second.
+${RULES.map((rule) => `  ${rule.help}`).join('\n')}`,
+  'user show':
+    "usage: jailsftpd user show NAME\nPrints a user's record and rules (never the password hash).",
   sessions: `usage: jailsftpd sessions [--admin HOST:PORT] [--json]
 Lists the running server's sessions (user, address, since, bytes up and down, open handles),
 through its admin listener (config adminListen, or --admin).`,
@@ -182,8 +180,10 @@ async function userCommand(args: string[]): Promise<void> {
       key: { type: 'string', multiple: true },
       home: { type: 'string' },
       purge: { type: 'boolean' },
-      expires: { type: 'string' },
       json: { type: 'boolean' },
+      ...Object.fromEntries(
+        RULES.map((rule) => [rule.option, { type: rule.type, multiple: rule.multiple ?? false }]),
+      ),
       force: { type: 'boolean' },
     },
   });
@@ -280,17 +280,31 @@ async function userCommand(args: string[]): Promise<void> {
     }
     case 'set': {
       const r = needUser(store, name);
-      if (values.expires === undefined) fail(HELP['user set']!);
-      let expires: string | undefined;
-      try {
-        expires = parseExpiry(values.expires);
-      } catch (e) {
-        fail((e as Error).message);
+      const given = RULES.filter(
+        (rule) => values[rule.option as keyof typeof values] !== undefined,
+      );
+      if (given.length === 0) fail(HELP['user set']!);
+      const changed: string[] = [];
+      for (const rule of given) {
+        try {
+          changed.push(rule.apply(r, values[rule.option as keyof typeof values] as RuleValue));
+        } catch (e) {
+          fail(`--${rule.option}: ${(e as Error).message}`);
+        }
       }
-      if (expires === undefined) delete r.expires;
-      else r.expires = expires;
       store.put(r);
-      console.log(`user ${r.name} expires ${expires ?? 'never'}`);
+      console.log(`user ${r.name}: ${changed.join('; ')}`);
+      return;
+    }
+    case 'show': {
+      const r = needUser(store, name);
+      const rows: [string, string][] = [
+        ['name', r.name],
+        ['home', store.homeOf(r)],
+        ...SHOWN.map((f) => f(r)),
+      ];
+      const w = Math.max(...rows.map(([k]) => k.length));
+      for (const [k, v] of rows) console.log(`${`${k}:`.padEnd(w + 2)}${v}`);
       return;
     }
     case 'list': {

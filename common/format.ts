@@ -175,3 +175,14 @@ export function lsLong(entries: LsEntry[], now = Date.now()): string[] {
 export function percent(part: number, whole: number): string {
   return `${whole > 0 ? Math.floor((part / whole) * 100) : 100}%`;
 }
+
+/** Rows as aligned columns (two spaces apart), as `user list` and `sessions` print them. */
+export function formatTable(rows: readonly (readonly string[])[]): string[] {
+  const w = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];
+  return rows.map((r) =>
+    r
+      .map((c, i) => c.padEnd(w[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
+}

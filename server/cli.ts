@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { formatSize, parseSize } from '../common/format.js';
+import { formatSize, formatTable, parseSize } from '../common/format.js';
 import { hashPassword } from './users/password.js';
 import { RULES, SHOWN, type RuleValue } from './users/rules.js';
 import { parsePublicKeyLine, UserStore, validName, type UserRecord } from './users/store.js';
@@ -324,14 +324,7 @@ async function userCommand(args: string[]): Promise<void> {
           rows.push([n, 'error', (e as Error).message, '']);
         }
       }
-      const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-      for (const r of rows)
-        console.log(
-          r
-            .map((c, i) => c.padEnd(w[i]!))
-            .join('  ')
-            .trimEnd(),
-        );
+      for (const line of formatTable(rows)) console.log(line);
       return;
     }
   }

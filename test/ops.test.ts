@@ -10,27 +10,14 @@ import ssh2 from 'ssh2';
 import type { SFTPWrapper } from 'ssh2';
 import type { TestServer, TestUser } from './helpers/server.js';
 import { fixture } from './helpers/fixture.js';
+import type { AuditEvent } from '../server/account/events.js';
 import { sleep } from './helpers/proc.js';
 import { sftpBatch, sftpPassword } from './helpers/clients.js';
 import { randomFile, sha256File } from './helpers/files.js';
 import { needs } from './helpers/tools.js';
 
-interface Event {
-  time: string;
-  event: string;
-  user?: string;
-  addr?: string;
-  session?: string;
-  path?: string;
-  target?: string;
-  method?: string;
-  bytes?: number;
-  offset?: number;
-  ms?: number;
-  status: string;
-  sha256?: string;
-  reason?: string;
-}
+/** An audit log line: the event and the time it was written. */
+type Event = AuditEvent & { time: string };
 
 function events(file: string): Event[] {
   if (!existsSync(file)) return [];

@@ -38,6 +38,17 @@ export interface AuditEvent {
   reason?: 'quota' | 'permission' | 'limit' | 'disabled';
 }
 
+/** A finished login attempt (a probe for a key is none), for metrics and the audit log. */
+export interface Attempt {
+  user: string;
+  addr: string;
+  session: string;
+  method: string;
+  ok: boolean;
+  /** `ok`, or why it failed (the client is told nothing more than "denied") */
+  status: string;
+}
+
 export type Direction = 'upload' | 'download';
 
 export interface AccountObserver {

@@ -8,7 +8,6 @@ import type {
   DirEntry,
   FileStats,
   FsSpace,
-  HashAlgorithm,
   OpenFlags,
   SetAttrs,
   Storage,
@@ -260,25 +259,14 @@ export class ObservedStorage implements Storage {
     return this.inner.openRead(path);
   }
 
-  hash(
-    file: StoredFile,
-    alg: HashAlgorithm,
-    offset: number,
-    length: number,
-    blockSize: number,
-  ): Promise<Buffer[]> {
-    return this.inner.hash(file, alg, offset, length, blockSize);
+  hash(...args: Parameters<Storage['hash']>): Promise<Buffer[]> {
+    return this.inner.hash(...args);
   }
 
-  async copy(
-    src: StoredFile,
-    srcOffset: number,
-    length: number,
-    dst: StoredFile,
-    dstOffset: number,
-  ): Promise<void> {
+  async copy(...args: Parameters<Storage['copy']>): Promise<void> {
+    const dst = args[3];
     try {
-      await this.inner.copy(src, srcOffset, length, dst, dstOffset);
+      await this.inner.copy(...args);
     } catch (e) {
       throw this.refused(e, dst.path);
     }

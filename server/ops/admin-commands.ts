@@ -1,7 +1,7 @@
 // `jailsftpd sessions` and `jailsftpd kick NAME`: the command-line side of the admin listener, so that
 // an administrator sees and acts on the running server without a browser or curl.
 import type { SessionInfo } from './admin.js';
-import { formatSize } from '../../common/format.js';
+import { formatSize, formatTable } from '../../common/format.js';
 
 /** Asks the running server's admin listener; a clear error when it is not configured or down. */
 async function ask(admin: string, method: string, path: string): Promise<unknown> {
@@ -34,14 +34,7 @@ export async function sessionsCommand(admin: string, json: boolean): Promise<voi
       String(s.handles),
       s.id,
     ]);
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows)
-    console.log(
-      r
-        .map((c, i) => c.padEnd(w[i]!))
-        .join('  ')
-        .trimEnd(),
-    );
+  for (const line of formatTable(rows)) console.log(line);
 }
 
 export async function kickCommand(admin: string, user: string): Promise<void> {

@@ -37,31 +37,28 @@ export class Metrics {
     gauge('jailsftp_connections_active', 'Open SSH connections.', () => live.connections());
     gauge('jailsftp_sessions_active', 'Open SFTP sessions.', () => live.sessions());
     gauge('jailsftp_handles_open', 'Open file and directory handles.', () => live.handles());
-    this.logins = new Counter({
-      name: 'jailsftp_logins_total',
-      help: 'Login attempts by method and result (success or failure).',
-      labelNames: ['method', 'result'],
-      registers,
-    });
-    this.bytes = new Counter({
-      name: 'jailsftp_transfer_bytes_total',
-      help: 'File bytes written by uploads and read by downloads.',
-      labelNames: ['direction'],
-      registers,
-    });
+    const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
+      new Counter<L>({ name, help, labelNames, registers });
+    this.logins = counter(
+      'jailsftp_logins_total',
+      'Login attempts by method and result (success or failure).',
+      ['method', 'result'],
+    );
+    this.bytes = counter(
+      'jailsftp_transfer_bytes_total',
+      'File bytes written by uploads and read by downloads.',
+      ['direction'],
+    );
     if (perUser)
-      this.userBytes = new Counter({
-        name: 'jailsftp_user_transfer_bytes_total',
-        help: 'File bytes by user and direction (metrics.perUser).',
-        labelNames: ['direction', 'user'],
-        registers,
-      });
-    this.requests = new Counter({
-      name: 'jailsftp_requests_total',
-      help: 'SFTP requests by operation and status.',
-      labelNames: ['op', 'status'],
-      registers,
-    });
+      this.userBytes = counter(
+        'jailsftp_user_transfer_bytes_total',
+        'File bytes by user and direction (metrics.perUser).',
+        ['direction', 'user'],
+      );
+    this.requests = counter('jailsftp_requests_total', 'SFTP requests by operation and status.', [
+      'op',
+      'status',
+    ]);
     this.duration = new Histogram({
       name: 'jailsftp_request_duration_seconds',
       help: 'Time from a request to its reply, by operation.',
@@ -69,16 +66,14 @@ export class Metrics {
       buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers,
     });
-    this.quotaRefusals = new Counter({
-      name: 'jailsftp_quota_refusals_total',
-      help: 'Writes refused because they would exceed a quota.',
-      registers,
-    });
-    this.auditDropped = new Counter({
-      name: 'jailsftp_audit_dropped_total',
-      help: 'Audit lines dropped because the log could not keep up.',
-      registers,
-    });
+    this.quotaRefusals = counter(
+      'jailsftp_quota_refusals_total',
+      'Writes refused because they would exceed a quota.',
+    );
+    this.auditDropped = counter(
+      'jailsftp_audit_dropped_total',
+      'Audit lines dropped because the log could not keep up.',
+    );
   }
 
   login(method: string, ok: boolean): void {

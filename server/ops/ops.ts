@@ -1,7 +1,7 @@
 // The operations side of a running server: the audit log, the metrics and the admin listener, fed by
 // the account layer (what users do), the SSH layer (logins, connections) and the engine (requests).
 // Reload applies a new config's audit log and metrics settings here.
-import type { AccountObserver, AuditEvent, Direction } from '../account/events.js';
+import type { AccountObserver, Attempt, AuditEvent, Direction } from '../account/events.js';
 import { parseListen, type Config } from '../config.js';
 import { log } from '../log.js';
 import { AdminListener, type SessionInfo } from './admin.js';
@@ -101,14 +101,7 @@ export class Operations implements AccountObserver {
   }
 
   /** A login attempt, from the SSH layer: counted, and audited with its method and outcome. */
-  login(e: {
-    user: string;
-    addr: string;
-    session: string;
-    method: string;
-    ok: boolean;
-    status: string;
-  }) {
+  login(e: Attempt) {
     if (this.counting) this.metrics.login(e.method, e.ok);
     this.event({
       event: 'login',

@@ -4,6 +4,7 @@ import ssh2, { type AuthContext, type ParsedKey } from 'ssh2';
 import { debug, log } from '../log.js';
 import type { PasswordChecker } from '../users/password.js';
 import type { Accounts } from '../account/accounts.js';
+import type { Attempt } from '../account/events.js';
 import type { UserRecord } from '../account/store.js';
 import type { LoginDefence } from './defence.js';
 
@@ -15,17 +16,6 @@ export interface AuthState {
   session: string;
   failures: number;
   user?: UserRecord;
-}
-
-/** A finished login attempt (a probe for a key is none), for metrics and the audit log. */
-export interface Attempt {
-  user: string;
-  addr: string;
-  session: string;
-  method: string;
-  ok: boolean;
-  /** `ok`, or why it failed (the client is told nothing more than "denied") */
-  status: string;
 }
 
 function parsedKey(line: string): ParsedKey | undefined {

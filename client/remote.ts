@@ -49,10 +49,13 @@ export class Remote {
     readonly ssh: Client,
     private readonly sock?: Socket,
   ) {
-    // ssh2 leaves requests in flight unanswered when the connection drops: fail them ourselves
+    // ssh2 leaves requests in flight unanswered when the connection drops: fail them ourselves,
+    // with the reason ssh2 gave when it closed the channel itself (a malformed reply)
+    let reason: string | undefined;
+    sftp.on('error', (e: Error) => (reason ??= e.message));
     const lost = (): void => {
       if (this.lostError) return;
-      this.lostError = new Error('Connection lost');
+      this.lostError = new Error(reason ? `Connection lost: ${reason}` : 'Connection lost');
       for (const fn of [...this.lostListeners]) fn(this.lostError);
       this.lostListeners.clear();
     };

@@ -157,6 +157,13 @@ test('TOTP second factor', { skip: needs('sftp', 'sshpass') }, async (t) => {
     });
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stdout, /Login successful!\nftp> pwd\n\/\n/);
+    // a password first (bob: the step after psftp's, which the window still accepts)
+    const pw = await runClient(['--yes', '-P', String(srv.port), '-c', 'pwd', `bob@${srv.host}`], {
+      home,
+      env: { JAILSFTP_PASSWORD: bob.password, JAILSFTP_TOTP: code(srv, 'bob', 1) },
+    });
+    assert.equal(pw.status, 0, pw.stderr);
+    assert.match(srv.output(), /login user=bob addr=\S+ method=password\+totp/);
     const none = await runClient([...args, `carol@${srv.host}`], { home });
     assert.equal(none.status, 255);
     assert.match(none.stderr, /verification code: set JAILSFTP_TOTP/);

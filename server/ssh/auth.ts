@@ -88,7 +88,8 @@ export class Authenticator {
     if (second) {
       method = `${st.firstFactor!.method}+totp`;
       codeAsked = true;
-      ok = this.codeOk(record, await ask(ctx, CODE_PROMPT)) && !locked;
+      const answer = await ask(ctx, CODE_PROMPT);
+      ok = !locked && this.codeOk(record, answer);
     } else if (ctx.method === 'publickey') {
       const wanted = ctx.key.data;
       const sha1 = ctx.key.algo === 'ssh-rsa' && !ctx.hashAlgo && !this.legacy; // SHA-1 signatures: legacy only

@@ -1,10 +1,18 @@
-// Connecting and logging in: host key check (trust on first use), keys, ssh-agent, password.
+// Connecting and logging in: host key check (trust on first use), keys, ssh-agent, password, and a
+// verification code (TOTP) when the server asks one after the key or password.
 import { existsSync, readFileSync } from 'node:fs';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
-import type { AnyAuthMethod, AuthenticationType, Client, ParsedKey, SFTPWrapper } from 'ssh2';
+import type {
+  AnyAuthMethod,
+  AuthenticationType,
+  Client,
+  ParsedKey,
+  Prompt,
+  SFTPWrapper,
+} from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import { CmdError, Interrupted, describe } from './errors.js';
 import {
@@ -186,12 +194,49 @@ export async function login(o: LoginOptions): Promise<Connection> {
     return list;
   };
 
+  // The second factor (TOTP): after a key or password the server asks keyboard-interactive for a
+  // "Verification code"; JAILSFTP_TOTP gives it in batch mode (one try), else it is asked (three).
+  let codeTries = 0;
+  const codeStep = (): AnyAuthMethod | false => {
+    const envCode = process.env.JAILSFTP_TOTP;
+    if (codeTries >= (envCode !== undefined ? 1 : 3)) return false;
+    if (envCode === undefined && !o.interactive)
+      throw new LoginError('the server asks for a verification code: set JAILSFTP_TOTP');
+    if (codeTries > 0) o.err('Permission denied, please try again.');
+    codeTries++;
+    const answer = async (p: Prompt): Promise<string> => {
+      if (/code/i.test(p.prompt) && envCode !== undefined) return envCode;
+      if (/password/i.test(p.prompt) && process.env.JAILSFTP_PASSWORD !== undefined)
+        return process.env.JAILSFTP_PASSWORD;
+      return askPassword(p.prompt.trim().replace(/:?$/, ':'));
+    };
+    return {
+      type: 'keyboard-interactive',
+      username: user!,
+      prompt(_name, _instructions, _lang, prompts, finish) {
+        (async () => {
+          const answers: string[] = [];
+          for (const p of prompts) answers.push(await answer(p));
+          return answers;
+        })().then(finish, (err: unknown) => {
+          if (err instanceof Interrupted) interrupted = true;
+          finish([]);
+        });
+      },
+    };
+  };
+
   const authHandler = (
     methodsLeft: AuthenticationType[] | null,
-    _partial: boolean | null,
+    partial: boolean | null,
     next: (m: AnyAuthMethod | false) => void,
   ): void => {
     const run = async (): Promise<AnyAuthMethod | false> => {
+      if (interrupted) return false;
+      if (partial && methodsLeft?.includes('keyboard-interactive')) return codeStep();
+      // a wrong code: the server still holds the first factor and asks for another code
+      if (codeTries > 0 && methodsLeft?.length === 1 && methodsLeft[0] === 'keyboard-interactive')
+        return codeStep();
       if (!steps) {
         o.out(`server ${o.host} connected`);
         if (!user) {

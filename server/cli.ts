@@ -8,6 +8,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { formatSize, formatTable, parseSize } from '../common/format.js';
 import { hashPassword } from './users/password.js';
 import { RULES, SHOWN, type RuleValue } from './users/rules.js';
+import { totpCommand } from './users/totp-command.js';
 import { parsePublicKeyLine, UserStore, validName, type UserRecord } from './users/store.js';
 import { loadHostKeys } from './ssh/hostkeys.js';
 import { purgeHome } from './users/purge.js';
@@ -38,6 +39,7 @@ usage:
   jailsftpd user disable|enable NAME
   jailsftpd user set NAME OPTION...   (see user set --help)
   jailsftpd user show NAME
+  jailsftpd user totp NAME enable|disable
   jailsftpd sessions [--admin HOST:PORT] [--json]
   jailsftpd kick NAME [--admin HOST:PORT]
   jailsftpd hostkey
@@ -70,6 +72,9 @@ a terminal and without --password-stdin the user logs in with keys only.`,
   'user set': `usage: jailsftpd user set NAME OPTION...
 Changes a user's rules; a running server applies them to open sessions within a second.
 ${RULES.map((rule) => `  ${rule.help}`).join('\n')}`,
+  'user totp': `usage: jailsftpd user totp NAME enable|disable
+enable: a new TOTP secret (printed once as an otpauth:// URI and a QR code); from then on the user
+gives a password or key, then a verification code (keyboard-interactive). disable: removes it.`,
   'user show':
     "usage: jailsftpd user show NAME\nPrints a user's record and rules (never the password hash).",
   sessions: `usage: jailsftpd sessions [--admin HOST:PORT] [--json]
@@ -294,6 +299,14 @@ async function userCommand(args: string[]): Promise<void> {
       }
       store.put(r);
       console.log(`user ${r.name}: ${changed.join('; ')}`);
+      return;
+    }
+    case 'totp': {
+      try {
+        console.log(totpCommand(store, needUser(store, name), positionals[1]));
+      } catch (e) {
+        fail((e as Error).message);
+      }
       return;
     }
     case 'show': {

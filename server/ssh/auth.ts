@@ -1,5 +1,7 @@
 // Authentication: password and keyboard-interactive (argon2id), and public keys (signature checked
-// against the user's authorized keys). Every refusal looks the same, whatever its reason.
+// against the user's authorized keys). Every refusal looks the same, whatever its reason. A user
+// with TOTP passes a password or key first (SSH partial success), then gives the code through
+// keyboard-interactive (see secondFactor below).
 import ssh2, { type AuthContext, type ParsedKey } from 'ssh2';
 import { debug, log } from '../log.js';
 import type { PasswordChecker } from '../users/password.js';
@@ -7,6 +9,7 @@ import type { Accounts } from '../account/accounts.js';
 import type { Attempt } from '../account/events.js';
 import type { UserRecord } from '../account/store.js';
 import type { LoginDefence } from './defence.js';
+import { CODE_PROMPT, codeStep, UsedSteps } from '../users/totp.js';
 
 const METHODS: AuthContext['method'][] = ['publickey', 'password', 'keyboard-interactive'];
 
@@ -16,6 +19,17 @@ export interface AuthState {
   session: string;
   failures: number;
   user?: UserRecord;
+  /** the first factor passed (TOTP users): who, and by which method */
+  firstFactor?: { user: string; method: string };
+}
+
+type KbdContext = Extract<AuthContext, { method: 'keyboard-interactive' }>;
+
+/** One keyboard-interactive round with one hidden prompt; the answer, or '' if none came. */
+function ask(ctx: KbdContext, prompt: string): Promise<string> {
+  return new Promise<string>((res) =>
+    ctx.prompt([{ prompt, echo: false }], '', '', (a) => res(Array.isArray(a) ? (a[0] ?? '') : '')),
+  );
 }
 
 function parsedKey(line: string): ParsedKey | undefined {
@@ -25,6 +39,9 @@ function parsedKey(line: string): ParsedKey | undefined {
 }
 
 export class Authenticator {
+  /** TOTP steps already used, per user (one node's memory: see UsedSteps) */
+  private readonly usedSteps = new UsedSteps();
+
   constructor(
     private readonly accounts: Accounts,
     private readonly passwords: PasswordChecker,
@@ -54,7 +71,16 @@ export class Authenticator {
     }
     const locked = this.defence.locked(st.addr, name);
     let ok = false;
-    if (ctx.method === 'publickey') {
+    // TOTP: the first factor passed on this connection, for this user name
+    const second = st.firstFactor?.user === name && ctx.method === 'keyboard-interactive';
+    let method: string = ctx.method;
+    let codeAsked = false;
+    if (second) {
+      method = `${st.firstFactor!.method}+totp`;
+      codeAsked = true;
+      const answer = await ask(ctx, CODE_PROMPT);
+      ok = !locked && this.codeOk(record, answer);
+    } else if (ctx.method === 'publickey') {
       const wanted = ctx.key.data;
       const sha1 = ctx.key.algo === 'ssh-rsa' && !ctx.hashAlgo && !this.legacy; // SHA-1 signatures: legacy only
       const match = sha1
@@ -67,19 +93,29 @@ export class Authenticator {
     } else if (ctx.method === 'password') {
       ok = (await this.passwords.verify(record?.password, ctx.password)) && !locked;
     } else if (ctx.method === 'keyboard-interactive') {
-      const answer = await new Promise<string>((res) =>
-        ctx.prompt([{ prompt: 'Password: ', echo: false }], '', '', (a) => res(a[0] ?? '')),
-      );
-      ok = (await this.passwords.verify(record?.password, answer)) && !locked;
+      ok = (await this.passwords.verify(record?.password, await ask(ctx, 'Password: '))) && !locked;
+      // a TOTP user through keyboard-interactive alone (PuTTY, WinSCP): the code in a second round
+      if (ok && record?.totp) {
+        method = 'keyboard-interactive+totp';
+        codeAsked = true;
+        ok = this.codeOk(record, await ask(ctx, CODE_PROMPT));
+      }
     }
-    const attempt = { user: name, addr: st.addr, session: st.session, method: ctx.method };
+    if (ok && record?.totp && !codeAsked) {
+      // first factor passed: only keyboard-interactive (the code) may follow
+      st.firstFactor = { user: name, method: ctx.method };
+      log('login.partial', { user: name, addr: st.addr, method: ctx.method });
+      return ctx.reject(['keyboard-interactive'], true);
+    }
+    const attempt = { user: name, addr: st.addr, session: st.session, method };
     let status = locked ? 'locked out' : record ? 'wrong credentials' : 'unknown user';
+    if (codeAsked && !locked) status = 'wrong code';
     if (ok && record) {
       try {
         await admit(record);
         this.defence.success(st.addr, name);
         st.user = record;
-        log('login', { user: name, addr: st.addr, method: ctx.method });
+        log('login', { user: name, addr: st.addr, method });
         this.onAttempt({ ...attempt, ok: true, status: 'ok' });
         return ctx.accept();
       } catch (e) {
@@ -90,15 +126,23 @@ export class Authenticator {
     this.onAttempt({ ...attempt, ok: false, status });
     st.failures++;
     const delay = this.defence.failure(st.addr, name);
-    log('login.failed', { user: name, addr: st.addr, method: ctx.method, attempt: st.failures });
+    log('login.failed', { user: name, addr: st.addr, method, attempt: st.failures });
     setTimeout(() => {
       try {
-        ctx.reject(METHODS);
+        // after a wrong code the first factor still holds: the client may try another code
+        ctx.reject(second ? ['keyboard-interactive'] : METHODS);
         if (st.failures >= this.maxAttempts) end();
       } catch (e) {
         // the client went away meanwhile (ssh2: "No auth in progress")
         debug('auth.reply_error', { user: name, addr: st.addr, error: (e as Error).message });
       }
     }, delay).unref();
+  }
+
+  /** The code is right for the user's secret now (±1 step) and its step was not used before. */
+  private codeOk(record: UserRecord | undefined, code: string): boolean {
+    if (!record?.totp) return false;
+    const step = codeStep(record.name, record.totp.secret, code);
+    return step !== null && this.usedSteps.take(record.name, step);
   }
 }

@@ -38,4 +38,6 @@ export const SHOWN: Array<(r: UserRecord) => [string, string]> = [
   (r) => ['keys', r.keys.length === 0 ? 'none' : r.keys.map((k) => k.split(' ')[0]).join(', ')],
   (r) => ['disabled', r.disabled ? 'yes' : 'no'],
   (r) => ['expires', r.expires ?? 'never'],
+  // second factor: on or off, never the secret
+  (r) => ['totp', r.totp ? 'on (a code after the password or key)' : 'off'],
 ];

@@ -10,6 +10,7 @@ import {
 } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import ssh2 from 'ssh2';
+import type { TotpRecord } from './totp.js';
 
 export interface UserRecord {
   name: string;
@@ -25,6 +26,8 @@ export interface UserRecord {
   disabled?: boolean;
   /** ISO 8601 instant after which the user is refused as if disabled */
   expires?: string;
+  /** second factor: a TOTP secret, asked after a password or key (keyboard-interactive) */
+  totp?: TotpRecord;
 }
 
 /** Why this user may not log in now (disabled, expired), or null. */

@@ -1,0 +1,27 @@
+// `jailsftpd user totp NAME enable|disable`: turns a user's second factor on (a new secret, shown
+// once as an otpauth:// URI and a QR code for the terminal) or off.
+import qrcode from 'qrcode-terminal';
+import { newTotp } from './totp.js';
+import type { UserRecord, UserStore } from './store.js';
+
+/** Changes the record and returns what to print; throws on an unknown action. */
+export function totpCommand(store: UserStore, r: UserRecord, action: string | undefined): string {
+  if (action === 'disable') {
+    const was = r.totp !== undefined;
+    delete r.totp;
+    store.put(r);
+    return was ? `user ${r.name}: TOTP disabled` : `user ${r.name}: TOTP was not enabled`;
+  }
+  if (action !== 'enable') throw new Error('usage: jailsftpd user totp NAME enable|disable');
+  const { record, uri } = newTotp(r.name);
+  r.totp = record;
+  store.put(r);
+  let qr = '';
+  qrcode.generate(uri, { small: true }, (text) => (qr = text));
+  return [
+    `user ${r.name}: TOTP enabled (a new secret; any earlier one no longer works)`,
+    'Add it to an authenticator app: scan the code or enter the URI.',
+    uri,
+    qr,
+  ].join('\n');
+}

@@ -274,3 +274,28 @@ test('hook settings are checked: an argv must be an array of strings', (t) => {
     assert.match(r.stderr, want);
   }
 });
+
+test('a full hook queue drops new runs, counted and logged', { skip: needs('sftp') }, async (t) => {
+  const fx = fixture(t);
+  const srv = await fx.server({
+    users: { lea: { key: true, home: true } },
+    config: {
+      hooks: { upload: ['/bin/sh', '-c', 'sleep 30'], timeout: 5, concurrency: 1, queue: 1 },
+    },
+  });
+  const u = srv.users.lea;
+  const dir = fx.tempDir();
+  const sum = randomFile(join(dir, 'q.bin'), 10_000);
+  // one hook runs (it hangs), one waits, the next two find the queue full
+  const cmds = ['q1', 'q2', 'q3', 'q4'].map((n) => `put q.bin ${n}.bin`).join('\n');
+  const r = await sftpBatch(srv, u, cmds, { cwd: dir });
+  assert.equal(r.status, 0, r.stderr);
+  for (const n of ['q1', 'q2', 'q3', 'q4']) assert.equal(sha256File(join(u.home, `${n}.bin`)), sum);
+  const dropped = await waitFor('two hook.dropped', () => {
+    const m = srv.output().match(/hook\.dropped [^\n]*/g);
+    return m && m.length >= 2 ? m : undefined;
+  });
+  assert.equal(dropped.length, 2, dropped.join('\n'));
+  assert.match(dropped[0]!, /event=upload user=lea path=\/q3\.bin total=1/);
+  assert.match(dropped[1]!, /path=\/q4\.bin total=2/);
+});

@@ -58,6 +58,8 @@ export class Hooks {
   private dropped = 0;
   private readonly killers = new Set<() => void>();
   private stopped = false;
+  /** aborts the webhook requests in flight at shutdown */
+  private readonly stopping = new AbortController();
 
   constructor(private cfg: HooksConfig) {}
 
@@ -109,6 +111,7 @@ export class Hooks {
     this.stopped = true;
     this.waiting.length = 0;
     for (const kill of this.killers) kill();
+    this.stopping.abort();
   }
 
   private pump(): void {
@@ -212,13 +215,14 @@ export class Hooks {
     let last = '';
     let timedOut = false;
     for (let attempt = 0; attempt <= retries && !this.stopped; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, backoff(attempt - 1) * 1000));
+      if (attempt > 0) await new Promise((r) => setTimeout(r, backoff(attempt - 1) * 1000).unref());
+      if (this.stopped) break;
       try {
         const r = await fetch(url, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify(p),
-          signal: AbortSignal.timeout(timeout * 1000),
+          signal: AbortSignal.any([AbortSignal.timeout(timeout * 1000), this.stopping.signal]),
         });
         await r.body?.cancel();
         if (r.ok) return;

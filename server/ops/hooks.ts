@@ -126,8 +126,9 @@ export class Hooks {
   }
 
   private async run(job: Job): Promise<void> {
-    // the size as it is on disk now (a resumed or truncated upload), when the file is still there
-    if (job.payload.event === 'upload')
+    // the size on disk now (a resumed upload), when the file is still there; an upload with a
+    // sha256 was written whole from 0: its size is what the hash covers, whatever came after
+    if (job.payload.event === 'upload' && job.payload.sha256 === undefined)
       try {
         job.payload.size = (await stat(job.payload.file)).size;
       } catch {

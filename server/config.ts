@@ -44,6 +44,25 @@ export interface Config {
   /** HOST:PORT of the admin HTTP listener (healthz, metrics, sessions), empty for none */
   adminListen: string;
   metrics: { perUser: boolean };
+  hooks: HooksConfig;
+}
+
+/** Commands (argv, no shell) and webhooks run after completed uploads, removes and renames. */
+export interface HooksConfig {
+  upload: string[];
+  uploadUrl: string;
+  remove: string[];
+  removeUrl: string;
+  rename: string[];
+  renameUrl: string;
+  /** seconds a hook may run before it is killed (or a webhook request is abandoned) */
+  timeout: number;
+  /** hooks running at once */
+  concurrency: number;
+  /** hook runs waiting; beyond it new ones are dropped, counted and logged */
+  queue: number;
+  /** more attempts of a failed webhook, with backoff */
+  retries: number;
 }
 
 export const DEFAULTS: Config = {
@@ -71,6 +90,18 @@ export const DEFAULTS: Config = {
   auditLog: '',
   adminListen: '',
   metrics: { perUser: false },
+  hooks: {
+    upload: [],
+    uploadUrl: '',
+    remove: [],
+    removeUrl: '',
+    rename: [],
+    renameUrl: '',
+    timeout: 30,
+    concurrency: 4,
+    queue: 1000,
+    retries: 3,
+  },
 };
 
 /** String keys that take one of a few values. */
@@ -98,7 +129,7 @@ export function parseListen(text: string): { host: string; port: number } {
 /** A config file that is not what the server expects: exit status 2 at start, old config kept at reload. */
 export class ConfigError extends Error {}
 
-type Shape = 'string' | 'number' | 'boolean' | { readonly [key: string]: Shape };
+type Shape = 'string' | 'number' | 'boolean' | 'string[]' | { readonly [key: string]: Shape };
 
 /** The shape of the config file: every key at every depth, with the type it must have. */
 const SHAPE: Shape = {
@@ -110,7 +141,8 @@ const SHAPE: Shape = {
 function shapeOf(value: object): Record<string, Shape> {
   const out: Record<string, Shape> = {};
   for (const [k, v] of Object.entries(value)) {
-    if (typeof v === 'object' && v !== null) out[k] = shapeOf(v as object);
+    if (Array.isArray(v)) out[k] = 'string[]';
+    else if (typeof v === 'object' && v !== null) out[k] = shapeOf(v as object);
     else out[k] = typeof v as 'string' | 'number' | 'boolean';
   }
   return out;
@@ -128,6 +160,13 @@ function describe(v: unknown): string {
  */
 export function checkConfigFile(file: unknown, where: string): Record<string, unknown> {
   const walk = (v: unknown, shape: Shape, path: string): void => {
+    if (shape === 'string[]') {
+      if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
+        throw new ConfigError(
+          `${where}: "${path}" must be an array of strings, not ${describe(v)}`,
+        );
+      return;
+    }
     if (typeof shape === 'string') {
       if (typeof v !== shape)
         throw new ConfigError(`${where}: "${path}" must be a ${shape}, not ${describe(v)}`);
@@ -182,6 +221,7 @@ export function loadConfig(o: ConfigOverrides): Config {
     Object.assign(c.metrics, file.metrics);
     Object.assign(c.argon2, file.argon2);
     Object.assign(c.limits, file.limits);
+    Object.assign(c.hooks, file.hooks);
   }
   if (o.listen) Object.assign(c, parseListen(o.listen));
   if (o.users) c.users = o.users;

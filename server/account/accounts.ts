@@ -152,13 +152,14 @@ export class Accounts {
     const home = this.store.homeOf(record);
     prepareHome(home);
     const ledger = await this.ledgers.acquire(record, home);
-    const disk = new UserFs(new Jail(home), ledger, { allowSymlinks: this.opts.allowSymlinks });
+    const jail = new Jail(home);
+    const disk = new UserFs(jail, ledger, { allowSymlinks: this.opts.allowSymlinks });
     const info: LoginInfo = { user: record.name, ...peer, bytesUp: 0, bytesDown: 0, handles: 0 };
     const login = new Login(
       this,
       record.name,
       home,
-      new ObservedStorage(disk, info, this.observer),
+      new ObservedStorage(disk, info, this.observer, { home: jail.home }),
       info,
     );
     if (record.expires !== undefined) login.expires = Date.parse(record.expires);

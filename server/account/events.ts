@@ -51,8 +51,14 @@ export interface Attempt {
 
 export type Direction = 'upload' | 'download';
 
+/** Where an event of a login happened: the real path of the user's home (for upload hooks). */
+export interface EventPlace {
+  home: string;
+}
+
 export interface AccountObserver {
-  event(e: AuditEvent): void;
+  /** `at`: given for the events of a login's storage (not part of the audit record) */
+  event(e: AuditEvent, at?: EventPlace): void;
   transferred(direction: Direction, bytes: number, user: string): void;
   /** a handle was opened (+1) or closed (-1) */
   handles(delta: number): void;

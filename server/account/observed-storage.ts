@@ -14,7 +14,7 @@ import type {
   StoredDir,
   StoredFile,
 } from '../fs/storage.js';
-import type { AccountObserver, AuditEvent } from './events.js';
+import type { AccountObserver, AuditEvent, EventPlace } from './events.js';
 
 /** Who is working: the fields every event of this login carries, and its running totals. */
 export interface LoginInfo {
@@ -58,15 +58,20 @@ export class ObservedStorage implements Storage {
     private readonly inner: Storage,
     private readonly who: LoginInfo,
     private readonly observer: AccountObserver,
+    /** the real home, passed with each event (hooks build the real path of a file from it) */
+    private readonly place?: EventPlace,
   ) {}
 
   private emit(e: AuditEvent): void {
-    this.observer.event({
-      user: this.who.user,
-      addr: this.who.addr,
-      session: this.who.session,
-      ...e,
-    });
+    this.observer.event(
+      {
+        user: this.who.user,
+        addr: this.who.addr,
+        session: this.who.session,
+        ...e,
+      },
+      this.place,
+    );
   }
 
   /**

@@ -1,11 +1,19 @@
 // The operations side of a running server: the audit log, the metrics and the admin listener, fed by
 // the account layer (what users do), the SSH layer (logins, connections) and the engine (requests).
-// Reload applies a new config's audit log and metrics settings here.
-import type { AccountObserver, Attempt, AuditEvent, Direction } from '../account/events.js';
+// Reload applies a new config's audit log, metrics and hooks settings here. Completed uploads,
+// removes and renames also go to the hooks (hooks.ts), which run them in the background.
+import type {
+  AccountObserver,
+  Attempt,
+  AuditEvent,
+  Direction,
+  EventPlace,
+} from '../account/events.js';
 import { parseListen, type Config } from '../config.js';
 import { log } from '../log.js';
 import { AdminListener, type SessionInfo } from './admin.js';
 import { AuditLog } from './audit.js';
+import { Hooks } from './hooks.js';
 import { Metrics } from './metrics.js';
 
 /** What the operations layer reads from the server it watches. */
@@ -22,6 +30,7 @@ export class Operations implements AccountObserver {
   readonly metrics: Metrics;
   private audit?: AuditLog;
   private admin?: AdminListener;
+  readonly hooks: Hooks;
   private openHandles = 0;
   /** metrics are kept only where someone can read them: with an admin listener */
   private readonly counting: boolean;
@@ -40,6 +49,7 @@ export class Operations implements AccountObserver {
     );
     this.counting = cfg.adminListen !== '';
     if (cfg.auditLog) this.audit = this.openAudit(cfg.auditLog);
+    this.hooks = new Hooks(cfg.hooks);
   }
 
   /** Whether the engine should report each request (metrics on). */
@@ -66,6 +76,7 @@ export class Operations implements AccountObserver {
   }
 
   async stop(): Promise<void> {
+    this.hooks.stop();
     await this.admin?.close();
     await this.audit?.close();
   }
@@ -76,6 +87,7 @@ export class Operations implements AccountObserver {
       void this.audit?.close();
       this.audit = next.auditLog ? this.openAudit(next.auditLog) : undefined;
     } else this.audit?.reopen();
+    this.hooks.configure(next.hooks);
     if (next.metrics.perUser !== this.cfg.metrics.perUser)
       log('reload.needs_restart', { key: 'metrics.perUser' });
     if (next.adminListen !== this.cfg.adminListen)
@@ -84,8 +96,9 @@ export class Operations implements AccountObserver {
   }
 
   // AccountObserver: what users do, from the account layer
-  event(e: AuditEvent): void {
+  event(e: AuditEvent, at?: EventPlace): void {
     this.audit?.write(e);
+    this.hooks.event(e, at);
   }
 
   transferred(direction: Direction, bytes: number, user: string): void {

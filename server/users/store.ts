@@ -10,6 +10,7 @@ import {
 } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import ssh2 from 'ssh2';
+import type { PermRules } from '../account/permissions.js';
 
 export interface UserRecord {
   name: string;
@@ -25,6 +26,8 @@ export interface UserRecord {
   disabled?: boolean;
   /** ISO 8601 instant after which the user is refused as if disabled */
   expires?: string;
+  /** permissions (issue 13): default and per-directory rights; absent = every right */
+  perms?: PermRules;
 }
 
 /** Why this user may not log in now (disabled, expired), or null. */

@@ -59,7 +59,10 @@ function audited(file: string): Audited[] {
 async function server(t: TestContext): Promise<TestServer & { audit: string; local: string }> {
   const fx = fixture(t);
   const dir = fx.tempDir('jailsftp-perms-');
-  const srv = await fx.server({ dir, config: { auditLog: join(dir, 'audit.log'), shutdownGrace: 3 } });
+  const srv = await fx.server({
+    dir,
+    config: { auditLog: join(dir, 'audit.log'), shutdownGrace: 3 },
+  });
   return Object.assign(srv, { audit: join(dir, 'audit.log'), local: fx.tempDir('jailsftp-pl-') });
 }
 
@@ -279,12 +282,20 @@ test(
       'rename:/incoming/b:/incoming/c', // within /incoming
       'write:/incoming/done/y',
       'remove:/incoming/c',
+      'check:/incoming/c', // no check in /incoming
     ]);
     assert.deepEqual(pick(r[0]!), DENIED);
     assert.equal(r[1]!.data, 'read me\n');
     assert.deepEqual(r[2]!.names, ['.', '..', 'old']);
-    for (const i of [3, 4, 5, 7, 9, 10]) assert.deepEqual(pick(r[i]!), DENIED, String(r[i]!.op));
+    for (const i of [3, 4, 5, 7, 9, 10, 11])
+      assert.deepEqual(pick(r[i]!), DENIED, String(r[i]!.op));
     for (const i of [6, 8]) assert.equal(r[i]!.code, 0, String(r[i]!.op));
+
+    // the exec hash command obeys `check` too, file by file
+    const h = await sshKey(srv, u, ['sha256sum', '/pub/readme', '/incoming/c']);
+    assert.equal(h.status, 1);
+    assert.equal(h.stdout, `${sha256('read me\n')}  /pub/readme\n`);
+    assert.equal(h.stderr, 'sha256sum: /incoming/c: Permission denied\n');
 
     const now = snapshot(u.home);
     const expected = { ...afterPuts };

@@ -342,11 +342,25 @@ test('a live change reaches an open session within a second', async (t) => {
     await new Promise((r) => setTimeout(r, 50));
   }
   assert.ok(existsSync(join(u.home, `d${n}`)));
+  // a file opened for writing while allowed: its writes stop with the rights
+  const handle = await new Promise<Buffer>((res, rej) =>
+    sftp.open('/w', 'w', (err, h) => (err ? rej(err) : res(h))),
+  );
+  const write = (data: string, at: number) =>
+    new Promise<string>((res) =>
+      sftp.write(handle, Buffer.from(data), 0, data.length, at, (err) =>
+        res(err ? err.message : 'ok'),
+      ),
+    );
+  assert.equal(await write('first\n', 0), 'ok');
 
   cli(srv, ['user', 'set', 'liv', '--read-only']);
   const t1 = Date.now();
   while ((await mkdir(sftp, `/e${++n}`)) === 'ok')
     assert.ok(Date.now() - t1 < 1500, 'still allowed after 1.5 s');
   assert.ok(!existsSync(join(u.home, `e${n}`)));
+  assert.equal(await write('second\n', 6), 'Permission denied');
+  await new Promise<void>((res) => sftp.close(handle, () => res()));
+  assert.equal(readFileSync(join(u.home, 'w'), 'utf8'), 'first\n');
   conn.end();
 });

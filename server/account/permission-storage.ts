@@ -24,7 +24,9 @@ import { normalizePath, rightsAt, type Perm, type PermRules } from './permission
 
 export class PermissionStorage implements Storage {
   /** the rights each open file was granted with (checked again at each read and write) */
-  private readonly granted = new WeakMap<StoredFile, Perm[]>();
+  private readonly granted = new WeakMap<StoredFile, { at: string; need: Perm[] }>();
+  /** where each open listing is, as checked at OPENDIR */
+  private readonly dirs = new WeakMap<StoredDir, string>();
 
   constructor(
     private readonly inner: Storage,
@@ -94,15 +96,20 @@ export class PermissionStorage implements Storage {
     }
     this.require(at, ...need);
     const file = await this.inner.open(path, f, mode);
-    this.granted.set(file, need);
+    this.granted.set(file, { at, need });
     return file;
   }
 
+  /** Where an open file is, as checked at its open (no lookup at each read and write). */
+  private fileAt(file: StoredFile): string {
+    return this.granted.get(file)?.at ?? this.target(file.path);
+  }
+
+  /** Checks again the rights a handle was opened with: `download`, or those to write. */
   private recheck(file: StoredFile, want: Perm): void {
-    const need = this.granted
-      .get(file)
-      ?.filter((p) => (want === 'download') === (p === 'download'));
-    if (need?.length) this.require(this.target(file.path), ...need);
+    const g = this.granted.get(file);
+    const need = g?.need.filter((p) => (want === 'download') === (p === 'download'));
+    if (g && need?.length) this.require(g.at, ...need);
   }
 
   read(file: StoredFile, offset: number, length: number, into: Buffer, at: number) {
@@ -130,7 +137,7 @@ export class PermissionStorage implements Storage {
   }
 
   fsetstat(file: StoredFile, a: SetAttrs): Promise<void> {
-    this.checkAttrs(this.target(file.path), a);
+    this.checkAttrs(this.fileAt(file), a);
     return this.inner.fsetstat(file, a);
   }
 
@@ -143,12 +150,15 @@ export class PermissionStorage implements Storage {
   }
 
   opendir(path: string): StoredDir {
-    this.require(this.target(path), 'list');
-    return this.inner.opendir(path);
+    const at = this.target(path);
+    this.require(at, 'list');
+    const dir = this.inner.opendir(path);
+    this.dirs.set(dir, at);
+    return dir;
   }
 
   readdir(dir: StoredDir, max: number): Promise<DirEntry[]> {
-    this.require(this.target(dir.path), 'list');
+    this.require(this.dirs.get(dir) ?? this.target(dir.path), 'list');
     return this.inner.readdir(dir, max);
   }
 
@@ -222,7 +232,7 @@ export class PermissionStorage implements Storage {
     length: number,
     blockSize: number,
   ): Promise<Buffer[]> {
-    this.require(this.target(file.path), 'check');
+    this.require(this.fileAt(file), 'check');
     return this.inner.hash(file, alg, offset, length, blockSize);
   }
 
@@ -235,8 +245,8 @@ export class PermissionStorage implements Storage {
   ): Promise<void> {
     this.recheck(src, 'download');
     // into a handle opened without a right to write: refused here when no right to write holds
-    if (this.granted.get(dst)?.some((p) => p !== 'download')) this.recheck(dst, 'overwrite');
-    else this.require(this.target(dst.path), 'overwrite');
+    if (this.granted.get(dst)?.need.some((p) => p !== 'download')) this.recheck(dst, 'overwrite');
+    else this.require(this.fileAt(dst), 'overwrite');
     return this.inner.copy(src, srcOffset, length, dst, dstOffset);
   }
 }

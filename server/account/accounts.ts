@@ -11,6 +11,7 @@ import { loginRefusal } from '../users/store.js';
 import { NO_OBSERVER, type AccountObserver } from './events.js';
 import { Ledgers } from './ledgers.js';
 import { ObservedStorage, type LoginInfo } from './observed-storage.js';
+import { PermissionStorage } from './permission-storage.js';
 import type { Store, UserRecord } from './store.js';
 
 export interface AccountOptions {
@@ -64,6 +65,8 @@ export class Login {
   readonly since = new Date();
   /** when the account expires (ms), from the record at login and at each change of it */
   expires?: number;
+  /** the user's permissions as this login enforces them (a change of the record replaces them) */
+  permissions?: PermissionStorage;
   /** ends the whole connection (live control); set by the protocol layer */
   disconnect: (reason: string) => void = () => undefined;
 
@@ -155,13 +158,10 @@ export class Accounts {
     const jail = new Jail(home);
     const disk = new UserFs(jail, ledger, { allowSymlinks: this.opts.allowSymlinks });
     const info: LoginInfo = { user: record.name, ...peer, bytesUp: 0, bytesDown: 0, handles: 0 };
-    const login = new Login(
-      this,
-      record.name,
-      home,
-      new ObservedStorage(disk, info, this.observer, { home: jail.home }),
-      info,
-    );
+    const observed = new ObservedStorage(disk, info, this.observer, { home: jail.home });
+    const permitted = new PermissionStorage(observed, record.perms, info, this.observer);
+    const login = new Login(this, record.name, home, permitted, info);
+    login.permissions = permitted;
     if (record.expires !== undefined) login.expires = Date.parse(record.expires);
     let set = this.logins.get(record.name);
     if (!set) this.logins.set(record.name, (set = new Set()));
@@ -211,6 +211,8 @@ export class Accounts {
     }
     const expires = record!.expires === undefined ? undefined : Date.parse(record!.expires);
     for (const l of this.logins.get(user) ?? []) l.expires = expires;
+    for (const l of this.logins.get(user) ?? [])
+      if (l.permissions) l.permissions.rules = record!.perms;
     await this.setQuota(user, record!.quota);
   }
 

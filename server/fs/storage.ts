@@ -141,5 +141,11 @@ export interface Copying {
   ): Promise<void>;
 }
 
+/** Optional capabilities behind extensions (copy-data, check-file-*), which VERSION advertises. */
+export type Capability = 'copy' | 'hash';
+
 /** Everything one SFTP session uses. */
-export interface Storage extends FileOps, DirOps, PathOps, SpaceInfo, Hashing, Copying {}
+export interface Storage extends FileOps, DirOps, PathOps, SpaceInfo, Hashing, Copying {
+  /** Whether this user may use a capability at all (absent: always); unoffered ones are not advertised. */
+  offers?(cap: Capability): boolean;
+}

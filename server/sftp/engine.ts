@@ -21,7 +21,7 @@ import { decodeRequest, encode, type Request } from './codec.js';
 import { PacketType, Status } from '../../common/wire.js';
 import { Framer } from './framer.js';
 import {
-  advertised,
+  advertisedFor,
   closeHandle,
   handlers,
   laneOf,
@@ -150,7 +150,7 @@ export class SftpEngine {
           return;
         }
         this.initialized = true;
-        this.send(encode.version(advertised));
+        this.send(encode.version(advertisedFor(this.session.fs)));
         continue;
       }
       const d = decodeRequest(body);

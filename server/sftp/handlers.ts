@@ -15,7 +15,7 @@ import {
 import { longname } from '../../common/format.js';
 import { attrsFromStats } from './attrs.js';
 import { ProtocolError } from './status.js';
-import type { HashAlgorithm, SetAttrs, Storage } from '../fs/storage.js';
+import type { Capability, HashAlgorithm, SetAttrs, Storage } from '../fs/storage.js';
 
 /** What a handler may use: the user's storage and this session's handles. */
 export interface Session {
@@ -159,6 +159,8 @@ export const handlers: Table = {
 interface Extension {
   /** the data string announced in VERSION */
   version: string;
+  /** the storage capability it uses: not advertised when the storage does not offer it */
+  needs?: Capability;
   run(s: Session, id: number, p: Reader): Reply;
 }
 
@@ -289,6 +291,7 @@ export const extensions: Record<string, Extension> = {
   },
   'copy-data': {
     version: '1',
+    needs: 'copy',
     run: async (s, id, p) => {
       const src = s.handles.file(p.bytes());
       const srcOffset = p.u64();
@@ -299,14 +302,31 @@ export const extensions: Record<string, Extension> = {
       return ok(id);
     },
   },
-  'check-file-name': { version: HASHES.join(','), run: (s, id, p) => checkFile(s, id, p, false) },
-  'check-file-handle': { version: HASHES.join(','), run: (s, id, p) => checkFile(s, id, p, true) },
+  'check-file-name': {
+    version: HASHES.join(','),
+    needs: 'hash',
+    run: (s, id, p) => checkFile(s, id, p, false),
+  },
+  'check-file-handle': {
+    version: HASHES.join(','),
+    needs: 'hash',
+    run: (s, id, p) => checkFile(s, id, p, true),
+  },
 };
 
 /** The VERSION packet's extension list: exactly the table above. */
 export const advertised: ReadonlyArray<readonly [string, string]> = Object.entries(extensions).map(
   ([name, e]) => [name, e.version] as const,
 );
+
+/** The extension list for one session: those whose capability the user's storage offers. */
+export function advertisedFor(fs: Storage): ReadonlyArray<readonly [string, string]> {
+  if (!fs.offers) return advertised;
+  return advertised.filter(([name]) => {
+    const cap = extensions[name]!.needs;
+    return cap === undefined || fs.offers!(cap);
+  });
+}
 
 /**
  * How a request is scheduled. Requests bound to one handle share its lane: READs may run side by

@@ -3,6 +3,7 @@
 // and how it is shown. A new rule is one new entry here (and its field in UserRecord).
 import { formatSize } from '../../common/format.js';
 import { parseExpiry, type UserRecord } from './store.js';
+import { PERMS, READ_ONLY, describeRules, parsePermArg } from '../account/permissions.js';
 
 export type RuleValue = string | boolean | string[];
 
@@ -29,6 +30,49 @@ export const RULES: Rule[] = [
       return `expires ${expires ?? 'never'}`;
     },
   },
+  // ---- permissions (issue 13) ----
+  {
+    option: 'read-only',
+    type: 'boolean',
+    help: '--read-only            default rights: list, download, check (per-directory --perm rules stay)',
+    apply(r) {
+      r.perms = { ...r.perms, default: [...READ_ONLY] };
+      return `default permissions ${READ_ONLY.join(',')}`;
+    },
+  },
+  {
+    option: 'read-write',
+    type: 'boolean',
+    help: '--read-write           default rights: all (the default when nothing is set)',
+    apply(r) {
+      const paths = r.perms?.paths;
+      if (paths && Object.keys(paths).length > 0) r.perms = { paths };
+      else delete r.perms;
+      return 'default permissions all';
+    },
+  },
+  {
+    option: 'perm',
+    type: 'string',
+    multiple: true,
+    help: `--perm PATH=PERM,…      rights in PATH and below (most specific wins; PATH= removes; none):\n                           ${PERMS.join(',')}`,
+    apply(r, value) {
+      const out: string[] = [];
+      for (const arg of Array.isArray(value) ? value : [String(value)]) {
+        const { path, perms } = parsePermArg(arg);
+        const paths = { ...r.perms?.paths };
+        if (perms === 'remove') delete paths[path];
+        else paths[path] = perms;
+        r.perms = { ...r.perms, paths };
+        if (Object.keys(paths).length === 0) delete r.perms.paths;
+        if (r.perms.default === undefined && r.perms.paths === undefined) delete r.perms;
+        out.push(
+          perms === 'remove' ? `${path} rule removed` : `${path}=${perms.join(',') || 'none'}`,
+        );
+      }
+      return `permissions ${out.join(', ')}`;
+    },
+  },
 ];
 
 /** `user show`: one line per rule, label and value. */
@@ -40,4 +84,5 @@ export const SHOWN: Array<(r: UserRecord) => [string, string]> = [
   (r) => ['expires', r.expires ?? 'never'],
   // second factor: on or off, never the secret
   (r) => ['totp', r.totp ? 'on (a code after the password or key)' : 'off'],
+  (r) => ['permissions', describeRules(r.perms)],
 ];

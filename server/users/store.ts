@@ -11,6 +11,7 @@ import {
 import { isAbsolute, join } from 'node:path';
 import ssh2 from 'ssh2';
 import type { TotpRecord } from './totp.js';
+import type { PermRules } from '../account/permissions.js';
 
 export interface UserRecord {
   name: string;
@@ -28,6 +29,8 @@ export interface UserRecord {
   expires?: string;
   /** second factor: a TOTP secret, asked after a password or key (keyboard-interactive) */
   totp?: TotpRecord;
+  /** permissions (issue 13): default and per-directory rights; absent = every right */
+  perms?: PermRules;
 }
 
 /** Why this user may not log in now (disabled, expired), or null. */

@@ -1,0 +1,252 @@
+// The user's permissions, enforced in the account layer: a Storage decorator that decides each
+// operation before the storage is called (so a refused one changes nothing), answers a refusal
+// with EACCES ("Permission denied") and audits it (event `refused`, reason `permission`). Paths are
+// checked as the user sees them, links resolved (a link cannot carry a right elsewhere). The
+// rules may change while sessions are open (`rules` is replaced); handles are checked again at
+// each read and write. STAT, LSTAT, REALPATH, READLINK and statvfs stay allowed for navigation.
+import { posix } from 'node:path';
+import { errno } from '../fs/errors.js';
+import type {
+  Capability,
+  DirEntry,
+  FileStats,
+  FsSpace,
+  HashAlgorithm,
+  OpenFlags,
+  SetAttrs,
+  Storage,
+  StoredDir,
+  StoredFile,
+} from '../fs/storage.js';
+import type { AccountObserver } from './events.js';
+import type { LoginInfo } from './observed-storage.js';
+import { normalizePath, rightsAt, type Perm, type PermRules } from './permissions.js';
+
+export class PermissionStorage implements Storage {
+  /** the rights each open file was granted with (checked again at each read and write) */
+  private readonly granted = new WeakMap<StoredFile, { at: string; need: Perm[] }>();
+  /** where each open listing is, as checked at OPENDIR */
+  private readonly dirs = new WeakMap<StoredDir, string>();
+
+  constructor(
+    private readonly inner: Storage,
+    /** the user's rules now; replaced on a change of the record */
+    public rules: PermRules | undefined,
+    private readonly who: LoginInfo,
+    private readonly observer: AccountObserver,
+  ) {}
+
+  /** The path as the user sees it, links resolved (for what an operation reaches through a name). */
+  private target(path: string): string {
+    return normalizePath(this.inner.realpath(path));
+  }
+
+  /** The name itself (its directory's links resolved, not the name's own): remove, rename, mkdir. */
+  private name(path: string): string {
+    const p = normalizePath(path);
+    if (p === '/') return p;
+    return normalizePath(posix.join(this.inner.realpath(posix.dirname(p)), posix.basename(p)));
+  }
+
+  /** Throws (and audits) unless every right in `need` holds at `at`. */
+  private require(at: string, ...need: Perm[]): void {
+    const rights = rightsAt(this.rules, at);
+    if (need.every((p) => rights.has(p))) return;
+    const e = errno('EACCES', 'Permission denied');
+    this.observer.event({
+      event: 'refused',
+      reason: 'permission',
+      user: this.who.user,
+      addr: this.who.addr,
+      session: this.who.session,
+      path: at,
+      status: 'Permission denied',
+    });
+    throw e;
+  }
+
+  /** Whether the user may use an optional capability anywhere (no rule grants it: not offered). */
+  offers(cap: Capability): boolean {
+    const need: Perm[] = cap === 'hash' ? ['check'] : ['upload', 'overwrite'];
+    const all = [this.rules?.default, ...Object.values(this.rules?.paths ?? {})];
+    return all.some((l) => l === undefined || l.some((p) => need.includes(p)));
+  }
+
+  private exists(path: string): boolean {
+    try {
+      this.inner.stat(path);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async open(path: string, flags: OpenFlags, mode?: number): Promise<StoredFile> {
+    const at = this.target(path);
+    const need: Perm[] = [];
+    if (flags.read) need.push('download');
+    let f = flags;
+    if (flags.write) {
+      if (this.exists(path)) need.push('overwrite');
+      else {
+        need.push('upload');
+        // created meanwhile by another session: without overwrite, fail rather than replace it
+        if (!rightsAt(this.rules, at).has('overwrite')) f = { ...flags, exclusive: true };
+      }
+    }
+    this.require(at, ...need);
+    const file = await this.inner.open(path, f, mode);
+    this.granted.set(file, { at, need });
+    return file;
+  }
+
+  /** Where an open file is, as checked at its open (no lookup at each read and write). */
+  private fileAt(file: StoredFile): string {
+    return this.granted.get(file)?.at ?? this.target(file.path);
+  }
+
+  /** Checks again the rights a handle was opened with: `download`, or those to write. */
+  private recheck(file: StoredFile, want: Perm): void {
+    const g = this.granted.get(file);
+    const need = g?.need.filter((p) => (want === 'download') === (p === 'download'));
+    if (g && need?.length) this.require(g.at, ...need);
+  }
+
+  read(file: StoredFile, offset: number, length: number, into: Buffer, at: number) {
+    this.recheck(file, 'download');
+    return this.inner.read(file, offset, length, into, at);
+  }
+
+  write(file: StoredFile, offset: number, data: Buffer): Promise<void> {
+    this.recheck(file, 'overwrite');
+    return this.inner.write(file, offset, data);
+  }
+
+  fstat(file: StoredFile): FileStats {
+    return this.inner.fstat(file);
+  }
+
+  /** Size needs `overwrite`, mode `chmod`, times any right to write there. */
+  private checkAttrs(at: string, a: SetAttrs): void {
+    if (a.size !== undefined) this.require(at, 'overwrite');
+    if (a.permissions !== undefined) this.require(at, 'chmod');
+    if (a.atime !== undefined || a.mtime !== undefined) {
+      const r = rightsAt(this.rules, at);
+      if (!r.has('upload') && !r.has('overwrite') && !r.has('chmod')) this.require(at, 'chmod');
+    }
+  }
+
+  fsetstat(file: StoredFile, a: SetAttrs): Promise<void> {
+    this.checkAttrs(this.fileAt(file), a);
+    return this.inner.fsetstat(file, a);
+  }
+
+  fsync(file: StoredFile): Promise<void> {
+    return this.inner.fsync(file);
+  }
+
+  close(file: StoredFile): Promise<void> {
+    return this.inner.close(file);
+  }
+
+  opendir(path: string): StoredDir {
+    const at = this.target(path);
+    this.require(at, 'list');
+    const dir = this.inner.opendir(path);
+    this.dirs.set(dir, at);
+    return dir;
+  }
+
+  readdir(dir: StoredDir, max: number): Promise<DirEntry[]> {
+    this.require(this.dirs.get(dir) ?? this.target(dir.path), 'list');
+    return this.inner.readdir(dir, max);
+  }
+
+  closedir(dir: StoredDir): Promise<void> {
+    return this.inner.closedir(dir);
+  }
+
+  stat(path: string): FileStats {
+    return this.inner.stat(path);
+  }
+
+  lstat(path: string): FileStats {
+    return this.inner.lstat(path);
+  }
+
+  setstat(path: string, a: SetAttrs): Promise<void> {
+    this.checkAttrs(this.target(path), a);
+    return this.inner.setstat(path, a);
+  }
+
+  remove(path: string): void {
+    this.require(this.name(path), 'delete');
+    this.inner.remove(path);
+  }
+
+  mkdir(path: string, mode?: number): void {
+    this.require(this.name(path), 'mkdir');
+    this.inner.mkdir(path, mode);
+  }
+
+  rmdir(path: string): void {
+    this.require(this.name(path), 'delete');
+    this.inner.rmdir(path);
+  }
+
+  /** `rename` at the source; at the target a new name (`upload`), and `overwrite` to replace one. */
+  rename(from: string, to: string, replace: boolean): void {
+    this.require(this.name(from), 'rename');
+    const target = this.name(to);
+    this.require(target, 'upload');
+    if (replace && this.exists(to)) this.require(target, 'overwrite');
+    this.inner.rename(from, to, replace);
+  }
+
+  realpath(path: string): string {
+    return this.inner.realpath(path);
+  }
+
+  readlink(path: string): string {
+    return this.inner.readlink(path);
+  }
+
+  symlink(linkPath: string, targetPath: string): void {
+    this.require(this.name(linkPath), 'upload');
+    this.inner.symlink(linkPath, targetPath);
+  }
+
+  statvfs(path: string): FsSpace {
+    return this.inner.statvfs(path);
+  }
+
+  openRead(path: string): Promise<StoredFile> {
+    this.require(this.target(path), 'check');
+    return this.inner.openRead(path);
+  }
+
+  hash(
+    file: StoredFile,
+    alg: HashAlgorithm,
+    offset: number,
+    length: number,
+    blockSize: number,
+  ): Promise<Buffer[]> {
+    this.require(this.fileAt(file), 'check');
+    return this.inner.hash(file, alg, offset, length, blockSize);
+  }
+
+  copy(
+    src: StoredFile,
+    srcOffset: number,
+    length: number,
+    dst: StoredFile,
+    dstOffset: number,
+  ): Promise<void> {
+    this.recheck(src, 'download');
+    // into a handle opened without a right to write: refused here when no right to write holds
+    if (this.granted.get(dst)?.need.some((p) => p !== 'download')) this.recheck(dst, 'overwrite');
+    else this.require(this.fileAt(dst), 'overwrite');
+    return this.inner.copy(src, srcOffset, length, dst, dstOffset);
+  }
+}

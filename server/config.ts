@@ -1,6 +1,7 @@
 // Server configuration: defaults, an optional JSON file, then command-line options.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parseCidr } from './account/address-rules.js';
 
 export interface Argon2Params {
   memoryCost: number; // KiB
@@ -44,6 +45,9 @@ export interface Config {
   /** HOST:PORT of the admin HTTP listener (healthz, metrics, sessions), empty for none */
   adminListen: string;
   metrics: { perUser: boolean };
+  /** address rules (issue 13): CIDRs allowed to connect (empty = everyone), and refused */
+  allowFrom: string[];
+  denyFrom: string[];
 }
 
 export const DEFAULTS: Config = {
@@ -71,6 +75,8 @@ export const DEFAULTS: Config = {
   auditLog: '',
   adminListen: '',
   metrics: { perUser: false },
+  allowFrom: [],
+  denyFrom: [],
 };
 
 /** String keys that take one of a few values. */
@@ -98,7 +104,7 @@ export function parseListen(text: string): { host: string; port: number } {
 /** A config file that is not what the server expects: exit status 2 at start, old config kept at reload. */
 export class ConfigError extends Error {}
 
-type Shape = 'string' | 'number' | 'boolean' | { readonly [key: string]: Shape };
+type Shape = 'string' | 'number' | 'boolean' | 'cidrs' | { readonly [key: string]: Shape };
 
 /** The shape of the config file: every key at every depth, with the type it must have. */
 const SHAPE: Shape = {
@@ -110,7 +116,8 @@ const SHAPE: Shape = {
 function shapeOf(value: object): Record<string, Shape> {
   const out: Record<string, Shape> = {};
   for (const [k, v] of Object.entries(value)) {
-    if (typeof v === 'object' && v !== null) out[k] = shapeOf(v as object);
+    if (Array.isArray(v)) out[k] = 'cidrs'; // the only arrays: address rules
+    else if (typeof v === 'object' && v !== null) out[k] = shapeOf(v as object);
     else out[k] = typeof v as 'string' | 'number' | 'boolean';
   }
   return out;
@@ -128,6 +135,19 @@ function describe(v: unknown): string {
  */
 export function checkConfigFile(file: unknown, where: string): Record<string, unknown> {
   const walk = (v: unknown, shape: Shape, path: string): void => {
+    if (shape === 'cidrs') {
+      if (!Array.isArray(v))
+        throw new ConfigError(`${where}: "${path}" must be an array of CIDRs, not ${describe(v)}`);
+      v.forEach((c: unknown, i) => {
+        try {
+          if (typeof c !== 'string') throw new Error(`not a CIDR string: ${describe(c)}`);
+          parseCidr(c);
+        } catch (e) {
+          throw new ConfigError(`${where}: "${path}[${i}]": ${(e as Error).message}`);
+        }
+      });
+      return;
+    }
     if (typeof shape === 'string') {
       if (typeof v !== shape)
         throw new ConfigError(`${where}: "${path}" must be a ${shape}, not ${describe(v)}`);
@@ -180,6 +200,8 @@ export function loadConfig(o: ConfigOverrides): Config {
     if (file.auditLog !== undefined) c.auditLog = file.auditLog;
     if (file.adminListen !== undefined) c.adminListen = file.adminListen;
     Object.assign(c.metrics, file.metrics);
+    if (file.allowFrom !== undefined) c.allowFrom = file.allowFrom;
+    if (file.denyFrom !== undefined) c.denyFrom = file.denyFrom;
     Object.assign(c.argon2, file.argon2);
     Object.assign(c.limits, file.limits);
   }

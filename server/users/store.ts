@@ -25,6 +25,9 @@ export interface UserRecord {
   disabled?: boolean;
   /** ISO 8601 instant after which the user is refused as if disabled */
   expires?: string;
+  // address rules (issue 13): CIDRs; deny wins, a non-empty allow list must match
+  allowFrom?: string[];
+  denyFrom?: string[];
 }
 
 /** Why this user may not log in now (disabled, expired), or null. */

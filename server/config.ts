@@ -116,7 +116,8 @@ const SHAPE: Shape = {
 function shapeOf(value: object): Record<string, Shape> {
   const out: Record<string, Shape> = {};
   for (const [k, v] of Object.entries(value)) {
-    if (Array.isArray(v)) out[k] = 'cidrs'; // the only arrays: address rules
+    if (Array.isArray(v))
+      out[k] = 'cidrs'; // the only arrays: address rules
     else if (typeof v === 'object' && v !== null) out[k] = shapeOf(v as object);
     else out[k] = typeof v as 'string' | 'number' | 'boolean';
   }

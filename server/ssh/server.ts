@@ -176,7 +176,12 @@ export class JailServer implements Watched {
     for (const c of this.conns) {
       const refused = this.addressRules.refusal(c.addr);
       if (!refused) continue;
-      log('connection.closed', { user: c.login?.user, addr: c.addr, session: c.id, reason: refused });
+      log('connection.closed', {
+        user: c.login?.user,
+        addr: c.addr,
+        session: c.id,
+        reason: refused,
+      });
       c.client?.end();
       setTimeout(() => c.socket.destroy(), 1000).unref();
     }
@@ -214,7 +219,12 @@ export class JailServer implements Watched {
   /** Refuses a connection; `detail` is logged instead of `why` (what the client is told). */
   private refuse(socket: Socket, why: string, detail = why): void {
     log('connection.refused', { addr: socket.remoteAddress, reason: detail });
-    this.ops.event({ event: 'refused', addr: socket.remoteAddress, reason: 'limit', status: detail });
+    this.ops.event({
+      event: 'refused',
+      addr: socket.remoteAddress,
+      reason: 'limit',
+      status: detail,
+    });
     // text before the SSH version line: most clients show it only in debug output, then "closed"
     socket.end(`jailsftpd: ${why}\r\n`);
     setTimeout(() => socket.destroy(), 1000).unref();
@@ -227,7 +237,8 @@ export class JailServer implements Watched {
       debug('socket.error', { addr, port: socket.remotePort, error: e.message }),
     );
     const refused = this.addressRules.refusal(addr);
-    if (refused) return this.refuse(socket, 'connections from your address are not allowed', refused);
+    if (refused)
+      return this.refuse(socket, 'connections from your address are not allowed', refused);
     if (this.conns.size >= L.maxConnections)
       return this.refuse(socket, 'too many connections, try again later');
     if ((this.perAddr.get(addr) ?? 0) >= L.maxConnectionsPerAddress) {

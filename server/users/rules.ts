@@ -31,22 +31,20 @@ export const RULES: Rule[] = [
     },
   },
   // address rules (issue 13)
-  ...(['allowFrom', 'denyFrom'] as const).map(
-    (key): Rule => ({
-      option: key === 'allowFrom' ? 'allow-from' : 'deny-from',
-      type: 'string',
-      help:
-        key === 'allowFrom'
-          ? '--allow-from CIDR[,CIDR]|none   log in only from these addresses'
-          : '--deny-from CIDR[,CIDR]|none    never log in from these addresses',
-      apply(r, value) {
-        const list = parseCidrList(String(value));
-        if (list.length === 0) delete r[key];
-        else r[key] = list;
-        return `${key} ${list.length === 0 ? 'none' : list.join(',')}`;
-      },
-    }),
-  ),
+  ...(['allowFrom', 'denyFrom'] as const).map((key): Rule => ({
+    option: key === 'allowFrom' ? 'allow-from' : 'deny-from',
+    type: 'string',
+    help:
+      key === 'allowFrom'
+        ? '--allow-from CIDR[,CIDR]|none   log in only from these addresses'
+        : '--deny-from CIDR[,CIDR]|none    never log in from these addresses',
+    apply(r, value) {
+      const list = parseCidrList(String(value));
+      if (list.length === 0) delete r[key];
+      else r[key] = list;
+      return `${key} ${list.length === 0 ? 'none' : list.join(',')}`;
+    },
+  })),
 ];
 
 /** `user show`: one line per rule, label and value. */

@@ -255,3 +255,37 @@ test('live: a rule change that refuses an open session ends it within a second',
   a.conn.end();
   assert.match(srv.output(), /connection\.closed user=gus addr=127\.0\.0\.3 .*not in allowFrom/);
 });
+
+test('SIGHUP with new global rules: refused connections end, a bad CIDR keeps the old rules', async (t) => {
+  const srv = await server(t);
+  srv.addUser('hal', { password: 'hal-pw', home: true });
+  const a = await openFrom(srv, '127.0.0.2', 'hal', 'hal-pw');
+  const b = await openFrom(srv, '127.0.0.3', 'hal', 'hal-pw');
+  t.after(() => {
+    a.conn.end();
+    b.conn.end();
+  });
+  const cfg = JSON.parse(readFileSync(srv.configFile, 'utf8')) as Record<string, unknown>;
+  writeFileSync(srv.configFile, JSON.stringify({ ...cfg, denyFrom: ['127.0.0.3'] }));
+  srv.proc.kill('SIGHUP');
+  const closedAt = await Promise.race([
+    b.closed,
+    new Promise<number>((r) => setTimeout(r, 5000, 0)),
+  ]);
+  assert.ok(closedAt > 0, 'the connection from 127.0.0.3 was closed');
+  assert.notEqual(await loginFrom(srv, '127.0.0.3', 'hal', 'hal-pw'), 'ok');
+  assert.equal(await loginFrom(srv, '127.0.0.2', 'hal', 'hal-pw'), 'ok');
+  // a bad CIDR at reload: refused with its path, the running rules stay
+  writeFileSync(srv.configFile, JSON.stringify({ ...cfg, denyFrom: ['127.0.0.300'] }));
+  srv.proc.kill('SIGHUP');
+  const end = Date.now() + 5000;
+  while (!/reload\.refused .*denyFrom\[0\].*invalid CIDR/.test(srv.output()) && Date.now() < end)
+    await new Promise((r) => setTimeout(r, 50));
+  assert.match(srv.output(), /reload\.refused .*denyFrom\[0\].*invalid CIDR .*127\.0\.0\.300/);
+  assert.notEqual(await loginFrom(srv, '127.0.0.3', 'hal', 'hal-pw'), 'ok');
+  const list = await new Promise<unknown[]>((res, rej) =>
+    a.sftp.readdir('/', (e, l) => (e ? rej(e) : res(l))),
+  );
+  assert.ok(Array.isArray(list), 'the allowed session survived both reloads');
+  a.conn.end();
+});

@@ -104,7 +104,10 @@ export function parseListen(text: string): { host: string; port: number } {
 /** A config file that is not what the server expects: exit status 2 at start, old config kept at reload. */
 export class ConfigError extends Error {}
 
-type Shape = 'string' | 'number' | 'boolean' | 'cidrs' | { readonly [key: string]: Shape };
+type Shape = 'string' | 'number' | 'boolean' | 'strings' | { readonly [key: string]: Shape };
+
+/** Arrays of strings that hold CIDRs (address rules), each checked. */
+const CIDR_KEYS: ReadonlySet<string> = new Set(['allowFrom', 'denyFrom']);
 
 /** The shape of the config file: every key at every depth, with the type it must have. */
 const SHAPE: Shape = {
@@ -116,8 +119,7 @@ const SHAPE: Shape = {
 function shapeOf(value: object): Record<string, Shape> {
   const out: Record<string, Shape> = {};
   for (const [k, v] of Object.entries(value)) {
-    if (Array.isArray(v))
-      out[k] = 'cidrs'; // the only arrays: address rules
+    if (Array.isArray(v)) out[k] = 'strings';
     else if (typeof v === 'object' && v !== null) out[k] = shapeOf(v as object);
     else out[k] = typeof v as 'string' | 'number' | 'boolean';
   }
@@ -136,13 +138,16 @@ function describe(v: unknown): string {
  */
 export function checkConfigFile(file: unknown, where: string): Record<string, unknown> {
   const walk = (v: unknown, shape: Shape, path: string): void => {
-    if (shape === 'cidrs') {
+    if (shape === 'strings') {
+      const what = CIDR_KEYS.has(path) ? 'CIDR' : 'string';
       if (!Array.isArray(v))
-        throw new ConfigError(`${where}: "${path}" must be an array of CIDRs, not ${describe(v)}`);
+        throw new ConfigError(
+          `${where}: "${path}" must be an array of ${what}s, not ${describe(v)}`,
+        );
       v.forEach((c: unknown, i) => {
         try {
-          if (typeof c !== 'string') throw new Error(`not a CIDR string: ${describe(c)}`);
-          parseCidr(c);
+          if (typeof c !== 'string') throw new Error(`not a ${what}: ${describe(c)}`);
+          if (what === 'CIDR') parseCidr(c);
         } catch (e) {
           throw new ConfigError(`${where}: "${path}[${i}]": ${(e as Error).message}`);
         }

@@ -130,7 +130,7 @@ test('CIDR validation: user set refuses a bad CIDR (exit 2), config load names t
     [{ allowFrom: ['127.0.0.1/33'] }, /"allowFrom\[0\]": invalid CIDR "127\.0\.0\.1\/33"/],
     [{ denyFrom: ['::1/128', 'nope'] }, /"denyFrom\[1\]": invalid CIDR "nope"/],
     [{ denyFrom: '127.0.0.3/32' }, /"denyFrom" must be an array of CIDRs/],
-    [{ allowFrom: [7] }, /"allowFrom\[0\]": not a CIDR string/],
+    [{ allowFrom: [7] }, /"allowFrom\[0\]": not a CIDR: number 7/],
   ];
   const dir = fixture(t).tempDir('jailsftp-addr-bad-');
   for (const [config, want] of cases) {
@@ -239,14 +239,14 @@ test('live: a rule change that refuses an open session ends it within a second',
     a.conn.end();
     b.conn.end();
   });
-  const changed = Date.now();
   assert.equal(srv.cli(['user', 'set', 'gus', '--allow-from', '127.0.0.2/32']).status, 0);
+  const changed = Date.now(); // the record is written (the CLI's own start-up is not counted)
   const closedAt = await Promise.race([
     b.closed,
     new Promise<number>((r) => setTimeout(r, 3000, 0)),
   ]);
   assert.ok(closedAt > 0, 'the session from 127.0.0.3 was closed');
-  assert.ok(closedAt - changed < 1500, `took ${closedAt - changed} ms`);
+  assert.ok(closedAt - changed < 1200, `took ${closedAt - changed} ms`);
   // the allowed one keeps working
   const list = await new Promise<unknown[]>((res, rej) =>
     a.sftp.readdir('/', (e, l) => (e ? rej(e) : res(l))),

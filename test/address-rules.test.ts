@@ -67,6 +67,24 @@ async function loginFrom(
   }
 }
 
+/** The server's output once it matches `re` (log lines reach the test a little after the client's answer). */
+async function logged(srv: TestServer, re: RegExp, ms = 5000): Promise<string> {
+  const end = Date.now() + ms;
+  while (!re.test(srv.output()) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  return srv.output();
+}
+
+/** Audit events once `enough` holds of them (or after `ms`). */
+async function auditWhen(
+  srv: TestServer,
+  enough: (e: Array<Record<string, unknown>>) => boolean,
+  ms = 5000,
+): Promise<Array<Record<string, unknown>>> {
+  const end = Date.now() + ms;
+  while (!enough(audit(srv)) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  return audit(srv);
+}
+
 function audit(srv: TestServer): Array<Record<string, unknown>> {
   const file = join(srv.dir, 'audit.log');
   if (!existsSync(file)) return [];
@@ -157,10 +175,15 @@ test('per-user allowFrom: 127.0.0.2 logs in, 127.0.0.3 gets a wrong password ans
   assert.notEqual(refused, 'ok');
   assert.equal(refused, wrongPw, 'a refused address looks exactly like a wrong password');
   assert.match(
-    srv.output(),
+    await logged(
+      srv,
+      /login\.refused .*addr=127\.0\.0\.3.*reason="address 127\.0\.0\.3 not in allowFrom 127\.0\.0\.2\/32,::1\/128"/,
+    ),
     /login\.refused .*addr=127\.0\.0\.3.*reason="address 127\.0\.0\.3 not in allowFrom 127\.0\.0\.2\/32,::1\/128"/,
   );
-  const ev = audit(srv).filter((e) => e.event === 'login' && e.user === 'bob');
+  const bobs = (e: Array<Record<string, unknown>>): Array<Record<string, unknown>> =>
+    e.filter((x) => x.event === 'login' && x.user === 'bob');
+  const ev = bobs(await auditWhen(srv, (e) => bobs(e).length >= 3));
   assert.deepEqual(
     ev.map((e) => [e.addr, e.status]),
     [
@@ -203,7 +226,10 @@ test('per-user denyFrom: the denied address is refused, others log in', async (t
     await loginFrom(srv, '127.0.0.3', 'dee', 'dee-pw'),
     await loginFrom(srv, '127.0.0.2', 'dee', 'wrong'),
   );
-  assert.match(srv.output(), /reason="address 127\.0\.0\.3 in denyFrom 127\.0\.0\.3\/32"/);
+  assert.match(
+    await logged(srv, /reason="address 127\.0\.0\.3 in denyFrom 127\.0\.0\.3\/32"/),
+    /reason="address 127\.0\.0\.3 in denyFrom 127\.0\.0\.3\/32"/,
+  );
 });
 
 test('global denyFrom and allowFrom (config): refused at connection time', async (t) => {
@@ -212,7 +238,10 @@ test('global denyFrom and allowFrom (config): refused at connection time', async
   assert.equal(await loginFrom(deny, '127.0.0.2', 'eve', 'eve-pw'), 'ok');
   assert.notEqual(await loginFrom(deny, '127.0.0.3', 'eve', 'eve-pw'), 'ok');
   assert.match(
-    deny.output(),
+    await logged(
+      deny,
+      /connection\.refused addr=127\.0\.0\.3 reason="address 127\.0\.0\.3 in global denyFrom 127\.0\.0\.3\/32"/,
+    ),
     /connection\.refused addr=127\.0\.0\.3 reason="address 127\.0\.0\.3 in global denyFrom 127\.0\.0\.3\/32"/,
   );
   assert.doesNotMatch(deny.output(), /login\.\w+ user=eve addr=127\.0\.0\.3/, 'no auth work');
@@ -222,10 +251,12 @@ test('global denyFrom and allowFrom (config): refused at connection time', async
   assert.equal(await loginFrom(allow, '127.0.0.2', 'fay', 'fay-pw'), 'ok');
   assert.notEqual(await loginFrom(allow, '127.0.0.3', 'fay', 'fay-pw'), 'ok');
   assert.match(
-    allow.output(),
+    await logged(allow, /reason="address 127\.0\.0\.3 not in global allowFrom 127\.0\.0\.2\/32"/),
     /reason="address 127\.0\.0\.3 not in global allowFrom 127\.0\.0\.2\/32"/,
   );
-  const ev = audit(allow).find((e) => e.event === 'refused');
+  const ev = (await auditWhen(allow, (e) => e.some((x) => x.event === 'refused'))).find(
+    (e) => e.event === 'refused',
+  );
   assert.equal(ev?.addr, '127.0.0.3');
   assert.match(String(ev?.status), /not in global allowFrom/);
 });
@@ -253,7 +284,10 @@ test('live: a rule change that refuses an open session ends it within a second',
   );
   assert.ok(Array.isArray(list));
   a.conn.end();
-  assert.match(srv.output(), /connection\.closed user=gus addr=127\.0\.0\.3 .*not in allowFrom/);
+  assert.match(
+    await logged(srv, /connection\.closed user=gus addr=127\.0\.0\.3 .*not in allowFrom/),
+    /connection\.closed user=gus addr=127\.0\.0\.3 .*not in allowFrom/,
+  );
 });
 
 test('SIGHUP with new global rules: refused connections end, a bad CIDR keeps the old rules', async (t) => {
@@ -278,10 +312,10 @@ test('SIGHUP with new global rules: refused connections end, a bad CIDR keeps th
   // a bad CIDR at reload: refused with its path, the running rules stay
   writeFileSync(srv.configFile, JSON.stringify({ ...cfg, denyFrom: ['127.0.0.300'] }));
   srv.proc.kill('SIGHUP');
-  const end = Date.now() + 5000;
-  while (!/reload\.refused .*denyFrom\[0\].*invalid CIDR/.test(srv.output()) && Date.now() < end)
-    await new Promise((r) => setTimeout(r, 50));
-  assert.match(srv.output(), /reload\.refused .*denyFrom\[0\].*invalid CIDR .*127\.0\.0\.300/);
+  assert.match(
+    await logged(srv, /reload\.refused .*denyFrom\[0\].*invalid CIDR .*127\.0\.0\.300/),
+    /reload\.refused .*denyFrom\[0\].*invalid CIDR .*127\.0\.0\.300/,
+  );
   assert.notEqual(await loginFrom(srv, '127.0.0.3', 'hal', 'hal-pw'), 'ok');
   const list = await new Promise<unknown[]>((res, rej) =>
     a.sftp.readdir('/', (e, l) => (e ? rej(e) : res(l))),

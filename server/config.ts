@@ -1,6 +1,7 @@
 // Server configuration: defaults, an optional JSON file, then command-line options.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parseCidr } from './account/address-rules.js';
 
 export interface Argon2Params {
   memoryCost: number; // KiB
@@ -45,6 +46,9 @@ export interface Config {
   adminListen: string;
   metrics: { perUser: boolean };
   hooks: HooksConfig;
+  /** address rules (issue 13): CIDRs allowed to connect (empty = everyone), and refused */
+  allowFrom: string[];
+  denyFrom: string[];
 }
 
 /** Commands (argv, no shell) and webhooks run after completed uploads, removes and renames. */
@@ -102,6 +106,8 @@ export const DEFAULTS: Config = {
     queue: 1000,
     retries: 3,
   },
+  allowFrom: [],
+  denyFrom: [],
 };
 
 /** String keys that take one of a few values. */
@@ -129,7 +135,10 @@ export function parseListen(text: string): { host: string; port: number } {
 /** A config file that is not what the server expects: exit status 2 at start, old config kept at reload. */
 export class ConfigError extends Error {}
 
-type Shape = 'string' | 'number' | 'boolean' | 'string[]' | { readonly [key: string]: Shape };
+type Shape = 'string' | 'number' | 'boolean' | 'strings' | { readonly [key: string]: Shape };
+
+/** Arrays of strings that hold CIDRs (address rules), each checked. */
+const CIDR_KEYS: ReadonlySet<string> = new Set(['allowFrom', 'denyFrom']);
 
 /** The shape of the config file: every key at every depth, with the type it must have. */
 const SHAPE: Shape = {
@@ -141,7 +150,7 @@ const SHAPE: Shape = {
 function shapeOf(value: object): Record<string, Shape> {
   const out: Record<string, Shape> = {};
   for (const [k, v] of Object.entries(value)) {
-    if (Array.isArray(v)) out[k] = 'string[]';
+    if (Array.isArray(v)) out[k] = 'strings';
     else if (typeof v === 'object' && v !== null) out[k] = shapeOf(v as object);
     else out[k] = typeof v as 'string' | 'number' | 'boolean';
   }
@@ -160,11 +169,20 @@ function describe(v: unknown): string {
  */
 export function checkConfigFile(file: unknown, where: string): Record<string, unknown> {
   const walk = (v: unknown, shape: Shape, path: string): void => {
-    if (shape === 'string[]') {
-      if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
+    if (shape === 'strings') {
+      const what = CIDR_KEYS.has(path) ? 'CIDR' : 'string';
+      if (!Array.isArray(v))
         throw new ConfigError(
-          `${where}: "${path}" must be an array of strings, not ${describe(v)}`,
+          `${where}: "${path}" must be an array of ${what}s, not ${describe(v)}`,
         );
+      v.forEach((c: unknown, i) => {
+        try {
+          if (typeof c !== 'string') throw new Error(`not a ${what}: ${describe(c)}`);
+          if (what === 'CIDR') parseCidr(c);
+        } catch (e) {
+          throw new ConfigError(`${where}: "${path}[${i}]": ${(e as Error).message}`);
+        }
+      });
       return;
     }
     if (typeof shape === 'string') {
@@ -219,6 +237,8 @@ export function loadConfig(o: ConfigOverrides): Config {
     if (file.auditLog !== undefined) c.auditLog = file.auditLog;
     if (file.adminListen !== undefined) c.adminListen = file.adminListen;
     Object.assign(c.metrics, file.metrics);
+    if (file.allowFrom !== undefined) c.allowFrom = file.allowFrom;
+    if (file.denyFrom !== undefined) c.denyFrom = file.denyFrom;
     Object.assign(c.argon2, file.argon2);
     Object.assign(c.limits, file.limits);
     Object.assign(c.hooks, file.hooks);

@@ -258,7 +258,7 @@ test('hook settings are checked: an argv must be an array of strings', (t) => {
   const dir = fixture(t).tempDir();
   const cases: [unknown, RegExp][] = [
     [{ upload: '/bin/true' }, /"hooks\.upload" must be an array of strings, not string/],
-    [{ remove: ['/bin/echo', 3] }, /"hooks\.remove" must be an array of strings, not an array/],
+    [{ remove: ['/bin/echo', 3] }, /"hooks\.remove\[1\]": not a string: number 3/],
     [{ uploadURL: 'http://x' }, /unknown config key "hooks\.uploadURL"/],
     [{ timeout: '5' }, /"hooks\.timeout" must be a number/],
   ];

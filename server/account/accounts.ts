@@ -8,6 +8,7 @@ import { Jail } from '../fs/jail.js';
 import type { Storage } from '../fs/storage.js';
 import { UserFs } from '../fs/userfs.js';
 import { loginRefusal } from '../users/store.js';
+import { userAddressRefusal } from './address-rules.js';
 import { NO_OBSERVER, type AccountObserver } from './events.js';
 import { Ledgers } from './ledgers.js';
 import { ObservedStorage, type LoginInfo } from './observed-storage.js';
@@ -150,7 +151,7 @@ export class Accounts {
    * builds the user's storage. Rejects (the login is refused) when the home is unusable.
    */
   async login(record: UserRecord, peer: Peer = { addr: '', session: '' }): Promise<Login> {
-    const refusal = loginRefusal(record);
+    const refusal = loginRefusal(record) ?? addressRefusal(record, peer.addr);
     if (refusal) throw new Error(refusal);
     const home = this.store.homeOf(record);
     prepareHome(home);
@@ -208,6 +209,13 @@ export class Accounts {
     if (why) {
       this.kick(user, why);
       return;
+    }
+    // address rules: a connection whose address the changed rules refuse is ended
+    for (const l of [...(this.logins.get(user) ?? [])]) {
+      const refused = addressRefusal(record!, l.info.addr);
+      if (!refused) continue;
+      l.disconnect(refused);
+      l.logout();
     }
     const expires = record!.expires === undefined ? undefined : Date.parse(record!.expires);
     for (const l of this.logins.get(user) ?? []) l.expires = expires;
@@ -271,6 +279,15 @@ export class Accounts {
     const all = this.sessionsOf(user);
     for (const s of all) s.close(reason);
     return all.length;
+  }
+}
+
+/** Why the user's address rules refuse this address (a broken rule refuses), or null. */
+function addressRefusal(record: UserRecord, addr: string): string | null {
+  try {
+    return userAddressRefusal(record, addr);
+  } catch (e) {
+    return `address rules of user ${record.name}: ${(e as Error).message}`;
   }
 }
 

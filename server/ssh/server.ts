@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import ssh2, { type Connection } from 'ssh2';
 import { Accounts, type Login } from '../account/accounts.js';
+import { AddressRules } from '../account/address-rules.js';
 import { FileStore, type Store, type UserRecord } from '../account/store.js';
 import type { Config } from '../config.js';
 import { debug, log } from '../log.js';
@@ -88,12 +89,15 @@ export class JailServer implements Watched {
   private draining = false;
   private sweeps = 0;
   private readonly unwatch: () => void;
+  /** the config's allowFrom/denyFrom, checked when a connection arrives */
+  private addressRules: AddressRules;
 
   constructor(
     private cfg: Config,
     private readonly store: Store = new FileStore(cfg.users, cfg.homes),
   ) {
     this.ops = new Operations(cfg, this);
+    this.addressRules = new AddressRules(cfg, 'global ');
     this.accounts = new Accounts(
       store,
       { maxSessionsPerUser: cfg.limits.maxSessionsPerUser, allowSymlinks: cfg.allowSymlinks },
@@ -167,6 +171,20 @@ export class JailServer implements Watched {
     });
     this.ops.reload(next);
     this.cfg.auditLog = next.auditLog;
+    // address rules: new connections are judged by the new lists, open ones refused by them end
+    this.addressRules = new AddressRules(next, 'global ');
+    for (const c of this.conns) {
+      const refused = this.addressRules.refusal(c.addr);
+      if (!refused) continue;
+      log('connection.closed', {
+        user: c.login?.user,
+        addr: c.addr,
+        session: c.id,
+        reason: refused,
+      });
+      c.client?.end();
+      setTimeout(() => c.socket.destroy(), 1000).unref();
+    }
   }
 
   // Watched: what the operations layer reads (gauges, /sessions, /healthz, kick)
@@ -198,9 +216,15 @@ export class JailServer implements Watched {
     return this.draining ? 'draining' : this.store.problem();
   }
 
-  private refuse(socket: Socket, why: string): void {
-    log('connection.refused', { addr: socket.remoteAddress, reason: why });
-    this.ops.event({ event: 'refused', addr: socket.remoteAddress, reason: 'limit', status: why });
+  /** Refuses a connection; `detail` is logged instead of `why` (what the client is told). */
+  private refuse(socket: Socket, why: string, detail = why): void {
+    log('connection.refused', { addr: socket.remoteAddress, reason: detail });
+    this.ops.event({
+      event: 'refused',
+      addr: socket.remoteAddress,
+      reason: 'limit',
+      status: detail,
+    });
     // text before the SSH version line: most clients show it only in debug output, then "closed"
     socket.end(`jailsftpd: ${why}\r\n`);
     setTimeout(() => socket.destroy(), 1000).unref();
@@ -212,6 +236,9 @@ export class JailServer implements Watched {
     socket.on('error', (e: Error) =>
       debug('socket.error', { addr, port: socket.remotePort, error: e.message }),
     );
+    const refused = this.addressRules.refusal(addr);
+    if (refused)
+      return this.refuse(socket, 'connections from your address are not allowed', refused);
     if (this.conns.size >= L.maxConnections)
       return this.refuse(socket, 'too many connections, try again later');
     if ((this.perAddr.get(addr) ?? 0) >= L.maxConnectionsPerAddress) {

@@ -2,6 +2,7 @@
 // with `jailsftpd user show NAME`: one entry per rule, with its option, how it changes the record
 // and how it is shown. A new rule is one new entry here (and its field in UserRecord).
 import { formatSize } from '../../common/format.js';
+import { parseCidrList } from '../account/address-rules.js';
 import { parseExpiry, type UserRecord } from './store.js';
 import { PERMS, READ_ONLY, describeRules, parsePermArg } from '../account/permissions.js';
 
@@ -73,6 +74,21 @@ export const RULES: Rule[] = [
       return `permissions ${out.join(', ')}`;
     },
   },
+  // address rules (issue 13)
+  ...(['allowFrom', 'denyFrom'] as const).map((key): Rule => ({
+    option: key === 'allowFrom' ? 'allow-from' : 'deny-from',
+    type: 'string',
+    help:
+      key === 'allowFrom'
+        ? '--allow-from CIDR[,CIDR]|none   log in only from these addresses'
+        : '--deny-from CIDR[,CIDR]|none    never log in from these addresses',
+    apply(r, value) {
+      const list = parseCidrList(String(value));
+      if (list.length === 0) delete r[key];
+      else r[key] = list;
+      return `${key} ${list.length === 0 ? 'none' : list.join(',')}`;
+    },
+  })),
 ];
 
 /** `user show`: one line per rule, label and value. */
@@ -85,4 +101,7 @@ export const SHOWN: Array<(r: UserRecord) => [string, string]> = [
   // second factor: on or off, never the secret
   (r) => ['totp', r.totp ? 'on (a code after the password or key)' : 'off'],
   (r) => ['permissions', describeRules(r.perms)],
+  // address rules (issue 13)
+  (r) => ['allowFrom', r.allowFrom?.length ? r.allowFrom.join(',') : 'anywhere'],
+  (r) => ['denyFrom', r.denyFrom?.length ? r.denyFrom.join(',') : 'none'],
 ];

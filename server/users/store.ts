@@ -31,6 +31,9 @@ export interface UserRecord {
   totp?: TotpRecord;
   /** permissions (issue 13): default and per-directory rights; absent = every right */
   perms?: PermRules;
+  // address rules (issue 13): CIDRs; deny wins, a non-empty allow list must match
+  allowFrom?: string[];
+  denyFrom?: string[];
 }
 
 /** Why this user may not log in now (disabled, expired), or null. */

@@ -44,6 +44,8 @@ export interface Config {
   /** HOST:PORT of the admin HTTP listener (healthz, metrics, sessions), empty for none */
   adminListen: string;
   metrics: { perUser: boolean };
+  /** default bandwidth per user, bytes per second (0 = unlimited); a user's own rates win */
+  rates: { upload: number; download: number };
 }
 
 export const DEFAULTS: Config = {
@@ -71,6 +73,7 @@ export const DEFAULTS: Config = {
   auditLog: '',
   adminListen: '',
   metrics: { perUser: false },
+  rates: { upload: 0, download: 0 },
 };
 
 /** String keys that take one of a few values. */
@@ -182,6 +185,7 @@ export function loadConfig(o: ConfigOverrides): Config {
     Object.assign(c.metrics, file.metrics);
     Object.assign(c.argon2, file.argon2);
     Object.assign(c.limits, file.limits);
+    Object.assign(c.rates, file.rates);
   }
   if (o.listen) Object.assign(c, parseListen(o.listen));
   if (o.users) c.users = o.users;

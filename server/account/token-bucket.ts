@@ -126,8 +126,6 @@ export class TokenBucket {
       this.timer = undefined;
       this.pump();
     }, ms);
-    // a waiting transfer never keeps the process alive (shutdown ends its connection)
-    this.timer.unref();
   }
 
   private clearTimer(): void {

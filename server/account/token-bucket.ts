@@ -1,12 +1,16 @@
 // A token bucket for one user and one direction (upload or download): `take(n)` lets n bytes pass
-// when the bucket holds them and makes the caller wait otherwise, first come first served. It never
+// when the bucket holds them and makes the caller wait otherwise. It never
 // buffers data: a waiting caller holds its request, so the SFTP engine's bounded queue of pending
 // requests fills and SSH flow control stops the client (backpressure, see throttled-storage.ts).
 //
 // The bucket fills at `rate` bytes per second up to `burst`: a quarter of a second of the rate, and
 // at least one largest SFTP packet (256 KiB), so that a single request can always pass. A request
 // larger than the burst passes when the bucket is full and leaves it in debt, so the long-run rate
-// stays exact whatever the request sizes. Rate 0 is unlimited. The rate can change at any time:
+// stays exact whatever the request sizes. Rate 0 is unlimited.
+//
+// Waiting callers are served fairly by owner (a connection): start-time fair queuing, so that a
+// client with 64 requests waiting gets no more bytes than one with a single request waiting;
+// within one owner, first come first served. The rate can change at any time:
 // waiting callers then go at the new rate (all at once when it becomes unlimited).
 import { performance } from 'node:perf_hooks';
 
@@ -17,7 +21,8 @@ const BURST_SECONDS = 0.25;
 
 interface Waiter {
   n: number;
-  owner: unknown;
+  /** virtual start time: bytes served before it under fair sharing */
+  start: number;
   resolve: () => void;
   reject: (e: Error) => void;
 }
@@ -26,7 +31,10 @@ export class TokenBucket {
   private rateBps = 0;
   private tokens = 0;
   private last: number;
-  private readonly queue: Waiter[] = [];
+  /** the waiting callers of each owner, and the virtual time its last one finishes */
+  private readonly flows = new Map<unknown, { queue: Waiter[]; finish: number }>();
+  private count = 0;
+  private vtime = 0;
   private timer: NodeJS.Timeout | undefined;
 
   /** `now`: a clock in milliseconds (tests may pass their own) */
@@ -50,7 +58,7 @@ export class TokenBucket {
 
   /** callers waiting now (bounded by the sessions' own bounds on pending requests) */
   get waiting(): number {
-    return this.queue.length;
+    return this.count;
   }
 
   /**
@@ -61,12 +69,18 @@ export class TokenBucket {
   take(n: number, owner?: unknown): Promise<void> | undefined {
     if (this.rateBps === 0 || n <= 0) return undefined;
     this.refill();
-    if (this.queue.length === 0 && this.tokens >= Math.min(n, this.burst)) {
+    if (this.count === 0 && this.tokens >= Math.min(n, this.burst)) {
       this.tokens -= n;
       return undefined;
     }
+    let f = this.flows.get(owner);
+    if (!f) this.flows.set(owner, (f = { queue: [], finish: 0 }));
+    const start = Math.max(this.vtime, f.finish);
+    f.finish = start + n;
+    const flow = f;
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ n, owner, resolve, reject });
+      flow.queue.push({ n, start, resolve, reject });
+      this.count++;
       this.schedule();
     });
   }
@@ -86,12 +100,11 @@ export class TokenBucket {
 
   /** Rejects the waiting calls of one owner (its connection is gone); the others keep their turn. */
   cancel(owner: unknown, error: Error): void {
-    for (let i = this.queue.length - 1; i >= 0; i--) {
-      const w = this.queue[i]!;
-      if (w.owner !== owner) continue;
-      this.queue.splice(i, 1);
-      w.reject(error);
-    }
+    const f = this.flows.get(owner);
+    if (!f) return;
+    this.flows.delete(owner);
+    this.count -= f.queue.length;
+    for (const w of f.queue) w.reject(error);
     this.clearTimer();
     this.pump();
   }
@@ -103,24 +116,39 @@ export class TokenBucket {
     this.last = t;
   }
 
-  /** Lets the waiting callers pass in order while tokens last; then waits for the next one's. */
+  /** The flow whose first waiting caller has the earliest virtual start (ties: the older flow). */
+  private next(): Waiter[] | undefined {
+    let best: Waiter[] | undefined;
+    for (const { queue } of this.flows.values())
+      if (queue.length > 0 && (!best || queue[0]!.start < best[0]!.start)) best = queue;
+    return best;
+  }
+
+  /** Lets the waiting callers pass, fairly, while tokens last; then waits for the next one's. */
   private pump(): void {
     this.refill();
-    while (this.queue.length > 0) {
-      const head = this.queue[0]!;
+    for (let q = this.next(); q; q = this.next()) {
+      const head = q[0]!;
       if (this.rateBps !== 0) {
         if (this.tokens < Math.min(head.n, this.burst)) break;
         this.tokens -= head.n;
       }
-      this.queue.shift();
+      q.shift();
+      this.count--;
+      this.vtime = head.start;
       head.resolve();
+    }
+    if (this.count === 0) {
+      this.flows.clear();
+      this.vtime = 0;
     }
     this.schedule();
   }
 
   private schedule(): void {
-    if (this.timer || this.queue.length === 0 || this.rateBps === 0) return;
-    const need = Math.min(this.queue[0]!.n, this.burst) - this.tokens;
+    const q = this.next();
+    if (this.timer || !q || this.rateBps === 0) return;
+    const need = Math.min(q[0]!.n, this.burst) - this.tokens;
     const ms = Math.max(1, Math.ceil((need * 1000) / this.rateBps));
     this.timer = setTimeout(() => {
       this.timer = undefined;

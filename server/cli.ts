@@ -314,7 +314,7 @@ async function userCommand(args: string[]): Promise<void> {
       const rows: [string, string][] = [
         ['name', r.name],
         ['home', store.homeOf(r)],
-        ...SHOWN.map((f) => f(r)),
+        ...SHOWN.map((f) => f(r, cfg)),
       ];
       const w = Math.max(...rows.map(([k]) => k.length));
       for (const [k, v] of rows) console.log(`${`${k}:`.padEnd(w + 2)}${v}`);

@@ -45,6 +45,8 @@ export interface Config {
   /** HOST:PORT of the admin HTTP listener (healthz, metrics, sessions), empty for none */
   adminListen: string;
   metrics: { perUser: boolean };
+  /** default bandwidth per user, bytes per second (0 = unlimited); a user's own rates win */
+  rates: { upload: number; download: number };
   hooks: HooksConfig;
   /** address rules (issue 13): CIDRs allowed to connect (empty = everyone), and refused */
   allowFrom: string[];
@@ -108,6 +110,7 @@ export const DEFAULTS: Config = {
   },
   allowFrom: [],
   denyFrom: [],
+  rates: { upload: 0, download: 0 },
 };
 
 /** String keys that take one of a few values. */
@@ -242,6 +245,7 @@ export function loadConfig(o: ConfigOverrides): Config {
     Object.assign(c.argon2, file.argon2);
     Object.assign(c.limits, file.limits);
     Object.assign(c.hooks, file.hooks);
+    Object.assign(c.rates, file.rates);
   }
   if (o.listen) Object.assign(c, parseListen(o.listen));
   if (o.users) c.users = o.users;

@@ -1,7 +1,7 @@
 // The account layer: everything about a user that is not about SSH or SFTP. It answers the login
 // (the user's record, home and storage, the quota ledger), counts and bounds each user's sessions,
 // and keeps a registry of open sessions per user, so that a change (closing a user's sessions, a
-// new quota) can reach them. The SSH layer and the engine ask it; they never read records or
+// new quota, new rates) can reach them. The SSH layer and the engine ask it; they never read records or
 // ledgers themselves.
 import { mkdirSync, statSync } from 'node:fs';
 import { Jail } from '../fs/jail.js';
@@ -13,12 +13,16 @@ import { NO_OBSERVER, type AccountObserver } from './events.js';
 import { Ledgers } from './ledgers.js';
 import { ObservedStorage, type LoginInfo } from './observed-storage.js';
 import { PermissionStorage } from './permission-storage.js';
+import { RateRegistry, UNLIMITED, type RateLimits } from './rates.js';
+import { ThrottledStorage } from './throttled-storage.js';
 import type { Store, UserRecord } from './store.js';
 
 export interface AccountOptions {
   maxSessionsPerUser: number;
   /** let users create symbolic links (inside their home) */
   allowSymlinks: boolean;
+  /** default bandwidth per user (a user's own rates win); unlimited when absent */
+  rates?: RateLimits;
 }
 
 /** Where a login comes from: the client's address and the connection's id. */
@@ -118,12 +122,15 @@ export class Login {
     if (!this.gone || this.open.size > 0 || this.released) return;
     this.released = true;
     this.accounts.ledgers.release(this.user, this.home);
+    this.accounts.rates.release(this.user);
   }
 }
 
 export class Accounts {
   /** @internal */
   readonly ledgers: Ledgers;
+  /** @internal the bandwidth buckets, one per user and direction */
+  readonly rates = new RateRegistry();
   private readonly byUser = new Map<string, Set<AccountSession>>();
   private readonly logins = new Map<string, Set<Login>>();
   private live = 0;
@@ -134,11 +141,13 @@ export class Accounts {
     private readonly observer: AccountObserver = NO_OBSERVER,
   ) {
     this.ledgers = new Ledgers(store);
+    this.rates.configure(opts.rates ?? UNLIMITED);
   }
 
   /** New limits and defaults (config reload): sessions and logins from now on. */
   configure(opts: AccountOptions): void {
     this.opts = opts;
+    this.rates.configure(opts.rates ?? UNLIMITED); // rates: at once, for open sessions too
   }
 
   /** The record for a login name (credentials, quota), or undefined; rejects on a broken record. */
@@ -159,7 +168,9 @@ export class Accounts {
     const jail = new Jail(home);
     const disk = new UserFs(jail, ledger, { allowSymlinks: this.opts.allowSymlinks });
     const info: LoginInfo = { user: record.name, ...peer, bytesUp: 0, bytesDown: 0, handles: 0 };
-    const observed = new ObservedStorage(disk, info, this.observer, { home: jail.home });
+    // bandwidth: the user's shared buckets, below the observer (its times include the waits)
+    const throttled = new ThrottledStorage(disk, this.rates.acquire(record), info);
+    const observed = new ObservedStorage(throttled, info, this.observer, { home: jail.home });
     const permitted = new PermissionStorage(observed, record.perms, info, this.observer);
     const login = new Login(this, record.name, home, permitted, info);
     login.permissions = permitted;
@@ -174,6 +185,7 @@ export class Accounts {
   loggedOut(login: Login): void {
     const set = this.logins.get(login.user);
     if (!set?.delete(login)) return;
+    this.rates.cancel(login.user, login.info); // its requests waiting for tokens fail now
     if (set.size === 0) this.logins.delete(login.user);
   }
 
@@ -193,7 +205,7 @@ export class Accounts {
   }
 
   /**
-   * A user's record changed (or is gone): a new quota reaches the open sessions at once; a
+   * A user's record changed (or is gone): a new quota or new rates reach the open sessions at once; a
    * deleted, disabled or expired user's connections are ended. Passwords and keys apply at the
    * next login and cut nothing.
    */
@@ -221,6 +233,7 @@ export class Accounts {
     for (const l of this.logins.get(user) ?? []) l.expires = expires;
     for (const l of this.logins.get(user) ?? [])
       if (l.permissions) l.permissions.rules = record!.perms;
+    this.rates.update(record!);
     await this.setQuota(user, record!.quota);
   }
 

@@ -100,7 +100,11 @@ export class JailServer implements Watched {
     this.addressRules = new AddressRules(cfg, 'global ');
     this.accounts = new Accounts(
       store,
-      { maxSessionsPerUser: cfg.limits.maxSessionsPerUser, allowSymlinks: cfg.allowSymlinks },
+      {
+        maxSessionsPerUser: cfg.limits.maxSessionsPerUser,
+        allowSymlinks: cfg.allowSymlinks,
+        rates: cfg.rates,
+      },
       this.ops,
     );
     // a changed record reaches the sessions already open (quota; disabled, expired, deleted)
@@ -168,6 +172,7 @@ export class JailServer implements Watched {
     this.accounts.configure({
       maxSessionsPerUser: next.limits.maxSessionsPerUser,
       allowSymlinks: next.allowSymlinks,
+      rates: next.rates,
     });
     this.ops.reload(next);
     this.cfg.auditLog = next.auditLog;

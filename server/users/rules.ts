@@ -1,8 +1,10 @@
 // The per-user rules an administrator sets with `jailsftpd user set NAME --OPTION VALUE` and reads
 // with `jailsftpd user show NAME`: one entry per rule, with its option, how it changes the record
 // and how it is shown. A new rule is one new entry here (and its field in UserRecord).
-import { formatSize } from '../../common/format.js';
+import { formatSize, parseSize } from '../../common/format.js';
 import { parseCidrList } from '../account/address-rules.js';
+import { effectiveRates } from '../account/rates.js';
+import type { Config } from '../config.js';
 import { parseExpiry, type UserRecord } from './store.js';
 import { PERMS, READ_ONLY, describeRules, parsePermArg } from '../account/permissions.js';
 
@@ -89,10 +91,37 @@ export const RULES: Rule[] = [
       return `${key} ${list.length === 0 ? 'none' : list.join(',')}`;
     },
   })),
+  // bandwidth (server/account/rates.ts)
+  rateRule('upload-rate', 'uploadRate', 'upload'),
+  rateRule('download-rate', 'downloadRate', 'download'),
 ];
 
-/** `user show`: one line per rule, label and value. */
-export const SHOWN: Array<(r: UserRecord) => [string, string]> = [
+/** `--upload-rate SIZE` / `--download-rate SIZE`: bytes per second, 0 unlimited, `default`. */
+function rateRule(option: string, field: 'uploadRate' | 'downloadRate', what: string): Rule {
+  return {
+    option,
+    type: 'string',
+    help: `--${option} SIZE|default   ${what} bytes per second, e.g. 4M (0 = unlimited; default: config rates.${what})`,
+    apply(r, value) {
+      const text = String(value);
+      if (text === 'default') {
+        delete r[field];
+        return `${what} rate: the default`;
+      }
+      const n = parseSize(text);
+      r[field] = n;
+      return `${what} rate ${formatRate(n)}`;
+    },
+  };
+}
+
+/** "unlimited", "4 MiB/s (4194304 bytes/s)" */
+function formatRate(n: number): string {
+  return n === 0 ? 'unlimited' : `${formatSize(n)}/s (${n} bytes/s)`;
+}
+
+/** `user show`: one line per rule, label and value (`cfg`: the defaults a record may leave). */
+export const SHOWN: Array<(r: UserRecord, cfg: Config) => [string, string]> = [
   (r) => ['quota', r.quota === 0 ? 'unlimited' : `${formatSize(r.quota)} (${r.quota} bytes)`],
   (r) => ['password', r.password ? 'set' : 'none (keys only)'],
   (r) => ['keys', r.keys.length === 0 ? 'none' : r.keys.map((k) => k.split(' ')[0]).join(', ')],
@@ -104,4 +133,11 @@ export const SHOWN: Array<(r: UserRecord) => [string, string]> = [
   // address rules (issue 13)
   (r) => ['allowFrom', r.allowFrom?.length ? r.allowFrom.join(',') : 'anywhere'],
   (r) => ['denyFrom', r.denyFrom?.length ? r.denyFrom.join(',') : 'none'],
+  // bandwidth: the effective rate, and whether it is the config's default
+  (r, cfg) => ['upload rate', shownRate(effectiveRates(r, cfg.rates).upload, r.uploadRate)],
+  (r, cfg) => ['download rate', shownRate(effectiveRates(r, cfg.rates).download, r.downloadRate)],
 ];
+
+function shownRate(effective: number, own: number | undefined): string {
+  return own === undefined ? `${formatRate(effective)}, the default` : formatRate(effective);
+}

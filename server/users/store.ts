@@ -34,6 +34,9 @@ export interface UserRecord {
   // address rules (issue 13): CIDRs; deny wins, a non-empty allow list must match
   allowFrom?: string[];
   denyFrom?: string[];
+  // bandwidth (server/account/rates.ts): bytes per second, 0 = unlimited, absent = config `rates`
+  uploadRate?: number;
+  downloadRate?: number;
 }
 
 /** Why this user may not log in now (disabled, expired), or null. */
@@ -101,6 +104,9 @@ export class UserStore {
     if (r.name !== name || !Array.isArray(r.keys) || typeof r.quota !== 'number') {
       throw new Error(`user record ${this.file(name)} is invalid`);
     }
+    for (const k of ['uploadRate', 'downloadRate'] as const)
+      if (r[k] !== undefined && !(typeof r[k] === 'number' && r[k] >= 0 && Number.isFinite(r[k])))
+        throw new Error(`user record ${this.file(name)} is invalid: ${k}`);
     return r as UserRecord;
   }
 

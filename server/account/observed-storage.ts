@@ -4,16 +4,8 @@
 // name with its outcome, each refusal with its reason, and the bytes and handles as they move.
 import { performance } from 'node:perf_hooks';
 import { errorCode, errorText } from '../fs/errors.js';
-import type {
-  DirEntry,
-  FileStats,
-  FsSpace,
-  OpenFlags,
-  SetAttrs,
-  Storage,
-  StoredDir,
-  StoredFile,
-} from '../fs/storage.js';
+import type { OpenFlags, SetAttrs, Storage, StoredDir, StoredFile } from '../fs/storage.js';
+import { StorageWrapper } from './storage-wrapper.js';
 import type { AccountObserver, AuditEvent, EventPlace } from './events.js';
 
 /** Who is working: the fields every event of this login carries, and its running totals. */
@@ -51,16 +43,18 @@ function refusalOf(e: unknown): AuditEvent['reason'] | undefined {
   }
 }
 
-export class ObservedStorage implements Storage {
+export class ObservedStorage extends StorageWrapper {
   private readonly transfers = new WeakMap<StoredFile, Transfer>();
 
   constructor(
-    private readonly inner: Storage,
+    inner: Storage,
     private readonly who: LoginInfo,
     private readonly observer: AccountObserver,
     /** the real home, passed with each event (hooks build the real path of a file from it) */
     private readonly place?: EventPlace,
-  ) {}
+  ) {
+    super(inner);
+  }
 
   private emit(e: AuditEvent): void {
     this.observer.event(
@@ -117,7 +111,7 @@ export class ObservedStorage implements Storage {
     this.observer.handles(-1);
   }
 
-  async open(path: string, flags: OpenFlags, mode?: number): Promise<StoredFile> {
+  override async open(path: string, flags: OpenFlags, mode?: number): Promise<StoredFile> {
     let file: StoredFile;
     try {
       file = await this.inner.open(path, flags, mode);
@@ -129,7 +123,7 @@ export class ObservedStorage implements Storage {
     return file;
   }
 
-  async read(file: StoredFile, offset: number, length: number, into: Buffer, at: number) {
+  override async read(file: StoredFile, offset: number, length: number, into: Buffer, at: number) {
     const n = await this.inner.read(file, offset, length, into, at);
     const t = this.transfers.get(file);
     if (t) {
@@ -143,7 +137,7 @@ export class ObservedStorage implements Storage {
     return n;
   }
 
-  async write(file: StoredFile, offset: number, data: Buffer): Promise<void> {
+  override async write(file: StoredFile, offset: number, data: Buffer): Promise<void> {
     const t = this.transfers.get(file);
     // an APPEND handle writes at the end, whatever the offset says
     if (t && t.offset === undefined) t.offset = file.append ? this.inner.fstat(file).size : offset;
@@ -159,7 +153,7 @@ export class ObservedStorage implements Storage {
     this.observer.transferred('upload', data.length, this.who.user);
   }
 
-  async close(file: StoredFile): Promise<void> {
+  override async close(file: StoredFile): Promise<void> {
     const t = this.transfers.get(file);
     if (!t) return this.inner.close(file); // closed already, or a hashing handle (openRead)
     this.transfers.delete(file);
@@ -182,29 +176,17 @@ export class ObservedStorage implements Storage {
     }
   }
 
-  fstat(file: StoredFile): FileStats {
-    return this.inner.fstat(file);
-  }
-
-  fsetstat(file: StoredFile, a: SetAttrs): Promise<void> {
+  override fsetstat(file: StoredFile, a: SetAttrs): Promise<void> {
     return this.changeAsync('setstat', file.path, () => this.inner.fsetstat(file, a));
   }
 
-  fsync(file: StoredFile): Promise<void> {
-    return this.inner.fsync(file);
-  }
-
-  opendir(path: string): StoredDir {
+  override opendir(path: string): StoredDir {
     const d = this.inner.opendir(path);
     this.opened();
     return d;
   }
 
-  readdir(dir: StoredDir, max: number): Promise<DirEntry[]> {
-    return this.inner.readdir(dir, max);
-  }
-
-  async closedir(dir: StoredDir): Promise<void> {
+  override async closedir(dir: StoredDir): Promise<void> {
     try {
       await this.inner.closedir(dir);
     } finally {
@@ -212,43 +194,27 @@ export class ObservedStorage implements Storage {
     }
   }
 
-  stat(path: string): FileStats {
-    return this.inner.stat(path);
-  }
-
-  lstat(path: string): FileStats {
-    return this.inner.lstat(path);
-  }
-
-  setstat(path: string, a: SetAttrs): Promise<void> {
+  override setstat(path: string, a: SetAttrs): Promise<void> {
     return this.changeAsync('setstat', path, () => this.inner.setstat(path, a));
   }
 
-  remove(path: string): void {
+  override remove(path: string): void {
     this.change('remove', path, () => this.inner.remove(path));
   }
 
-  mkdir(path: string, mode?: number): void {
+  override mkdir(path: string, mode?: number): void {
     this.change('mkdir', path, () => this.inner.mkdir(path, mode));
   }
 
-  rmdir(path: string): void {
+  override rmdir(path: string): void {
     this.change('rmdir', path, () => this.inner.rmdir(path));
   }
 
-  rename(from: string, to: string, replace: boolean): void {
+  override rename(from: string, to: string, replace: boolean): void {
     this.change('rename', from, () => this.inner.rename(from, to, replace), to);
   }
 
-  realpath(path: string): string {
-    return this.inner.realpath(path);
-  }
-
-  readlink(path: string): string {
-    return this.inner.readlink(path);
-  }
-
-  symlink(linkPath: string, targetPath: string): void {
+  override symlink(linkPath: string, targetPath: string): void {
     try {
       this.inner.symlink(linkPath, targetPath);
     } catch (e) {
@@ -256,19 +222,7 @@ export class ObservedStorage implements Storage {
     }
   }
 
-  statvfs(path: string): FsSpace {
-    return this.inner.statvfs(path);
-  }
-
-  openRead(path: string): Promise<StoredFile> {
-    return this.inner.openRead(path);
-  }
-
-  hash(...args: Parameters<Storage['hash']>): Promise<Buffer[]> {
-    return this.inner.hash(...args);
-  }
-
-  async copy(...args: Parameters<Storage['copy']>): Promise<void> {
+  override async copy(...args: Parameters<Storage['copy']>): Promise<void> {
     const dst = args[3];
     try {
       await this.inner.copy(...args);

@@ -9,8 +9,6 @@ import { errno } from '../fs/errors.js';
 import type {
   Capability,
   DirEntry,
-  FileStats,
-  FsSpace,
   HashAlgorithm,
   OpenFlags,
   SetAttrs,
@@ -18,23 +16,26 @@ import type {
   StoredDir,
   StoredFile,
 } from '../fs/storage.js';
+import { StorageWrapper } from './storage-wrapper.js';
 import type { AccountObserver } from './events.js';
 import type { LoginInfo } from './observed-storage.js';
 import { normalizePath, rightsAt, type Perm, type PermRules } from './permissions.js';
 
-export class PermissionStorage implements Storage {
+export class PermissionStorage extends StorageWrapper {
   /** the rights each open file was granted with (checked again at each read and write) */
   private readonly granted = new WeakMap<StoredFile, { at: string; need: Perm[] }>();
   /** where each open listing is, as checked at OPENDIR */
   private readonly dirs = new WeakMap<StoredDir, string>();
 
   constructor(
-    private readonly inner: Storage,
+    inner: Storage,
     /** the user's rules now; replaced on a change of the record */
     public rules: PermRules | undefined,
     private readonly who: LoginInfo,
     private readonly observer: AccountObserver,
-  ) {}
+  ) {
+    super(inner);
+  }
 
   /** The path as the user sees it, links resolved (for what an operation reaches through a name). */
   private target(path: string): string {
@@ -66,7 +67,7 @@ export class PermissionStorage implements Storage {
   }
 
   /** Whether the user may use an optional capability anywhere (no rule grants it: not offered). */
-  offers(cap: Capability): boolean {
+  override offers(cap: Capability): boolean {
     const need: Perm[] = cap === 'hash' ? ['check'] : ['upload', 'overwrite'];
     const all = [this.rules?.default, ...Object.values(this.rules?.paths ?? {})];
     return all.some((l) => l === undefined || l.some((p) => need.includes(p)));
@@ -81,7 +82,7 @@ export class PermissionStorage implements Storage {
     }
   }
 
-  async open(path: string, flags: OpenFlags, mode?: number): Promise<StoredFile> {
+  override async open(path: string, flags: OpenFlags, mode?: number): Promise<StoredFile> {
     const at = this.target(path);
     const need: Perm[] = [];
     if (flags.read) need.push('download');
@@ -112,18 +113,14 @@ export class PermissionStorage implements Storage {
     if (g && need?.length) this.require(g.at, ...need);
   }
 
-  read(file: StoredFile, offset: number, length: number, into: Buffer, at: number) {
+  override read(file: StoredFile, offset: number, length: number, into: Buffer, at: number) {
     this.recheck(file, 'download');
     return this.inner.read(file, offset, length, into, at);
   }
 
-  write(file: StoredFile, offset: number, data: Buffer): Promise<void> {
+  override write(file: StoredFile, offset: number, data: Buffer): Promise<void> {
     this.recheck(file, 'overwrite');
     return this.inner.write(file, offset, data);
-  }
-
-  fstat(file: StoredFile): FileStats {
-    return this.inner.fstat(file);
   }
 
   /** Size needs `overwrite`, mode `chmod`, times any right to write there. */
@@ -136,20 +133,12 @@ export class PermissionStorage implements Storage {
     }
   }
 
-  fsetstat(file: StoredFile, a: SetAttrs): Promise<void> {
+  override fsetstat(file: StoredFile, a: SetAttrs): Promise<void> {
     this.checkAttrs(this.fileAt(file), a);
     return this.inner.fsetstat(file, a);
   }
 
-  fsync(file: StoredFile): Promise<void> {
-    return this.inner.fsync(file);
-  }
-
-  close(file: StoredFile): Promise<void> {
-    return this.inner.close(file);
-  }
-
-  opendir(path: string): StoredDir {
+  override opendir(path: string): StoredDir {
     const at = this.target(path);
     this.require(at, 'list');
     const dir = this.inner.opendir(path);
@@ -157,45 +146,33 @@ export class PermissionStorage implements Storage {
     return dir;
   }
 
-  readdir(dir: StoredDir, max: number): Promise<DirEntry[]> {
+  override readdir(dir: StoredDir, max: number): Promise<DirEntry[]> {
     this.require(this.dirs.get(dir) ?? this.target(dir.path), 'list');
     return this.inner.readdir(dir, max);
   }
 
-  closedir(dir: StoredDir): Promise<void> {
-    return this.inner.closedir(dir);
-  }
-
-  stat(path: string): FileStats {
-    return this.inner.stat(path);
-  }
-
-  lstat(path: string): FileStats {
-    return this.inner.lstat(path);
-  }
-
-  setstat(path: string, a: SetAttrs): Promise<void> {
+  override setstat(path: string, a: SetAttrs): Promise<void> {
     this.checkAttrs(this.target(path), a);
     return this.inner.setstat(path, a);
   }
 
-  remove(path: string): void {
+  override remove(path: string): void {
     this.require(this.name(path), 'delete');
     this.inner.remove(path);
   }
 
-  mkdir(path: string, mode?: number): void {
+  override mkdir(path: string, mode?: number): void {
     this.require(this.name(path), 'mkdir');
     this.inner.mkdir(path, mode);
   }
 
-  rmdir(path: string): void {
+  override rmdir(path: string): void {
     this.require(this.name(path), 'delete');
     this.inner.rmdir(path);
   }
 
   /** `rename` at the source; at the target a new name (`upload`), and `overwrite` to replace one. */
-  rename(from: string, to: string, replace: boolean): void {
+  override rename(from: string, to: string, replace: boolean): void {
     this.require(this.name(from), 'rename');
     const target = this.name(to);
     this.require(target, 'upload');
@@ -203,29 +180,17 @@ export class PermissionStorage implements Storage {
     this.inner.rename(from, to, replace);
   }
 
-  realpath(path: string): string {
-    return this.inner.realpath(path);
-  }
-
-  readlink(path: string): string {
-    return this.inner.readlink(path);
-  }
-
-  symlink(linkPath: string, targetPath: string): void {
+  override symlink(linkPath: string, targetPath: string): void {
     this.require(this.name(linkPath), 'upload');
     this.inner.symlink(linkPath, targetPath);
   }
 
-  statvfs(path: string): FsSpace {
-    return this.inner.statvfs(path);
-  }
-
-  openRead(path: string): Promise<StoredFile> {
+  override openRead(path: string): Promise<StoredFile> {
     this.require(this.target(path), 'check');
     return this.inner.openRead(path);
   }
 
-  hash(
+  override hash(
     file: StoredFile,
     alg: HashAlgorithm,
     offset: number,
@@ -236,7 +201,7 @@ export class PermissionStorage implements Storage {
     return this.inner.hash(file, alg, offset, length, blockSize);
   }
 
-  copy(
+  override copy(
     src: StoredFile,
     srcOffset: number,
     length: number,

@@ -82,13 +82,25 @@ export class Metrics {
 
   transferred(direction: Direction, bytes: number, user: string): void {
     if (bytes <= 0) return;
-    this.bytes.inc({ direction }, bytes);
+    this.child(this.bytes, direction, () => this.bytes.labels(direction)).inc(bytes);
     this.userBytes?.inc({ direction, user }, bytes);
   }
 
   request(op: string, status: string, seconds: number): void {
-    this.requests.inc({ op, status });
-    this.duration.observe({ op }, seconds);
+    this.child(this.requests, `${op}\0${status}`, () => this.requests.labels(op, status)).inc();
+    this.child(this.duration, op, () => this.duration.labels(op)).observe(seconds);
+  }
+
+  // Every READ and WRITE lands here: the labelled series are looked up once and kept, instead of
+  // prom-client hashing the label object at each call.
+  private readonly children = new Map<object, Map<string, unknown>>();
+
+  private child<T>(metric: object, key: string, make: () => T): T {
+    let m = this.children.get(metric);
+    if (!m) this.children.set(metric, (m = new Map()));
+    let c = m.get(key) as T | undefined;
+    if (c === undefined) m.set(key, (c = make()));
+    return c;
   }
 
   quotaRefused(): void {

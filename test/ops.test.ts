@@ -155,9 +155,12 @@ test(
     const wrong = await sftpPassword(srv, { name: 'ava', password: 'not-it' }, 'ls');
     assert.notEqual(wrong.status, 0);
 
-    const ev = await waitFor('logout events', () => {
+    // the log is written in batches: wait until the last events of the three runs are in
+    const ev = await waitFor('logout and failed-login events', () => {
       const e = events(srv.audit);
-      return e.filter((x) => x.event === 'logout').length >= 2 ? e : undefined;
+      const out = e.filter((x) => x.event === 'logout').length >= 2;
+      const failed = e.some((x) => x.event === 'login' && x.status !== 'ok');
+      return out && failed ? e : undefined;
     });
     for (const e of ev) {
       assert.ok(!Number.isNaN(Date.parse(e.time)), JSON.stringify(e));

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import type { SFTPWrapper } from 'ssh2';
 import { fixture } from './helpers/fixture.js';
+import { waitFor } from './helpers/proc.js';
 import type { TestServer, TestUser } from './helpers/server.js';
 import { lftp, sftpBatch, sshKey } from './helpers/clients.js';
 import { sha256 } from './helpers/files.js';
@@ -208,7 +209,13 @@ test(
     for (const l of r.slice(4)) assert.deepEqual(pick(l), DENIED, String(l.op));
 
     assert.deepEqual(snapshot(u.home), before, 'nothing changed on disk');
-    const refused = audited(srv.audit).filter((e) => e.event === 'refused' && e.user === 'rob');
+    // the audit log is written in batches (at most 50 ms late)
+    const robRefused = (): Audited[] =>
+      audited(srv.audit).filter((e) => e.event === 'refused' && e.user === 'rob');
+    await waitFor(() => robRefused().length >= 12, 5000, 'the refusals in the audit log').catch(
+      () => undefined,
+    );
+    const refused = robRefused();
     assert.ok(refused.length >= 12, JSON.stringify(refused));
     assert.ok(refused.every((e) => e.reason === 'permission' && e.status === 'Permission denied'));
     assert.ok(

@@ -33,11 +33,6 @@ export class AuditLog {
     this.timer = setInterval(() => this.reportDropped(), 10_000).unref();
   }
 
-  /** Lines dropped because the buffer was full, since start. */
-  get droppedLines(): number {
-    return this.dropped;
-  }
-
   write(e: AuditEvent): void {
     if (this.out.writableLength + this.pendingBytes > this.bufferBytes) {
       this.dropped++;

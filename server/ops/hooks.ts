@@ -48,6 +48,14 @@ export function realPath(home: string, userPath: string): string {
   return p === '/' ? home : posix.join(home, p);
 }
 
+/** The server's environment without its own JAILSFTP_* variables (JAILSFTP_STORE may hold a
+ *  database password): a hook sees only the JAILSFTP_* variables of its event. */
+function inherited(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('JAILSFTP_')) env[k] = v;
+  return env;
+}
+
 function isHookEvent(e: AuditEvent['event']): e is HookEventName {
   return e === 'upload' || e === 'remove' || e === 'rename';
 }
@@ -149,7 +157,7 @@ export class Hooks {
   /** Runs a command with the event in its environment; killed (its process group) at the timeout. */
   private command(argv: string[], p: HookPayload, timeout: number): Promise<void> {
     const env: NodeJS.ProcessEnv = {
-      ...process.env,
+      ...inherited(),
       JAILSFTP_EVENT: p.event,
       JAILSFTP_USER: p.user,
       JAILSFTP_PATH: p.path,

@@ -19,6 +19,8 @@ const probes: Record<string, { pkg: string; cmd: string[] }> = {
   curl: { pkg: 'curl', cmd: ['sh', '-c', 'curl -V | grep -q sftp'] },
   paramiko: { pkg: 'python3-paramiko', cmd: [PY, '-c', 'import paramiko'] },
   tmux: { pkg: 'tmux', cmd: ['sh', '-c', 'command -v tmux'] },
+  postgres: { pkg: 'postgresql', cmd: ['sh', '-c', 'ls /usr/lib/postgresql/*/bin/initdb'] },
+  haproxy: { pkg: 'haproxy', cmd: ['sh', '-c', 'command -v haproxy'] },
   sshd: { pkg: 'openssh-server', cmd: ['sh', '-c', 'test -x /usr/sbin/sshd'] },
 };
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Accounts, type AccountSession } from '../server/account/accounts.js';
 import type { Store, UserRecord } from '../server/account/store.js';
-import { Ledger } from '../server/fs/quota.js';
+import { Ledger, type QuotaLedger } from '../server/fs/quota.js';
 import { fixture } from './helpers/fixture.js';
 
 class CountingStore implements Store {
@@ -18,7 +18,7 @@ class CountingStore implements Store {
   homeOf(r: UserRecord): string {
     return join(this.homes, r.name);
   }
-  async newLedger(r: UserRecord): Promise<Ledger> {
+  async newLedger(r: UserRecord): Promise<QuotaLedger> {
     this.ledgers++;
     return new Ledger(r.quota, 0);
   }

@@ -2,7 +2,7 @@
 // only part that differs between one node and a cluster: `FileStore` (users/*.json, a scan of the
 // home) today, a PostgreSQL store later, without a change above the account layer.
 import { accessSync, constants, mkdirSync, watch } from 'node:fs';
-import { Ledger, scanUsage } from '../fs/quota.js';
+import { Ledger, scanUsage, type QuotaLedger } from '../fs/quota.js';
 import { log } from '../log.js';
 import { UserStore, type UserRecord } from '../users/store.js';
 
@@ -14,7 +14,7 @@ export interface Store {
   /** The user's home directory on disk. */
   homeOf(record: UserRecord): string;
   /** A new quota ledger for the user's home: the quota, and the bytes the home holds now. */
-  newLedger(record: UserRecord, home: string): Promise<Ledger>;
+  newLedger(record: UserRecord, home: string): Promise<QuotaLedger>;
   /** Calls back with a user's name when their record changes or goes; returns a stop function. */
   watch(onChange: (user: string) => void): () => void;
   /** null while the store answers, else why it does not (health checks) */
@@ -37,7 +37,7 @@ export class FileStore implements Store {
     return this.records.homeOf(record);
   }
 
-  async newLedger(record: UserRecord, home: string): Promise<Ledger> {
+  async newLedger(record: UserRecord, home: string): Promise<QuotaLedger> {
     return new Ledger(record.quota, await scanUsage(home));
   }
 

@@ -15,7 +15,7 @@ import {
 import { promisify } from 'node:util';
 import { errno, NotAllowedError } from './errors.js';
 import { using, type Jail } from './jail.js';
-import type { Ledger, TrackedFile } from './quota.js';
+import type { QuotaLedger, TrackedFile } from './quota.js';
 import { remember, RunningHash } from './digests.js';
 import { pread, pwriteAll } from './io.js';
 import { releaseHandle, takeHandle } from './handle-budget.js';
@@ -27,7 +27,7 @@ const fsyncP = promisify(fsyncCb);
 /** What the storage functions work on: one user's jail and quota ledger. */
 export interface FsContext {
   readonly jail: Jail;
-  readonly ledger: Ledger;
+  readonly ledger: QuotaLedger;
 }
 
 export class OpenFile implements StoredFile {
@@ -128,12 +128,7 @@ export async function write(
   if (!t) throw errno('EBADF', 'file not open for writing');
   await t.acquire(false);
   try {
-    const at = file.append ? t.size : offset;
-    const grow = at + data.length - t.size;
-    if (grow > 0) {
-      fs.ledger.reserve(grow);
-      t.size += grow;
-    }
+    const at = await reserveGrowth(fs, t, file.append ? undefined : offset, data.length);
     if (t.running && !t.running.feed(at, data)) t.running = undefined;
     try {
       await pwriteAll(file.fd, data, at);
@@ -146,6 +141,39 @@ export async function write(
     }
   } finally {
     t.release(false);
+  }
+}
+
+/**
+ * Reserves what writing `length` bytes at `offset` (at the end when undefined: append) adds to the
+ * file, and returns where to write. Synchronous while the ledger answers at once; when it must wait
+ * (a cluster ledger refilling its grant), other writes may have grown the file meanwhile, so the
+ * growth is worked out again and any excess given back.
+ */
+async function reserveGrowth(
+  fs: FsContext,
+  t: TrackedFile,
+  offset: number | undefined,
+  length: number,
+): Promise<number> {
+  let held = 0; // reserved and not yet added to t.size
+  try {
+    for (;;) {
+      const at = offset ?? t.size;
+      const grow = at + length - t.size;
+      if (grow <= held) {
+        if (grow > 0) {
+          t.size += grow;
+          held -= grow;
+        }
+        return at;
+      }
+      const wait = fs.ledger.reserve(grow - held);
+      if (wait) await wait;
+      held = grow;
+    }
+  } finally {
+    if (held > 0) fs.ledger.give(held);
   }
 }
 
@@ -173,7 +201,7 @@ export async function resize(fs: FsContext, file: OpenFile, size: number): Promi
     const cur = fstatSync(file.fd).size;
     fs.ledger.correct(cur - t.size);
     t.size = cur;
-    if (size > cur) fs.ledger.reserve(size - cur);
+    if (size > cur) await fs.ledger.reserve(size - cur);
     try {
       await ftruncateP(file.fd, size);
     } catch (e) {

@@ -128,7 +128,8 @@ export async function write(
   if (!t) throw errno('EBADF', 'file not open for writing');
   await t.acquire(false);
   try {
-    const at = await reserveGrowth(fs, t, file.append ? undefined : offset, data.length);
+    const r = reserveGrowth(fs, t, file.append ? undefined : offset, data.length);
+    const at = typeof r === 'number' ? r : await r;
     if (t.running && !t.running.feed(at, data)) t.running = undefined;
     try {
       await pwriteAll(file.fd, data, at);
@@ -146,18 +147,42 @@ export async function write(
 
 /**
  * Reserves what writing `length` bytes at `offset` (at the end when undefined: append) adds to the
- * file, and returns where to write. Synchronous while the ledger answers at once; when it must wait
- * (a cluster ledger refilling its grant), other writes may have grown the file meanwhile, so the
- * growth is worked out again and any excess given back.
+ * file, and returns where to write: synchronously while the ledger answers at once (no extra tick
+ * on the common write).
  */
-async function reserveGrowth(
+function reserveGrowth(
   fs: FsContext,
   t: TrackedFile,
   offset: number | undefined,
   length: number,
+): number | Promise<number> {
+  const at = offset ?? t.size;
+  const grow = at + length - t.size;
+  if (grow <= 0) return at;
+  const wait = fs.ledger.reserve(grow);
+  if (!wait) {
+    t.size += grow;
+    return at;
+  }
+  return growAfterWait(fs, t, offset, length, wait, grow);
+}
+
+/**
+ * The ledger had to wait (a cluster ledger refilling its grant): other writes may have grown the
+ * file meanwhile, so the growth is worked out again and any excess given back.
+ */
+async function growAfterWait(
+  fs: FsContext,
+  t: TrackedFile,
+  offset: number | undefined,
+  length: number,
+  wait: Promise<void>,
+  asked: number,
 ): Promise<number> {
   let held = 0; // reserved and not yet added to t.size
   try {
+    await wait;
+    held = asked;
     for (;;) {
       const at = offset ?? t.size;
       const grow = at + length - t.size;
@@ -168,8 +193,8 @@ async function reserveGrowth(
         }
         return at;
       }
-      const wait = fs.ledger.reserve(grow - held);
-      if (wait) await wait;
+      const more = fs.ledger.reserve(grow - held);
+      if (more) await more;
       held = grow;
     }
   } finally {

@@ -246,11 +246,8 @@ test(
     const lease = 2;
     const lostUsers: string[] = [];
     const a = await cl.node({ leaseSeconds: lease });
-    const b = await cl.node({
-      leaseSeconds: lease,
-      batchBytes: 4 * MiB,
-      onLeaseLost: (users) => lostUsers.push(...users),
-    });
+    const b = await cl.node({ leaseSeconds: lease, batchBytes: 4 * MiB });
+    b.onLeaseLost = (users) => lostUsers.push(...users);
     const lb = await b.newLedger(rec, join(cl.homes, 'dan'));
     const la = await a.newLedger(rec, join(cl.homes, 'dan')); // a holds dan too
     await lb.reserve(MiB);

@@ -32,8 +32,6 @@ export interface ClusterQuotaOptions {
   settleMs?: number;
   /** sum of the file sizes of a home (default scanUsage) */
   scan?: (home: string) => Promise<number>;
-  /** the node lost its lease: the sessions of these users held grants and must end */
-  onLeaseLost?: (users: string[], why: string) => void;
 }
 
 export class ClusterQuota implements GrantHost {
@@ -41,6 +39,8 @@ export class ClusterQuota implements GrantHost {
   /** statements sent for grants (refills, settles, nudges): the report's round trips */
   statements = 0;
   readonly lease: NodeLease;
+  /** the node lost its lease: the sessions of these users held grants and must end (set by the server) */
+  onLeaseLost: (users: string[], why: string) => void = () => undefined;
   private readonly ledgers = new Map<string, GrantLedger>();
   private readonly opening = new Map<string, Promise<GrantLedger>>();
   private readonly scan: (home: string) => Promise<number>;
@@ -55,7 +55,7 @@ export class ClusterQuota implements GrantHost {
     readonly pool: pg.Pool,
     readonly nodeId: string,
     private readonly homeOf: (record: UserRecord) => string,
-    private readonly opts: ClusterQuotaOptions = {},
+    opts: ClusterQuotaOptions = {},
   ) {
     const lease = opts.leaseSeconds ?? 10;
     if (!(lease > 0 && lease <= 30)) throw new Error('cluster.leaseSeconds must be in (0, 30]');
@@ -284,7 +284,7 @@ export class ClusterQuota implements GrantHost {
     for (const l of this.ledgers.values()) l.kill(why);
     this.ledgers.clear();
     log('cluster.lease_lost', { node: this.nodeId, users: users.length });
-    this.opts.onLeaseLost?.(users, why);
+    this.onLeaseLost(users, why);
     await this.reclaim([this.nodeId]);
   }
 

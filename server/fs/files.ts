@@ -13,7 +13,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { promisify } from 'node:util';
-import { errno, NotAllowedError } from './errors.js';
+import { errno, errorCode, NotAllowedError } from './errors.js';
 import { using, type Jail } from './jail.js';
 import type { QuotaLedger, TrackedFile } from './quota.js';
 import { remember, RunningHash } from './digests.js';
@@ -36,6 +36,8 @@ export class OpenFile implements StoredFile {
   counted = false;
   /** set at close when this handle wrote the whole file in sequence (digests.ts) */
   sha256?: string;
+  /** the quota refused a write at this offset: writes beyond it are refused too (see write) */
+  refused?: { at: number; error: Error };
   constructor(
     readonly fd: number,
     readonly path: string,
@@ -126,10 +128,32 @@ export async function write(
 ): Promise<void> {
   const t = file.tracked;
   if (!t) throw errno('EBADF', 'file not open for writing');
+  // Once the quota refused a write on this handle, writes beyond it are refused too, even if room
+  // came back meanwhile (space freed, a cluster node's grant refilled), until the refused range is
+  // written: OpenSSH sftp keeps only the status of the LAST write it hears back about, so a refusal
+  // followed by successes of its pipelined writes would end as a "successful" upload with a hole
+  // of zeros where the refused write should have been.
+  const refused = file.refused;
+  if (refused && !file.append && offset > refused.at) throw refused.error;
   await t.acquire(false);
   try {
-    const r = reserveGrowth(fs, t, file.append ? undefined : offset, data.length);
-    const at = typeof r === 'number' ? r : await r;
+    let at: number;
+    try {
+      const r = reserveGrowth(fs, t, file.append ? undefined : offset, data.length);
+      at = typeof r === 'number' ? r : await r;
+    } catch (e) {
+      const earlier = file.refused;
+      if (errorCode(e) === 'EQUOTA' && !(earlier && earlier.at <= offset))
+        file.refused = { at: offset, error: e as Error };
+      throw e;
+    }
+    if (
+      refused &&
+      file.refused === refused &&
+      offset <= refused.at &&
+      offset + data.length > refused.at
+    )
+      file.refused = undefined;
     if (t.running && !t.running.feed(at, data)) t.running = undefined;
     try {
       await pwriteAll(file.fd, data, at);

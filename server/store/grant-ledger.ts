@@ -106,7 +106,9 @@ export class GrantLedger extends FileLedger {
   private async refillFor(n: number): Promise<void> {
     for (;;) {
       if (this.refilling) {
-        await this.refilling.catch(() => undefined);
+        // a refill that failed fails the writes that waited for it (they arrived before the
+        // failure: one refusal for the whole burst, not a success after it)
+        await this.refilling;
       } else {
         this.refilling = this.refill(n);
         try {

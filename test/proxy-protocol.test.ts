@@ -15,7 +15,7 @@ import { SSH_COMMON } from './helpers/clients.js';
 import { randomFile, sha256File } from './helpers/files.js';
 import { startHaproxy, type TestHaproxy } from './helpers/haproxy.js';
 import { run, sleep } from './helpers/run.js';
-import { ROOT, type TestServer, type TestUser } from './helpers/server.js';
+import { CLI, ROOT, type TestServer, type TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
 import { readConfigFile } from '../server/config.js';
 
@@ -414,6 +414,139 @@ describe('PROXY protocol through HAProxy, three nodes', { skip: needs('haproxy',
       (l) => l.some((x) => /invalid PROXY v1 header: bad TCP4 address/.test(String(x.reason))),
     );
   });
+});
+
+describe('one node: the address in the header is the one limits and global rules see', () => {
+  const fx = fixture();
+  let n: TestServer;
+  const dave = { name: 'dave', password: 'pw-dave-secret' };
+
+  before(async () => {
+    n = await fx.server({
+      config: {
+        proxyProtocol: ['127.0.0.1/32'],
+        // the balancer itself (127.0.0.1) is in no allow list: only the header's address counts
+        allowFrom: ['127.0.0.4/30'],
+        denyFrom: ['127.0.0.6/32'],
+        limits: { maxConnectionsPerAddress: 1 },
+        logFormat: 'json',
+        shutdownGrace: 2,
+      },
+    });
+    n.addUser(dave.name, { password: dave.password });
+  });
+
+  /** A socket from the balancer's address with a v1 header naming `addr`. */
+  async function proxied(addr: string): Promise<Socket> {
+    const sock = await rawSocket(n.port);
+    sock.write(`PROXY TCP4 ${addr} 127.0.0.1 40000 ${n.port}\r\n`);
+    return sock;
+  }
+
+  test('maxConnectionsPerAddress counts the client address from the header, not the balancer', async () => {
+    const held = await sshLogin({ sock: await proxied('127.0.0.5') }, dave.name, dave.password);
+    try {
+      // a second client at .5 is over the limit of 1; one at .4 is not (same balancer address)
+      const second = await proxied('127.0.0.5');
+      let told = '';
+      second.on('data', (d: Buffer) => (told += d.toString()));
+      await new Promise((r) => second.once('close', r));
+      assert.equal(told, 'jailsftpd: too many connections from your address\r\n');
+      assert.equal(
+        await tryLogin({ sock: await proxied('127.0.0.4') }, dave.name, dave.password),
+        'ok',
+      );
+      const refused = logLines(n).filter((l) => l.event === 'connection.refused');
+      assert.deepEqual(
+        refused.map((l) => [l.addr, l.reason]),
+        [['127.0.0.5', 'too many connections from your address']],
+      );
+    } finally {
+      held.conn.end();
+      await held.closed;
+    }
+  });
+
+  test('global allowFrom/denyFrom judge the address in the header', async () => {
+    for (const [addr, reason] of [
+      ['127.0.0.6', 'address 127.0.0.6 in global denyFrom 127.0.0.6/32'],
+      ['127.0.0.9', 'address 127.0.0.9 not in global allowFrom 127.0.0.4/30'],
+    ]) {
+      assert.notEqual(
+        await tryLogin({ sock: await proxied(addr!) }, dave.name, dave.password),
+        'ok',
+      );
+      await until(
+        `${addr} refused`,
+        () => logLines(n).filter((l) => l.event === 'connection.refused' && l.addr === addr),
+        (l) => l.some((x) => x.reason === reason),
+      );
+    }
+    assert.equal(
+      await tryLogin({ sock: await proxied('127.0.0.7') }, dave.name, dave.password),
+      'ok',
+    );
+  });
+
+  test('SIGHUP applies a new proxyProtocol to new connections', async () => {
+    const cfg = JSON.parse(readFileSync(n.configFile, 'utf8')) as Record<string, unknown>;
+    writeFileSync(
+      n.configFile,
+      JSON.stringify({
+        ...cfg,
+        proxyProtocol: [],
+        allowFrom: [],
+        limits: { maxConnectionsPerAddress: 8 },
+      }),
+    );
+    n.proc.kill('SIGHUP');
+    await until(
+      'reload',
+      () => logLines(n).filter((l) => l.event === 'reload'),
+      (l) => l.length > 0,
+    );
+    // 127.0.0.1 is a direct client now: a header from it is refused, a plain login works
+    assert.notEqual(
+      await tryLogin({ sock: await proxied('127.0.0.5') }, dave.name, dave.password),
+      'ok',
+    );
+    await until(
+      'refusal',
+      () => logLines(n).filter((l) => l.event === 'connection.refused'),
+      (l) => l.some((x) => x.reason === 'PROXY v1 header from 127.0.0.1, not in proxyProtocol'),
+    );
+    const direct = await tryLogin({ port: n.port }, dave.name, dave.password);
+    assert.equal(direct, 'ok', JSON.stringify(logLines(n).slice(-5)));
+  });
+});
+
+test('proxyProtocol is checked as a list of CIDRs, in the config file and on the command line', async () => {
+  const fx = fixture();
+  const dir = fx.tempDir('jailsftp-ppcfg-');
+  const file = join(dir, 'config.json');
+  const serve = async (config: unknown, extra: string[] = []) => {
+    writeFileSync(file, JSON.stringify(config));
+    return run(
+      process.execPath,
+      [CLI, 'serve', '--config', file, '--listen', '127.0.0.1:0', ...extra],
+      {
+        cwd: dir,
+        timeoutMs: 20000,
+      },
+    );
+  };
+  for (const [config, want] of [
+    [{ proxyProtocol: '127.0.0.1/32' }, /"proxyProtocol" must be an array of CIDRs, not string/],
+    [{ proxyProtocol: ['127.0.0.1/33'] }, /"proxyProtocol\[0\]": invalid CIDR "127\.0\.0\.1\/33"/],
+    [{ proxyProtocol: ['haproxy'] }, /"proxyProtocol\[0\]": invalid CIDR "haproxy"/],
+  ] as const) {
+    const r = await serve(config);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, want);
+  }
+  const bad = await serve({}, ['--proxy-protocol', '127.0.0.1/32,nope']);
+  assert.equal(bad.status, 2, bad.stderr);
+  assert.match(bad.stderr, /--proxy-protocol: invalid CIDR "nope"/);
 });
 
 describe('deployment files', () => {

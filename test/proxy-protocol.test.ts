@@ -549,6 +549,27 @@ test('proxyProtocol is checked as a list of CIDRs, in the config file and on the
   assert.match(bad.stderr, /--proxy-protocol: invalid CIDR "nope"/);
 });
 
+test('three nodes starting at once on one empty keys directory end up with the same host keys', async (t) => {
+  const fx = fixture(t);
+  const keys = join(fx.tempDir('jailsftp-keys-'), 'keys');
+  const ns = await Promise.all([1, 2, 3].map(() => fx.server({ config: { hostKeys: keys } })));
+  const lines = (n: TestServer, re: RegExp): string[] =>
+    n
+      .output()
+      .split('\n')
+      .filter((l) => re.test(l))
+      .sort();
+  const fps = ns.map((n) => lines(n, /^host key /));
+  assert.equal(fps[0]!.length, 2, fps[0]!.join('\n'));
+  assert.deepEqual(fps[1], fps[0]);
+  assert.deepEqual(fps[2], fps[0]);
+  // each key was created by one node; the others took it
+  assert.equal(ns.flatMap((n) => lines(n, /^created host key /)).length, 2);
+  const r = ns[0]!.cli(['hostkey']);
+  assert.equal(r.status, 0, r.stderr);
+  for (const fp of fps[0]!) assert.ok(r.stdout.includes(fp.replace(/^host key /, '')), fp);
+});
+
 describe('deployment files', () => {
   test('deploy/haproxy.cfg passes haproxy -c', { skip: needs('haproxy') }, async () => {
     const r = await run('haproxy', ['-c', '-f', join(ROOT, 'deploy/haproxy.cfg')]);

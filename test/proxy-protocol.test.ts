@@ -18,6 +18,7 @@ import { run, sleep } from './helpers/run.js';
 import { CLI, ROOT, type TestServer, type TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
 import { readConfigFile } from '../server/config.js';
+import { parseHeader } from '../server/ssh/proxy-header.js';
 
 type LogLine = Record<string, unknown> & { event: string };
 
@@ -416,6 +417,38 @@ describe('PROXY protocol through HAProxy, three nodes', { skip: needs('haproxy',
   });
 });
 
+test('header framing: complete only with its last byte; bad ones refused with the reason', () => {
+  const v1 = Buffer.from('PROXY TCP4 192.0.2.7 127.0.0.1 40000 2222\r\n');
+  const v2 = v2Header('PROXY', { addr: [192, 0, 2, 8], port: 40001 }, Buffer.from([4, 0, 1, 0]));
+  for (const [h, addr] of [
+    [v1, '192.0.2.7'],
+    [v2, '192.0.2.8'],
+  ] as const) {
+    for (let i = 1; i < h.length; i++)
+      assert.equal(parseHeader(h.subarray(0, i), 4096), null, `${i}`);
+    const whole = Buffer.concat([h, Buffer.from('SSH-2.0-x\r\n')]);
+    assert.deepEqual(parseHeader(whole, 4096), {
+      header: { version: h === v1 ? 1 : 2, local: false, addr, port: h === v1 ? 40000 : 40001 },
+      length: h.length,
+    });
+  }
+  const refused: [Buffer, RegExp][] = [
+    [Buffer.from('SSH-2.0-OpenSSH_9.2\r\n'), / no PROXY header$/],
+    [Buffer.from('GET / HTTP/1.1\r\n'), / no PROXY header$/],
+    [Buffer.from('PROXY TCP4 192.0.2.7 127.0.0.1 99999 2222\r\n'), /bad port/],
+    [Buffer.from('PROXY TCP6 192.0.2.7 127.0.0.1 1 2222\r\n'), /bad TCP6 address/],
+    [Buffer.from('PROXY TCP5 a b 1 2\r\n'), /invalid PROXY v1 header/],
+    [Buffer.from(`PROXY TCP4 ${'1'.repeat(120)}`), /longer than 107 bytes/],
+    [
+      Buffer.concat([v2.subarray(0, 14), Buffer.from([0x10, 0x00])]),
+      /PROXY v2 header of 4112 bytes/,
+    ],
+    [Buffer.concat([v2.subarray(0, 12), Buffer.from([0x31]), v2.subarray(13)]), /invalid PROXY v2/],
+  ];
+  for (const [b, want] of refused)
+    assert.throws(() => parseHeader(b, 4096), want, b.toString('latin1'));
+});
+
 describe('one node: the address in the header is the one limits and global rules see', () => {
   const fx = fixture();
   let n: TestServer;
@@ -485,6 +518,21 @@ describe('one node: the address in the header is the one limits and global rules
     assert.equal(
       await tryLogin({ sock: await proxied('127.0.0.7') }, dave.name, dave.password),
       'ok',
+    );
+  });
+
+  test('a header that arrives a byte at a time, then SSH: served with its address', async () => {
+    const sock = await rawSocket(n.port);
+    const header = Buffer.from(`PROXY TCP4 127.0.0.5 127.0.0.1 40000 ${n.port}\r\n`);
+    for (const b of header) {
+      sock.write(Buffer.from([b]));
+      await sleep(3);
+    }
+    assert.equal(await tryLogin({ sock }, dave.name, dave.password), 'ok');
+    await until(
+      'login from .5',
+      () => logLines(n).filter((l) => l.event === 'login' && l.addr === '127.0.0.5'),
+      (l) => l.length >= 2,
     );
   });
 

@@ -1,5 +1,6 @@
-// The SSH layer: our own TCP listener (limits, no-delay, login timeout, idle timeout) feeding an
-// ssh2 Server (host keys, algorithms, authentication), then sessions. Users, ledgers and session
+// The SSH layer: our own TCP listener (the PROXY header from a load balancer, limits, no-delay,
+// login timeout, idle timeout) feeding an ssh2 Server (host keys, algorithms, authentication),
+// then sessions. Users, ledgers and session
 // counts belong to the account layer (server/account); a connection holds one Login.
 //
 // Failures: every event handler of a socket or a connection runs guarded (a bug ends that
@@ -96,7 +97,7 @@ export class JailServer implements Watched {
   private draining = false;
   private sweeps = 0;
   private readonly unwatch: () => void;
-  /** the config's allowFrom/denyFrom, checked when a connection arrives */
+  /** the config's allowFrom/denyFrom, checked when a connection arrives (after its PROXY header) */
   private addressRules: AddressRules;
   /** the config's proxyProtocol: balancers whose connections begin with a PROXY header */
   private balancers: CidrSet;

@@ -48,12 +48,16 @@ Sizes: 0 (unlimited), bytes, or a unit: 500M, 2GiB, 1.5G.
 Every command takes --config FILE, --users DIR, --homes DIR. Run a command with --help for more.`,
   serve: `usage: jailsftpd [serve] [--config FILE] [--listen HOST:PORT] [--users DIR] [--homes DIR] [--host-keys DIR]
                        [--log-format text|json] [--audit-log FILE|-] [--admin-listen HOST:PORT]
+                       [--proxy-protocol CIDR[,CIDR]]
 Starts the server (default 0.0.0.0:2222, users in ./users, homes in ./home, host keys in ./keys,
 created on first start). SIGTERM or Ctrl-C stops it after running transfers finish (grace period).
 Log lines go to standard output: \`time event key=value…\`, or one JSON object per line.
 --audit-log writes one JSON line per login, logout, transfer and change; --admin-listen serves
 /healthz, /metrics and /sessions over HTTP (no authentication: bind it to loopback). SIGHUP re-reads
-the config and reopens the audit log.`,
+the config and reopens the audit log.
+--proxy-protocol names the load balancers (HAProxy send-proxy-v2): connections from them must begin
+with a PROXY v1 or v2 header, whose client address is then used everywhere; a PROXY header from any
+other address is refused.`,
   'user add': `usage: jailsftpd user add NAME [--quota SIZE] [--password-stdin] [--key FILE_OR_LINE]... [--home DIR]
 Creates a user. Without --password-stdin and on a terminal it asks for the password twice; without
 a terminal and without --password-stdin the user logs in with keys only.`,
@@ -353,6 +357,7 @@ async function serve(args: string[]): Promise<void> {
       'log-format': { type: 'string' },
       'audit-log': { type: 'string' },
       'admin-listen': { type: 'string' },
+      'proxy-protocol': { type: 'string' },
     },
   });
   if (values.help) return void console.log(HELP.serve);
@@ -362,6 +367,7 @@ async function serve(args: string[]): Promise<void> {
     logFormat: values['log-format'],
     auditLog: values['audit-log'],
     adminListen: values['admin-listen'],
+    proxyProtocol: values['proxy-protocol'],
   };
   const cfg: Config = loadConfig(overrides);
   setLogFormat(cfg.logFormat);

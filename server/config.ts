@@ -1,7 +1,7 @@
 // Server configuration: defaults, an optional JSON file, then command-line options.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseCidr } from './account/address-rules.js';
+import { parseCidr, parseCidrList } from './account/address-rules.js';
 
 export interface Argon2Params {
   memoryCost: number; // KiB
@@ -51,6 +51,11 @@ export interface Config {
   /** address rules (issue 13): CIDRs allowed to connect (empty = everyone), and refused */
   allowFrom: string[];
   denyFrom: string[];
+  /**
+   * CIDRs of load balancers (HAProxy) whose connections begin with a PROXY v1/v2 header naming the
+   * client's address; empty = none. A header from any other address is refused.
+   */
+  proxyProtocol: string[];
 }
 
 /** Commands (argv, no shell) and webhooks run after completed uploads, removes and renames. */
@@ -110,6 +115,7 @@ export const DEFAULTS: Config = {
   },
   allowFrom: [],
   denyFrom: [],
+  proxyProtocol: [],
   rates: { upload: 0, download: 0 },
 };
 
@@ -125,6 +131,8 @@ export interface ConfigOverrides {
   logFormat?: string;
   auditLog?: string;
   adminListen?: string;
+  /** --proxy-protocol: comma-separated CIDRs, `none` for no list */
+  proxyProtocol?: string;
 }
 
 export function parseListen(text: string): { host: string; port: number } {
@@ -140,8 +148,8 @@ export class ConfigError extends Error {}
 
 type Shape = 'string' | 'number' | 'boolean' | 'strings' | { readonly [key: string]: Shape };
 
-/** Arrays of strings that hold CIDRs (address rules), each checked. */
-const CIDR_KEYS: ReadonlySet<string> = new Set(['allowFrom', 'denyFrom']);
+/** Arrays of strings that hold CIDRs (address rules, balancers), each checked. */
+const CIDR_KEYS: ReadonlySet<string> = new Set(['allowFrom', 'denyFrom', 'proxyProtocol']);
 
 /** The shape of the config file: every key at every depth, with the type it must have. */
 const SHAPE: Shape = {
@@ -242,6 +250,7 @@ export function loadConfig(o: ConfigOverrides): Config {
     Object.assign(c.metrics, file.metrics);
     if (file.allowFrom !== undefined) c.allowFrom = file.allowFrom;
     if (file.denyFrom !== undefined) c.denyFrom = file.denyFrom;
+    if (file.proxyProtocol !== undefined) c.proxyProtocol = file.proxyProtocol;
     Object.assign(c.argon2, file.argon2);
     Object.assign(c.limits, file.limits);
     Object.assign(c.hooks, file.hooks);
@@ -252,6 +261,13 @@ export function loadConfig(o: ConfigOverrides): Config {
   if (o.homes) c.homes = o.homes;
   if (o.hostKeys) c.hostKeys = o.hostKeys;
   if (o.auditLog !== undefined) c.auditLog = o.auditLog;
+  if (o.proxyProtocol !== undefined) {
+    try {
+      c.proxyProtocol = parseCidrList(o.proxyProtocol);
+    } catch (e) {
+      throw new ConfigError(`--proxy-protocol: ${(e as Error).message}`);
+    }
+  }
   if (o.adminListen !== undefined) {
     parseListen(o.adminListen);
     c.adminListen = o.adminListen;

@@ -7,7 +7,7 @@ import { debug, log } from '../log.js';
 import type { PasswordChecker } from '../users/password.js';
 import type { Accounts } from '../account/accounts.js';
 import type { Attempt } from '../account/events.js';
-import type { UserRecord } from '../account/store.js';
+import { StoreUnavailable, type UserRecord } from '../account/store.js';
 import type { LoginDefence } from './defence.js';
 import { CODE_PROMPT, codeStep, UsedSteps } from '../users/totp.js';
 
@@ -66,7 +66,9 @@ export class Authenticator {
     try {
       record = await this.accounts.lookup(name);
     } catch (e) {
-      log('user.record_error', { user: name, error: (e as Error).message });
+      // the store away (database unreachable): refused like an unknown user, and said so in the log
+      const event = e instanceof StoreUnavailable ? 'login.store_unavailable' : 'user.record_error';
+      log(event, { user: name, addr: st.addr, error: (e as Error).message });
       record = undefined;
     }
     const locked = this.defence.locked(st.addr, name);

@@ -54,7 +54,7 @@ async function importUsers(cfg: Config, replace: boolean): Promise<void> {
       }
       if (!r) continue;
       const used = await scanUsage(files.homeOf(r));
-      const what = `quota ${formatSize(r.quota)}, used ${formatSize(used)}`;
+      const what = `quota ${formatSize(r.quota)}, used ${used === 0 ? '0 B' : formatSize(used)}`;
       if (await db.create(r, used)) {
         console.log(`imported ${name} (${what})`);
         counts.imported++;

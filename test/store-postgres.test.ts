@@ -104,6 +104,32 @@ async function initStore(db: TestPostgres): Promise<void> {
   ok(await jailsftpd(['store', 'init', '--store', db.url]), 'store init');
 }
 
+test('config "store" is shape-checked; a bad one is refused with exit 2 and no password', async (t) => {
+  const fx = fixture(t);
+  const dir = fx.tempDir('jailsftp-storecfg-');
+  const cases: [unknown, RegExp][] = [
+    [5, /"store" must be a string, not number 5/],
+    ['mysql://me:s3cret@db/x', /"store" must be file or postgres:\/\/USER:PASSWORD@HOST:PORT\/DB/],
+    ['users', /"store" must be file or postgres/],
+  ];
+  for (const [store, re] of cases) {
+    const file = join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ store }));
+    const r = await jailsftpd(['user', 'list', '--config', file]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, re);
+    assert.doesNotMatch(r.stderr, /s3cret/);
+  }
+  // `file` and the empty string are today's users directory
+  for (const store of ['file', '']) {
+    const file = join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ store, users: join(dir, 'users') }));
+    const r = await jailsftpd(['user', 'list', '--json', '--config', file]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '[]');
+  }
+});
+
 test(
   'postgres: store init twice, import from a users directory, every user command, list --json',
   { skip: needs('postgres') },

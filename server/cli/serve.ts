@@ -41,15 +41,10 @@ export async function serve(args: string[]): Promise<void> {
   console.log(`jailsftpd listening on ${host}:${port}`);
   if (admin) console.log(`jailsftpd admin listening on ${admin}`);
   // SIGHUP: the config file again (a bad one is refused and the running config kept), and the
-  // audit log opened anew (logrotate). The store stays the one the server started with.
+  // audit log opened anew (logrotate). A new store needs a restart (reload.needs_restart).
   process.on('SIGHUP', () => {
     try {
       const next = loadConfig(overrides);
-      if (next.store !== cfg.store || next.users !== cfg.users)
-        log('reload.store_kept', {
-          store: describeStore(cfg),
-          reason: 'a new store needs a restart',
-        });
       server.reload(next);
       setLogFormat(next.logFormat);
       log('reload', { config: values.config ?? '(none)' });

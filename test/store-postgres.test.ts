@@ -18,6 +18,8 @@ import { freePort, run, sleep, spawnChild, waitFor, type Run } from './helpers/p
 import { sftpBatch, sftpPassword, sshOpts } from './helpers/clients.js';
 import { keyPairFile } from './helpers/keys.js';
 import { SCHEMA_VERSION } from '../server/store/schema.js';
+import { PgStore } from '../server/store/pg-store.js';
+import pg from 'pg';
 
 const CHEAP_ARGON2 = { argon2: { memoryCost: 4096, timeCost: 1, parallelism: 1 } };
 
@@ -528,5 +530,52 @@ test(
         assert.ok(s.running);
       },
     );
+  },
+);
+
+test(
+  'postgres store: a lost listener reconnects and announces every user again (missed notifications)',
+  { skip: needs('postgres') },
+  async (t) => {
+    const fx = fixture(t);
+    const db = await startPostgres(fx);
+    await initStore(db);
+    const homes = fx.tempDir('jailsftp-pg-homes-');
+    const cfg = join(homes, 'c.json');
+    writeFileSync(cfg, JSON.stringify(CHEAP_ARGON2));
+    const add = ['user', 'add', 'ann', '--password-stdin', '--store', db.url, '--config', cfg];
+    ok(await jailsftpd(add, 'pw\n'), 'add');
+    const store = await PgStore.open(db.url, homes);
+    fx.defer(() => store.close());
+    const heard: string[] = [];
+    store.watch((u) => heard.push(u));
+    assert.equal(store.problem(), null);
+    assert.equal(store.homeOf((await store.user('ann'))!), join(homes, 'ann'));
+    await db.psql(`UPDATE jailsftp_users SET quota = 5 WHERE name = 'ann'`);
+    await waitFor(() => heard.includes('ann'), 2000, 'the notification');
+    heard.length = 0;
+
+    // the listener's connection is cut and cannot come back; a change made meanwhile is not heard
+    // (ALTER DATABASE from another database; the UPDATE on a connection made before)
+    const admin = new pg.Client({ connectionString: db.url.replace(/\/jailsftp$/, '/postgres') });
+    const writer = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    await writer.connect();
+    fx.defer(() => admin.end());
+    fx.defer(() => writer.end());
+    await admin.query('ALTER DATABASE jailsftp WITH ALLOW_CONNECTIONS false');
+    await admin.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'jailsftpd-listen'`,
+    );
+    await waitFor(() => store.problem() !== null, 5000, 'the store to report the loss');
+    assert.match(store.problem()!, /unavailable/);
+    await writer.query(`UPDATE jailsftp_users SET quota = 7 WHERE name = 'ann'`);
+    await sleep(500);
+    assert.equal(heard.length, 0, heard.join());
+    // connections allowed again: the listener comes back and announces every user
+    await admin.query('ALTER DATABASE jailsftp WITH ALLOW_CONNECTIONS true');
+    await waitFor(() => heard.includes('ann'), 5000, 'the resync after reconnecting');
+    assert.equal(store.problem(), null);
+    assert.equal((await store.user('ann'))?.quota, 7);
   },
 );

@@ -124,7 +124,11 @@ export class PgStore implements Store {
     let delay = BACKOFF_MIN_MS;
     let lost = false;
     while (!this.closed) {
-      const c = new pg.Client({ ...pgConfig(this.url), query_timeout: HEARTBEAT_MS + 1000 });
+      const c = new pg.Client({
+        ...pgConfig(this.url),
+        application_name: 'jailsftpd-listen',
+        query_timeout: HEARTBEAT_MS + 1000,
+      });
       this.listener = c;
       let failed: (why: string) => void = () => undefined;
       const down = new Promise<string>((res) => (failed = res));
@@ -158,6 +162,13 @@ export class PgStore implements Store {
       lost = false;
       const beat = setInterval(() => {
         c.query('SELECT 1').catch((e: unknown) => failed(`no answer: ${message(e)}`));
+        // a lookup that failed (timeout, cut connection) marked the pool down: until a login
+        // succeeds again, a probe through the pool says when it answers again
+        if (this.poolDown !== null)
+          this.pool.query('SELECT 1').then(
+            () => (this.poolDown = null),
+            () => undefined,
+          );
       }, HEARTBEAT_MS);
       const why = await down;
       clearInterval(beat);

@@ -37,7 +37,6 @@ export class PgStore implements Store {
   private listenerDown: string | null = null;
   private poolDown: string | null = null;
   private closed = false;
-  private listener?: pg.Client;
   private stopListener: () => void = () => undefined;
   private listening?: Promise<void>;
 
@@ -129,7 +128,6 @@ export class PgStore implements Store {
         application_name: 'jailsftpd-listen',
         query_timeout: HEARTBEAT_MS + 1000,
       });
-      this.listener = c;
       let failed: (why: string) => void = () => undefined;
       const down = new Promise<string>((res) => (failed = res));
       c.on('error', (e) => failed(message(e)));

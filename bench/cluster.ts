@@ -87,6 +87,13 @@ export async function startCluster(o: OursOptions & { nodes: number }): Promise<
   const homes = join(dir, 'home');
   mkdirSync(homes, { recursive: true });
   const cpu = CpuAccount.create(`jailsftp-bench-${process.pid}-cluster`);
+  // the schema first: a node refuses to start on a database without it (it never migrates itself)
+  const init = spawnSync(
+    process.execPath,
+    [join(ROOT, 'dist/server/cli.js'), 'store', 'init', '--store', db.url],
+    { encoding: 'utf8' },
+  );
+  if (init.status !== 0) throw new Error(`store init failed: ${init.stderr}${init.stdout}`);
   const nodes: Launched[] = [];
   for (let i = 1; i <= o.nodes; i++) {
     const nodeDir = join(dir, `node${i}`);
@@ -112,10 +119,6 @@ export async function startCluster(o: OursOptions & { nodes: number }): Promise<
     });
     onCleanup(() => terminate([n.proc.pid!], 5000));
     nodes.push(n);
-    if (i === 1) {
-      const init = serverCli(n.configFile, ['store', 'init']);
-      if (init.status !== 0) throw new Error(`store init failed: ${init.stderr}${init.stdout}`);
-    }
   }
   const pub = readFileSync(`${o.keyFile}.pub`, 'utf8').trim();
   const add = serverCli(

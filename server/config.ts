@@ -30,6 +30,8 @@ export interface Config {
   users: string;
   homes: string;
   hostKeys: string;
+  /** where user records live: '' or `file` (the users directory), or postgres://USER:PASSWORD@HOST:PORT/DB */
+  store: string;
   argon2: Argon2Params;
   limits: Limits;
   /** let users create symbolic links (inside their home) */
@@ -82,6 +84,7 @@ export const DEFAULTS: Config = {
   users: 'users',
   homes: 'home',
   hostKeys: 'keys',
+  store: '',
   // 20-40 ms per verification on the reference machine (see README, Performance)
   argon2: { memoryCost: 19456, timeCost: 3, parallelism: 1 },
   limits: {
@@ -128,6 +131,8 @@ export interface ConfigOverrides {
   users?: string;
   homes?: string;
   hostKeys?: string;
+  /** --store, else $JAILSFTP_STORE (the command line decides); wins over the config file */
+  store?: string;
   logFormat?: string;
   auditLog?: string;
   adminListen?: string;
@@ -147,6 +152,14 @@ export function parseListen(text: string): { host: string; port: number } {
 export class ConfigError extends Error {}
 
 type Shape = 'string' | 'number' | 'boolean' | 'strings' | { readonly [key: string]: Shape };
+
+/** Store locations: the users directory, or PostgreSQL (server/store/open.ts). */
+const STORE = /^(|file|postgres(ql)?:\/\/.+)$/i;
+
+/** A store location with anything that could be a password hidden. */
+function maskedStore(v: string): string {
+  return v.replace(/\/\/[^@/]*@/, '//***@');
+}
 
 /** Arrays of strings that hold CIDRs (address rules, balancers), each checked. */
 const CIDR_KEYS: ReadonlySet<string> = new Set(['allowFrom', 'denyFrom', 'proxyProtocol']);
@@ -200,6 +213,10 @@ export function checkConfigFile(file: unknown, where: string): Record<string, un
       if (typeof v !== shape)
         throw new ConfigError(`${where}: "${path}" must be a ${shape}, not ${describe(v)}`);
       const choices = CHOICES[path];
+      if (path === 'store' && !STORE.test(v as string))
+        throw new ConfigError(
+          `${where}: "store" must be file or postgres://USER:PASSWORD@HOST:PORT/DB, not ${describe(maskedStore(v as string))}`,
+        );
       if (choices && !choices.includes(v as string))
         throw new ConfigError(
           `${where}: "${path}" must be one of ${choices.join(', ')}, not ${describe(v)}`,
@@ -239,7 +256,7 @@ export function loadConfig(o: ConfigOverrides): Config {
   if (o.config) {
     const file = readConfigFile(o.config);
     if (file.listen !== undefined) Object.assign(c, parseListen(file.listen));
-    for (const k of ['users', 'homes', 'hostKeys'] as const)
+    for (const k of ['users', 'homes', 'hostKeys', 'store'] as const)
       if (file[k] !== undefined) c[k] = file[k];
     for (const k of ['allowSymlinks', 'legacyAlgorithms'] as const)
       if (file[k] !== undefined) c[k] = file[k];
@@ -260,6 +277,10 @@ export function loadConfig(o: ConfigOverrides): Config {
   if (o.users) c.users = o.users;
   if (o.homes) c.homes = o.homes;
   if (o.hostKeys) c.hostKeys = o.hostKeys;
+  if (o.store !== undefined) {
+    checkConfigFile({ store: o.store }, '--store');
+    c.store = o.store;
+  }
   if (o.auditLog !== undefined) c.auditLog = o.auditLog;
   if (o.proxyProtocol !== undefined) {
     try {

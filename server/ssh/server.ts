@@ -175,7 +175,7 @@ export class JailServer implements Watched {
    * argon2 parameters for new hashes); the listen address, host keys and directories need a restart.
    */
   reload(next: Config): void {
-    for (const key of ['host', 'port', 'hostKeys', 'users', 'homes'] as const)
+    for (const key of ['host', 'port', 'hostKeys', 'users', 'homes', 'store'] as const)
       if (next[key] !== this.cfg[key]) log('reload.needs_restart', { key });
     Object.assign(this.cfg.limits, next.limits);
     Object.assign(this.cfg.argon2, next.argon2);

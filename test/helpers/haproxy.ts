@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import type { Fixture } from './fixture.js';
+import type { CleanupScope } from './postgres.js';
 import { exited, freePort, run, sleep, spawnChild } from './proc.js';
 
 export interface HaproxyOptions {
@@ -73,7 +73,7 @@ export function haproxyConfig(o: {
 }
 
 /** Starts HAProxy in front of the backends; the fixture stops it. */
-export async function startHaproxy(fx: Fixture, o: HaproxyOptions): Promise<TestHaproxy> {
+export async function startHaproxy(fx: CleanupScope, o: HaproxyOptions): Promise<TestHaproxy> {
   const dir = fx.tempDir('jailsftp-haproxy-');
   const port = await freePort();
   const sock = join(dir, 'admin.sock');

@@ -1,12 +1,19 @@
 // The store behind the account layer: user records and the start of each user's quota ledger. The
 // only part that differs between one node and a cluster: `FileStore` (users/*.json, a scan of the
-// home) today, a PostgreSQL store later, without a change above the account layer.
+// home) here, `PgStore` (server/store/pg-store.ts) for PostgreSQL, without a change above it.
 import { accessSync, constants, mkdirSync, watch } from 'node:fs';
 import { Ledger, scanUsage, type QuotaLedger } from '../fs/quota.js';
 import { log } from '../log.js';
 import { UserStore, type UserRecord } from '../users/store.js';
 
 export type { UserRecord } from '../users/store.js';
+
+/** The store cannot be reached or did not answer in time (not: a broken record). */
+export class StoreUnavailable extends Error {
+  constructor(cause: unknown) {
+    super(`user store unavailable: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
 
 export interface Store {
   /** The user's record, or undefined when there is none; rejects when it cannot be read. */
@@ -19,6 +26,8 @@ export interface Store {
   watch(onChange: (user: string) => void): () => void;
   /** null while the store answers, else why it does not (health checks) */
   problem(): string | null;
+  /** Ends the store's connections and watchers (at shutdown). */
+  close?(): Promise<void>;
 }
 
 /** Records in a directory of JSON files (read again at every login); usage from a scan of the home. */
@@ -60,4 +69,6 @@ export class FileStore implements Store {
       return `users directory unreadable: ${(e as NodeJS.ErrnoException).code ?? 'error'}`;
     }
   }
+
+  async close(): Promise<void> {}
 }

@@ -58,6 +58,8 @@ export interface Config {
    * client's address; empty = none. A header from any other address is refused.
    */
   proxyProtocol: string[];
+  /** cluster mode (PostgreSQL store): the node's lease (at most 30 s) and the largest quota grant */
+  cluster: { leaseSeconds: number; grantBatch: number };
 }
 
 /** Commands (argv, no shell) and webhooks run after completed uploads, removes and renames. */
@@ -120,6 +122,7 @@ export const DEFAULTS: Config = {
   denyFrom: [],
   proxyProtocol: [],
   rates: { upload: 0, download: 0 },
+  cluster: { leaseSeconds: 10, grantBatch: 64 * 1024 * 1024 },
 };
 
 /** String keys that take one of a few values. */
@@ -272,6 +275,14 @@ export function loadConfig(o: ConfigOverrides): Config {
     Object.assign(c.limits, file.limits);
     Object.assign(c.hooks, file.hooks);
     Object.assign(c.rates, file.rates);
+    Object.assign(c.cluster, file.cluster);
+    const lease = c.cluster.leaseSeconds;
+    if (!(lease >= 1 && lease <= 30))
+      throw new ConfigError(
+        `${o.config}: "cluster.leaseSeconds" must be from 1 to 30, not ${lease}`,
+      );
+    if (!(c.cluster.grantBatch >= 65536))
+      throw new ConfigError(`${o.config}: "cluster.grantBatch" must be at least 65536 bytes`);
   }
   if (o.listen) Object.assign(c, parseListen(o.listen));
   if (o.users) c.users = o.users;

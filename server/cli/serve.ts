@@ -5,6 +5,7 @@ import { loadConfig, type Config } from '../config.js';
 import { JailServer } from '../ssh/server.js';
 import { log, setLogFormat } from '../log.js';
 import { describeStore, openStore } from '../store/open.js';
+import { PgStore } from '../store/pg-store.js';
 import { COMMON, storeOverride } from './args.js';
 import { HELP } from './help.js';
 
@@ -36,6 +37,11 @@ export async function serve(args: string[]): Promise<void> {
   // a PostgreSQL store must answer and have this version's schema, or the node does not start
   const store = await openStore(cfg);
   const server = new JailServer(cfg, store);
+  // a node that lost its cluster lease no longer owns its grants: the sessions holding them end
+  if (store instanceof PgStore)
+    store.quota.onLeaseLost = (users, why) => {
+      for (const u of users) server.accounts.kick(u, why);
+    };
   for (const k of server.createdKeys) console.log(`created host key ${k}`);
   for (const l of server.hostKeyLines) console.log(`host key ${l}`);
   const { host, port, admin } = await server.listen();

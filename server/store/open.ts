@@ -15,6 +15,8 @@ export interface StoreLocation {
   store: string;
   users: string;
   homes: string;
+  /** cluster mode: lease and grant size (config `cluster`) */
+  cluster?: { leaseSeconds: number; grantBatch: number };
 }
 
 export function storeKind(location: string): StoreKind {
@@ -33,7 +35,10 @@ export function describeStore(cfg: StoreLocation): string {
 /** The node's store; a PostgreSQL one is reachable and at this version's schema, or this rejects. */
 export async function openStore(cfg: StoreLocation): Promise<Store> {
   if (storeKind(cfg.store) === 'file') return new FileStore(cfg.users, cfg.homes);
-  return PgStore.open(cfg.store, cfg.homes);
+  return PgStore.open(cfg.store, cfg.homes, {
+    leaseSeconds: cfg.cluster?.leaseSeconds,
+    batchBytes: cfg.cluster?.grantBatch,
+  });
 }
 
 /** The records for the admin commands (closed by the caller); checks a PostgreSQL schema. */

@@ -7,10 +7,11 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import pg from 'pg';
-import { Ledger, scanUsage } from '../fs/quota.js';
+import type { QuotaLedger } from '../fs/quota.js';
 import { log } from '../log.js';
 import { StoreUnavailable, type Store, type UserRecord } from '../account/store.js';
 import { PgRecords } from './pg-records.js';
+import { ClusterQuota, type ClusterQuotaOptions } from './cluster-quota.js';
 import { maskUrl, pgConfig } from './pg-config.js';
 import { schemaVersion, SCHEMA_VERSION } from './schema.js';
 
@@ -29,6 +30,8 @@ export class PgStore implements Store {
   /** this node's id (leases, sessions): host:pid:random */
   readonly nodeId = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   readonly records: PgRecords;
+  /** the exact quota across nodes: grants, this node's lease, reclaiming dead nodes */
+  readonly quota: ClusterQuota;
   /** the location without its password */
   readonly location: string;
   private readonly watchers = new Set<(user: string) => void>();
@@ -43,6 +46,7 @@ export class PgStore implements Store {
   private constructor(
     private readonly url: string,
     homes: string,
+    cluster: ClusterQuotaOptions = {},
   ) {
     this.location = maskUrl(url);
     this.pool = new pg.Pool(pgConfig(url));
@@ -51,16 +55,18 @@ export class PgStore implements Store {
       this.poolDown = `PostgreSQL connection lost: ${message(e)}`;
     });
     this.records = new PgRecords(this.pool, homes, this.location);
+    this.quota = new ClusterQuota(this.pool, this.nodeId, (r) => this.homeOf(r), cluster);
   }
 
   /**
    * Connects and checks the schema (never migrates it: `jailsftpd store init` does, once, so that
    * an upgrade is a decision and not a side effect of the first node to start); then listens.
    */
-  static async open(url: string, homes: string): Promise<PgStore> {
-    const s = new PgStore(url, homes);
+  static async open(url: string, homes: string, cluster?: ClusterQuotaOptions): Promise<PgStore> {
+    const s = new PgStore(url, homes, cluster);
     try {
       await requireSchema(s.pool, s.location);
+      await s.quota.start();
     } catch (e) {
       await s.pool.end().catch(() => undefined);
       throw e;
@@ -85,9 +91,9 @@ export class PgStore implements Store {
     return this.records.homeOf(record);
   }
 
-  // the start of the ledger as the file store does it (scan of the home); the grants replace it
-  async newLedger(record: UserRecord, home: string): Promise<Ledger> {
-    return new Ledger(record.quota, await scanUsage(home));
+  // the user's ledger spends from this node's grant (cluster-quota.ts)
+  newLedger(record: UserRecord, home: string): Promise<QuotaLedger> {
+    return this.quota.newLedger(record, home);
   }
 
   watch(onChange: (user: string) => void): () => void {
@@ -96,7 +102,7 @@ export class PgStore implements Store {
   }
 
   problem(): string | null {
-    const why = this.listenerDown ?? this.poolDown;
+    const why = this.listenerDown ?? this.poolDown ?? this.quota.problem();
     return why === null ? null : `store ${this.location} unavailable: ${why}`;
   }
 
@@ -104,6 +110,7 @@ export class PgStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.stopListener();
+    await this.quota.stop();
     await this.listening;
     await this.pool.end().catch(() => undefined);
   }

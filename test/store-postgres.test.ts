@@ -476,7 +476,7 @@ test(
     );
 
     await t.test(
-      'PostgreSQL stopped: new logins refused, open sessions go on, /healthz 503; then recovery',
+      'PostgreSQL stopped: new logins refused, open sessions go on (uploads refused: no grant), /healthz 503; then recovery',
       async () => {
         const s = new OpenSftp(node1, max);
         fx.defer(() => s.close());
@@ -499,10 +499,11 @@ test(
           3000,
           'log line',
         );
-        // the open session keeps working: an upload lands byte for byte
-        await s.cmd(`put ${join(work, 'up.bin')} during.bin`, /sftp> put/);
-        await s.cmd('ls -l during.bin', /^-rw\S* .* during\.bin$/m);
-        assert.equal(sha256(readFileSync(join(homes, 'max', 'during.bin'))), sha256(data));
+        // the open session goes on (it lists), but a new upload needs a quota grant from the
+        // database: it is refused cleanly, nothing is written, and the session stays
+        const failed = await s.cmd(`-put ${join(work, 'up.bin')} during.bin`, /Failure/);
+        assert.match(failed, /write remote "\/during\.bin": Failure/);
+        await s.cmd('ls -l during.bin', /^-rw\S* .* 0 .* during\.bin$/m);
         assert.ok(s.running);
 
         await db.start();
@@ -527,6 +528,10 @@ test(
         let size = 0;
         while (Date.now() - t3 < 3000 && (size = await s.dfSize()) !== 3072) await sleep(20);
         assert.equal(size, 3072);
+        // and the open session uploads again (grants from the database)
+        await s.cmd(`put ${join(work, 'up.bin')} during.bin`, /sftp> put/);
+        await s.cmd('ls -l during.bin', /^-rw\S* .* during\.bin$/m);
+        assert.equal(sha256(readFileSync(join(homes, 'max', 'during.bin'))), sha256(data));
         assert.ok(s.running);
       },
     );

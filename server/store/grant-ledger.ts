@@ -106,9 +106,13 @@ export class GrantLedger extends FileLedger {
   private async refillFor(n: number): Promise<void> {
     for (;;) {
       if (this.refilling) {
-        // a refill that failed fails the writes that waited for it (they arrived before the
-        // failure: one refusal for the whole burst, not a success after it)
-        await this.refilling;
+        try {
+          await this.refilling;
+        } catch (e) {
+          // the database or the lease failed: so do the writes that waited (one refusal for the
+          // burst, not successes after it); a refill refused for room lets a smaller write try
+          if (e instanceof QuotaUnavailable) throw e;
+        }
       } else {
         this.refilling = this.refill(n);
         try {

@@ -42,6 +42,15 @@ interface UserRow {
 
 /** how long a refused refill keeps trying while other nodes hold grants of the user */
 const NUDGE_WAIT_MS = 1500;
+/** A refill refused for want of room, for `need` bytes. */
+class RoomRefused extends QuotaError {
+  constructor(
+    free: number,
+    readonly need: number,
+  ) {
+    super(free);
+  }
+}
 
 export class GrantLedger extends FileLedger {
   /** bytes of this node's grant row (counted in jailsftp_users.reserved) */
@@ -110,8 +119,11 @@ export class GrantLedger extends FileLedger {
           await this.refilling;
         } catch (e) {
           // the database or the lease failed: so do the writes that waited (one refusal for the
-          // burst, not successes after it); a refill refused for room lets a smaller write try
+          // burst, not successes after it); a refill refused for room refuses the waiting writes
+          // that need as much (a burst of pipelined writes: at once, not a statement and a wait
+          // each), and lets a smaller one try
           if (e instanceof QuotaUnavailable) throw e;
+          if (e instanceof RoomRefused && this.spent + n - this.granted >= e.need) throw e;
         }
       } else {
         this.refilling = this.refill(n);
@@ -148,8 +160,9 @@ export class GrantLedger extends FileLedger {
         room + others < need ||
         Date.now() - started > NUDGE_WAIT_MS ||
         this.host.fence() !== null
-      )
-        throw new QuotaError(Math.max(0, room + this.granted - this.spent));
+      ) {
+        throw new RoomRefused(Math.max(0, room + this.granted - this.spent), need);
+      }
       if (attempt === 0) await this.host.nudge(this.user).catch(() => undefined);
       await new Promise((r) => setTimeout(r, Math.min(200, 20 * 2 ** attempt)));
     }
@@ -157,13 +170,14 @@ export class GrantLedger extends FileLedger {
 
   /**
    * The one conditional statement of a refill: locks the user's row, takes k = the batch, or with
-   * a quota the smaller of the batch and half the room left, but never less than `need`, if used + reserved + k <= quota
-   * and this node's lease is still valid; adds k to this node's grant row.
+   * a quota the smaller of the batch and half the room left, but never less than `need`, if
+   * used + reserved + k <= quota and this node's lease is still valid; adds k to this node's
+   * grant row. Refused: the user's figures, and whether the lease was valid.
    */
   private async grantStatement(need: number): Promise<{ granted: number }> {
     if (this.dead) throw new QuotaUnavailable(this.dead);
     this.host.statements++;
-    let res: pg.QueryResult<UserRow & { k: string | null; bytes: string | null }>;
+    let res: pg.QueryResult<UserRow & { k: string | null; bytes: string | null; leased: boolean }>;
     try {
       res = await this.host.pool.query({
         text: `WITH node AS (
@@ -186,10 +200,11 @@ export class GrantLedger extends FileLedger {
                  RETURNING bytes
                )
                SELECT u.k::text AS k, g.bytes::text AS bytes, u.quota::text AS quota,
-                      u.used::text AS used, u.reserved::text AS reserved
+                      u.used::text AS used, u.reserved::text AS reserved, true AS leased
                FROM u, g
                UNION ALL
-               SELECT NULL, NULL, cur.quota::text, cur.used::text, cur.reserved::text
+               SELECT NULL, NULL, cur.quota::text, cur.used::text, cur.reserved::text,
+                      EXISTS (SELECT 1 FROM node)
                FROM cur WHERE NOT EXISTS (SELECT 1 FROM u)`,
         values: [this.user, this.host.nodeId, need, this.host.batchBytes, Math.max(0, this.spent)],
       });
@@ -199,6 +214,7 @@ export class GrantLedger extends FileLedger {
     const row = res.rows[0];
     if (!row) throw new QuotaUnavailable('user not found in the store');
     this.see(row);
+    if (!row.leased) throw new QuotaUnavailable('node lost its lease');
     if (row.k === null) return { granted: 0 };
     this.granted = Number(row.bytes);
     return { granted: Number(row.k) };

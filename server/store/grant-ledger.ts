@@ -6,8 +6,8 @@
 // nothing is refused while room remains; when the database says no while other nodes hold grants,
 // it asks them (NOTIFY) to give back what they do not spend and tries again for a moment. Removals
 // and truncations lower the local `spent` (it may go below zero). Settling turns `spent` into
-// used bytes and gives back the unspent grant: when the last file open for writing closes, on a
-// timer, and when the account layer drops the ledger (the grant row is then deleted).
+// used bytes and gives back the unspent grant: shortly after the last file open for writing
+// closes, on a timer, and when the account layer drops the ledger (the grant row is then deleted).
 import type pg from 'pg';
 import { QuotaError } from '../fs/errors.js';
 import { FileLedger } from '../fs/quota.js';
@@ -42,6 +42,8 @@ interface UserRow {
 
 /** how long a refused refill keeps trying while other nodes hold grants of the user */
 const NUDGE_WAIT_MS = 1500;
+/** how long after the last file closed the grant is settled */
+const IDLE_SETTLE_MS = 300;
 /** A refill refused for want of room, for `need` bytes. */
 class RoomRefused extends QuotaError {
   constructor(
@@ -62,6 +64,7 @@ export class GrantLedger extends FileLedger {
   /** the database operation in flight (refill or settle): one at a time */
   private busy: Promise<unknown> = Promise.resolve();
   private refilling?: Promise<void>;
+  private idleTimer?: NodeJS.Timeout;
   /** why the ledger no longer grants (node lost its lease, user deleted) */
   dead: string | null = null;
   /** holds by the account layer (ClusterQuota.newLedger) */
@@ -107,8 +110,16 @@ export class GrantLedger extends FileLedger {
     if (!this.dead) this.spent += delta;
   }
 
+  /**
+   * The last file open for writing closed: settle a moment later if none opened meanwhile, so that
+   * many small files in a row do not cost a settle and a refill each.
+   */
   protected override idle(): void {
-    void this.settle(true).catch(() => undefined);
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      if (this.openFiles === 0) void this.settle(true).catch(() => undefined);
+    }, IDLE_SETTLE_MS);
+    this.idleTimer.unref();
   }
 
   /** Waits for the refill in flight (one per ledger), then takes from the grant or refills. */

@@ -122,3 +122,28 @@ test('the ledger is shared by logins and kept until a closed connection has ende
   await accounts.login(rec);
   assert.equal(store.ledgers, 2, 'released, then created again from the store');
 });
+
+test('a session is refused with a clear text when the registry cannot answer, and a slot taken while the connection went away is given back', async (t) => {
+  const { accounts, store } = setup(t, 1);
+  const rec = (await accounts.lookup('ann'))!;
+  const a = await accounts.login(rec);
+  const real = store.sessions;
+  const down = {
+    admit: () => Promise.reject(new Error('connect ECONNREFUSED')),
+    release: () => Promise.resolve(),
+  };
+  Object.assign(store, { sessions: down });
+  assert.equal(
+    await a.openSession('sftp', () => undefined),
+    'cannot count sessions now (store unavailable), try again later',
+  );
+  Object.assign(store, { sessions: real });
+  // the connection goes away while its slot is being counted: the slot goes back at once
+  const pending = a.openSession('sftp', () => undefined);
+  a.logout();
+  assert.equal(await pending, 'connection closed');
+  const b = await accounts.login(rec);
+  const s = await b.openSession('sftp', () => undefined);
+  assert.equal(typeof s, 'object', 'the slot of the closed connection was kept');
+  assert.equal(accounts.liveSessions, 1);
+});

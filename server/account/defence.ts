@@ -54,7 +54,9 @@ export class MemoryDefence implements LoginDefence {
   }
 
   async locked(addr: string, user: string): Promise<boolean> {
-    return this.get(this.pairs, `${addr}\0${user}`).n >= PAIR_LOCK;
+    // a look only: asking does not make an entry
+    const c = this.pairs.get(`${addr}\0${user}`);
+    return c !== undefined && this.now() - c.since <= WINDOW_MS && c.n >= PAIR_LOCK;
   }
 
   async failure(addr: string, user: string): Promise<number> {

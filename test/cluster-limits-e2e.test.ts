@@ -57,6 +57,21 @@ async function until(cond: () => Promise<boolean>, timeoutMs: number, what: stri
   }
 }
 
+/** Runs a command (our exec: sha256sum) and collects its stderr and exit code. */
+function exec(c: ssh2.Client, command: string): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((res, rej) =>
+    c.exec(command, (e, ch) => {
+      if (e) return rej(e);
+      let stderr = '';
+      let code: number | null = null;
+      ch.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      ch.on('exit', (n: number | null) => (code = n));
+      ch.on('close', () => res({ code, stderr }));
+      ch.resume();
+    }),
+  );
+}
+
 function sftpOf(c: ssh2.Client): Promise<ssh2.SFTPWrapper> {
   return new Promise((res, rej) => c.sftp((e, s) => (e ? rej(e) : res(s))));
 }
@@ -123,7 +138,7 @@ describe(
       const right = await Promise.all(nodes.map((n) => sftpPassword(n, u, 'pwd\n')));
       for (const [i, r] of right.entries()) {
         assert.notEqual(r.status, 0, `node ${i}: the locked pair logged in`);
-        assert.match(r.stderr, /Permission denied/);
+        assert.match(r.stderr, /Permission denied/, `node ${i}: ${r.stderr}`);
       }
       // one count in the store: the attack and the locked tries (OpenSSH may try twice)
       const count = await db.psql(
@@ -160,6 +175,9 @@ describe(
       await until(async () => (await sftpBatch(c, u, 'pwd\n')).status === 0, 5000, 'a free slot');
       // a node killed with sessions open holds its slots until its rows are forgotten (the lease
       // reclaim of another node does that)
+      const rows = async (): Promise<number> =>
+        Number(await db.psql(`SELECT count(*) FROM jailsftp_sessions WHERE username = 'sess'`));
+      await until(async () => (await rows()) === 1, 5000, 'the batch session to end'); // b's
       await open(c);
       const bNode = (
         await db.psql(
@@ -194,6 +212,39 @@ describe(
       const replay = await sftpKeyCode(c, u, code);
       assert.notEqual(replay.status, 0, 'the same code was accepted on another node');
       assert.match(replay.stderr, /Permission denied/);
+    });
+
+    test("PostgreSQL down: a connected user's open session goes on, a new one is refused with a clear text; both work once it returns", async () => {
+      const [a] = nodes as [FixtureServer];
+      const u = a.addUser('dbdown', { password: 'pw-dbdown' });
+      const x = connect(a, u.name, u.password);
+      fx.defer(() => x.client.end());
+      assert.equal(await x.ready, true);
+      const first = await sftpOf(x.client);
+      await db.stop();
+      try {
+        const refused = await exec(x.client, 'sha256sum nothing');
+        assert.equal(refused.code, 1);
+        assert.match(refused.stderr, /jailsftpd: cannot count sessions now \(store unavailable\)/);
+        const real = await new Promise<string | Error>((res) =>
+          first.realpath('.', (e, p) => res(e ?? p)),
+        );
+        assert.equal(real, '/', 'the open session stopped');
+        // its end cannot be recorded now: the node deletes its row when the database returns
+        first.end();
+        await sleep(300);
+      } finally {
+        await db.start();
+      }
+      // two sessions (the limit) on that node: the first one's slot was given back
+      const counted = async (): Promise<boolean> => {
+        const r = await exec(x.client, 'sha256sum nothing').catch(() => null);
+        return r !== null && !r.stderr.includes('cannot count sessions');
+      };
+      await until(counted, 15_000, 'the node to count sessions again');
+      await sleep(300); // the exec's slot goes back
+      const two = await Promise.all([sftpOf(x.client), sftpOf(x.client)]);
+      assert.equal(two.length, 2);
     });
   },
 );

@@ -4,10 +4,11 @@
 // send-proxy-v2, round robin). The workloads see it as one server; the reference column is a single
 // node on the file store, so the ratio is what the cluster costs (or gains, with several uploads).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchServer, ROOT, serverCli, type Launched } from '../test/helpers/server.js';
-import { freePort, sleep, spawnChild, tempDir, terminate } from '../test/helpers/proc.js';
+import { tempDir, terminate } from '../test/helpers/proc.js';
+import { startHaproxy } from '../test/helpers/haproxy.js';
 import { postgresBin, startPostgres, type TestPostgres } from '../test/helpers/postgres.js';
 import type { OursOptions } from './oursd.js';
 import type { Target } from './target.js';
@@ -24,28 +25,6 @@ export function clusterUnavailable(): string | undefined {
   if (!postgresBin()) return 'PostgreSQL missing (apt-get install postgresql)';
   if (!which('haproxy')) return 'HAProxy missing (apt-get install haproxy)';
   return undefined;
-}
-
-/** The HAProxy configuration of the bench (and of deploy/haproxy.cfg, with fewer comments). */
-function haproxyConfig(listen: number, backends: number[]): string {
-  return [
-    'global',
-    '  maxconn 4096',
-    'defaults',
-    '  mode tcp',
-    '  timeout connect 5s',
-    '  timeout client 1h',
-    '  timeout server 1h',
-    'frontend sftp',
-    `  bind 127.0.0.1:${listen}`,
-    '  default_backend nodes',
-    'backend nodes',
-    '  balance roundrobin',
-    '  option tcp-check',
-    '  tcp-check expect rstring ^SSH-2.0-',
-    ...backends.map((p, i) => `  server node${i + 1} 127.0.0.1:${p} check inter 2s send-proxy-v2`),
-    '',
-  ].join('\n');
 }
 
 /** Starts PostgreSQL, `n` nodes on it and HAProxy; adds the bench user through node 1's CLI. */
@@ -87,6 +66,13 @@ export async function startCluster(o: OursOptions & { nodes: number }): Promise<
   const homes = join(dir, 'home');
   mkdirSync(homes, { recursive: true });
   const cpu = CpuAccount.create(`jailsftp-bench-${process.pid}-cluster`);
+  // the schema first: a node refuses to start on a database without it (it never migrates itself)
+  const init = spawnSync(
+    process.execPath,
+    [join(ROOT, 'dist/server/cli.js'), 'store', 'init', '--store', db.url],
+    { encoding: 'utf8' },
+  );
+  if (init.status !== 0) throw new Error(`store init failed: ${init.stderr}${init.stdout}`);
   const nodes: Launched[] = [];
   for (let i = 1; i <= o.nodes; i++) {
     const nodeDir = join(dir, `node${i}`);
@@ -112,10 +98,6 @@ export async function startCluster(o: OursOptions & { nodes: number }): Promise<
     });
     onCleanup(() => terminate([n.proc.pid!], 5000));
     nodes.push(n);
-    if (i === 1) {
-      const init = serverCli(n.configFile, ['store', 'init']);
-      if (init.status !== 0) throw new Error(`store init failed: ${init.stderr}${init.stdout}`);
-    }
   }
   const pub = readFileSync(`${o.keyFile}.pub`, 'utf8').trim();
   const add = serverCli(
@@ -124,20 +106,11 @@ export async function startCluster(o: OursOptions & { nodes: number }): Promise<
     `${o.password}\n`,
   );
   if (add.status !== 0) throw new Error(`jailsftpd user add failed: ${add.stderr}${add.stdout}`);
-  const port = await freePort();
-  const cfg = join(dir, 'haproxy.cfg');
-  writeFileSync(
-    cfg,
-    haproxyConfig(
-      port,
-      nodes.map((n) => n.port),
-    ),
-  );
-  const hap = spawnChild('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
-  cpu?.add(hap.pid!);
-  onCleanup(() => terminate([hap.pid!], 2000));
-  // HAProxy is ready when its health checks have seen every node's banner
-  await sleep(2500);
+  // HAProxy (not in the CPU account: the column is the nodes' CPU) is ready when its health checks
+  // have seen every node's banner
+  const hap = await startHaproxy(scope, { backends: nodes.map((n) => n.port) });
+  await hap.ready();
+  const port = hap.port;
   const startDir = join(homes, o.user);
   mkdirSync(startDir, { recursive: true });
   log(
@@ -170,7 +143,6 @@ export async function startCluster(o: OursOptions & { nodes: number }): Promise<
     async stop() {
       if (stopped) return;
       stopped = true;
-      hap.kill('SIGTERM');
       for (const n of nodes) n.proc.kill('SIGTERM');
       await Promise.all(nodes.map((n) => n.exit));
       for (const fn of later.reverse()) await fn();

@@ -4,8 +4,6 @@
 // across the nodes, with the refusal text OpenSSH users see; a TOTP code used on one node is a
 // replay on another; the sessions of a dead node hold their slots until its rows are forgotten.
 import { before, describe, test } from 'node:test';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import ssh2 from 'ssh2';
 import pg from 'pg';
@@ -15,15 +13,10 @@ import { startPostgres, type TestPostgres } from './helpers/postgres.js';
 import { needs } from './helpers/tools.js';
 import { sftpBatch, sftpPassword, SSH_COMMON } from './helpers/clients.js';
 import { run, sleep, type Run } from './helpers/run.js';
-import { ROOT, type TestServer, type TestUser } from './helpers/server.js';
+import type { TestServer, TestUser } from './helpers/server.js';
 import { migrate } from '../server/store/schema.js';
 import { PAIR_LOCK } from '../server/account/defence.js';
 import { forgetNode } from '../server/store/pg-sessions.js';
-
-// until the PostgreSQL store (server/store/pg-store.ts) is merged, there is no node to start
-const noStore = existsSync(join(ROOT, 'dist/server/store/pg-store.js'))
-  ? false
-  : 'PgStore not built (server/store/pg-store.ts)';
 
 function connect(
   srv: TestServer,
@@ -93,7 +86,7 @@ function sftpKeyCode(srv: TestServer, u: TestUser, codeText: string): Promise<Ru
 
 describe(
   'shared limits: three nodes on one PostgreSQL',
-  { skip: noStore || needs('postgres', 'sftp', 'sshpass') },
+  { skip: needs('postgres', 'sftp', 'sshpass') },
   () => {
     const fx = fixture(undefined);
     let db: TestPostgres;

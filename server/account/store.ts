@@ -12,6 +12,13 @@ import { MemoryTotpSteps, type TotpSteps } from './totp-steps.js';
 
 export type { UserRecord } from '../users/store.js';
 
+/** The store cannot be reached or did not answer in time (not: a broken record). */
+export class StoreUnavailable extends Error {
+  constructor(cause: unknown) {
+    super(`user store unavailable: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
+
 export interface Store {
   /** The user's record, or undefined when there is none; rejects when it cannot be read. */
   user(name: string): Promise<UserRecord | undefined>;
@@ -29,6 +36,8 @@ export interface Store {
   readonly sessions: SessionRegistry;
   /** TOTP steps already accepted (a code is accepted once) */
   readonly totpSteps: TotpSteps;
+  /** Ends the store's connections and watchers (at shutdown). */
+  close?(): Promise<void>;
 }
 
 /** Records in a directory of JSON files (read again at every login); usage from a scan of the home. */
@@ -74,4 +83,6 @@ export class FileStore implements Store {
       return `users directory unreadable: ${(e as NodeJS.ErrnoException).code ?? 'error'}`;
     }
   }
+
+  async close(): Promise<void> {}
 }

@@ -7,7 +7,7 @@ import { debug, log } from '../log.js';
 import type { PasswordChecker } from '../users/password.js';
 import type { Accounts } from '../account/accounts.js';
 import type { Attempt } from '../account/events.js';
-import type { UserRecord } from '../account/store.js';
+import { StoreUnavailable, type UserRecord } from '../account/store.js';
 import { CODE_PROMPT, codeStep } from '../users/totp.js';
 
 const METHODS: AuthContext['method'][] = ['publickey', 'password', 'keyboard-interactive'];
@@ -61,13 +61,18 @@ export class Authenticator {
     if (ctx.method === 'none') return ctx.reject(METHODS);
     const name = ctx.username;
     let record: UserRecord | undefined;
+    let storeDown = false;
     try {
       record = await this.accounts.lookup(name);
     } catch (e) {
-      log('user.record_error', { user: name, error: (e as Error).message });
+      // the store away (database unreachable): refused like an unknown user, and said so in the log
+      storeDown = e instanceof StoreUnavailable;
+      const event = storeDown ? 'login.store_unavailable' : 'user.record_error';
+      log(event, { user: name, addr: st.addr, error: (e as Error).message });
       record = undefined;
     }
-    const locked = await this.locked(st.addr, name);
+    // the store away: the defence (in the same store) cannot answer either; nothing is checked
+    const locked = storeDown || (await this.locked(st.addr, name));
     let ok = false;
     // TOTP: the first factor passed on this connection, for this user name
     const second = st.firstFactor?.user === name && ctx.method === 'keyboard-interactive';
@@ -108,6 +113,7 @@ export class Authenticator {
     const attempt = { user: name, addr: st.addr, session: st.session, method };
     let status = locked ? 'locked out' : record ? 'wrong credentials' : 'unknown user';
     if (codeAsked && !locked) status = 'wrong code';
+    if (storeDown) status = 'store unavailable';
     if (ok && record) {
       try {
         await admit(record);
@@ -125,9 +131,14 @@ export class Authenticator {
     }
     this.onAttempt({ ...attempt, ok: false, status });
     st.failures++;
-    const delay = await this.accounts.defence
-      .failure(st.addr, name)
-      .catch((e: unknown) => (this.defenceError('failure', name, st.addr, e), UNCOUNTED_DELAY_MS));
+    // a refusal because the store is away is nobody's wrong guess: not counted by the defence
+    const delay = storeDown
+      ? 0
+      : await this.accounts.defence
+          .failure(st.addr, name)
+          .catch(
+            (e: unknown) => (this.defenceError('failure', name, st.addr, e), UNCOUNTED_DELAY_MS),
+          );
     log('login.failed', { user: name, addr: st.addr, method, attempt: st.failures });
     setTimeout(() => {
       try {

@@ -239,5 +239,27 @@ describe(
       const two = await Promise.all([sftpOf(x.client), sftpOf(x.client)]);
       assert.equal(two.length, 2);
     });
+
+    test('a node stopped gracefully leaves no session rows, also those whose end the database missed', async () => {
+      const c = nodes[2]!;
+      const u = c.addUser('leaver', { password: 'pw-leaver' });
+      const x = connect(c, u.name, u.password);
+      fx.defer(() => x.client.end());
+      assert.equal(await x.ready, true);
+      const s = await sftpOf(x.client);
+      const rows = async (): Promise<string> =>
+        (await db.psql(`SELECT count(*) FROM jailsftp_sessions WHERE username = 'leaver'`)).trim();
+      assert.equal(await rows(), '1');
+      await db.stop();
+      try {
+        s.end(); // its end cannot be recorded
+        await sleep(500);
+      } finally {
+        await db.start();
+      }
+      assert.equal(await rows(), '1', 'the missed end');
+      assert.equal(await c.stop(), 0);
+      assert.equal(await rows(), '0', 'left behind by the stopped node');
+    });
   },
 );

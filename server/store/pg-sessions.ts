@@ -68,7 +68,8 @@ export class PgSessions implements SessionRegistry {
     }
   }
 
-  private async retryReleases(): Promise<void> {
+  /** Deletes the rows of sessions whose end the database missed (a heartbeat may call it). */
+  async retryReleases(): Promise<void> {
     if (this.unreleased.size === 0) return;
     const ids = [...this.unreleased];
     try {

@@ -14,7 +14,7 @@ import { PgRecords } from './pg-records.js';
 import { maskUrl, pgConfig } from './pg-config.js';
 import { schemaVersion, SCHEMA_VERSION } from './schema.js';
 import { PgDefence } from './pg-defence.js';
-import { PgSessions } from './pg-sessions.js';
+import { forgetNode, PgSessions } from './pg-sessions.js';
 import { PgTotpSteps } from './pg-totp.js';
 
 const CHANNEL = 'jailsftp_users';
@@ -115,6 +115,8 @@ export class PgStore implements Store {
     this.closed = true;
     this.stopListener();
     await this.listening;
+    // every session has ended by now: rows left are ends the database missed (it was away)
+    await forgetNode(this.pool, this.nodeId).catch(() => undefined);
     await this.pool.end().catch(() => undefined);
   }
 

@@ -3,6 +3,8 @@
 // out on all of them (one node alone saw only a third of the tries); maxSessionsPerUser holds
 // across the nodes, with the refusal text OpenSSH users see; a TOTP code used on one node is a
 // replay on another; the sessions of a dead node hold their slots until its rows are forgotten.
+// With PostgreSQL down an open session goes on and a new one is refused with a clear text; the
+// ends the database missed are deleted when it returns, or when the node stops.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import ssh2 from 'ssh2';

@@ -1,10 +1,14 @@
-// The store behind the account layer: user records and the start of each user's quota ledger. The
+// The store behind the account layer: user records, the start of each user's quota ledger, and the
+// counts that must hold across a cluster (login defence, sessions per user, used TOTP steps). The
 // only part that differs between one node and a cluster: `FileStore` (users/*.json, a scan of the
-// home) here, `PgStore` (server/store/pg-store.ts) for PostgreSQL, without a change above it.
+// home, the counts in memory) or a PostgreSQL store, without a change above the account layer.
 import { accessSync, constants, mkdirSync, watch } from 'node:fs';
 import { Ledger, scanUsage, type QuotaLedger } from '../fs/quota.js';
 import { log } from '../log.js';
 import { UserStore, type UserRecord } from '../users/store.js';
+import { MemoryDefence, type LoginDefence } from './defence.js';
+import { MemorySessions, type SessionRegistry } from './sessions.js';
+import { MemoryTotpSteps, type TotpSteps } from './totp-steps.js';
 
 export type { UserRecord } from '../users/store.js';
 
@@ -26,6 +30,12 @@ export interface Store {
   watch(onChange: (user: string) => void): () => void;
   /** null while the store answers, else why it does not (health checks) */
   problem(): string | null;
+  /** failed logins and lockouts per address and (address, user) */
+  readonly defence: LoginDefence;
+  /** open sessions per user (maxSessionsPerUser) */
+  readonly sessions: SessionRegistry;
+  /** TOTP steps already accepted (a code is accepted once) */
+  readonly totpSteps: TotpSteps;
   /** Ends the store's connections and watchers (at shutdown). */
   close?(): Promise<void>;
 }
@@ -33,6 +43,10 @@ export interface Store {
 /** Records in a directory of JSON files (read again at every login); usage from a scan of the home. */
 export class FileStore implements Store {
   readonly records: UserStore;
+  // one node: the counts live in this process's memory
+  readonly defence: LoginDefence = new MemoryDefence();
+  readonly sessions: SessionRegistry = new MemorySessions();
+  readonly totpSteps: TotpSteps = new MemoryTotpSteps();
 
   constructor(usersDir: string, homesDir: string) {
     this.records = new UserStore(usersDir, homesDir);

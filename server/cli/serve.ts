@@ -37,10 +37,12 @@ export async function serve(args: string[]): Promise<void> {
   // a PostgreSQL store must answer and have this version's schema, or the node does not start
   const store = await openStore(cfg);
   const server = new JailServer(cfg, store);
-  // a node that lost its cluster lease no longer owns its grants: the sessions holding them end
+  // a node that lost its cluster lease is dead to the others (its grants and session rows were
+  // taken back): every session it serves ends, the users connect again (through another node)
   if (store instanceof PgStore)
-    store.quota.onLeaseLost = (users, why) => {
-      for (const u of users) server.accounts.kick(u, why);
+    store.quota.onLeaseLost = (_users, why) => {
+      for (const u of new Set(server.accounts.allLogins().map((l) => l.user)))
+        server.accounts.kick(u, why);
     };
   for (const k of server.createdKeys) console.log(`created host key ${k}`);
   for (const l of server.hostKeyLines) console.log(`host key ${l}`);

@@ -15,7 +15,6 @@ import type { Config } from '../config.js';
 import { debug, log } from '../log.js';
 import { PasswordChecker } from '../users/password.js';
 import { Authenticator, type AuthState } from './auth.js';
-import { LoginDefence } from './defence.js';
 import { ensureHostKeys } from './hostkeys.js';
 import { readProxyHeader, refuseProxyHeader } from './proxy-header.js';
 import { serveSession } from './session.js';
@@ -147,7 +146,6 @@ export class JailServer implements Watched {
     this.auth = new Authenticator(
       this.accounts,
       new PasswordChecker(cfg.argon2),
-      new LoginDefence(),
       cfg.limits.maxAuthAttempts,
       cfg.legacyAlgorithms,
       (a) => this.ops.login(a),

@@ -39,8 +39,13 @@ export class ClusterQuota implements GrantHost {
   /** statements sent for grants (refills, settles, nudges): the report's round trips */
   statements = 0;
   readonly lease: NodeLease;
-  /** the node lost its lease: the sessions of these users held grants and must end (set by the server) */
+  /**
+   * The node lost its lease: the cluster took back its grants and its session rows, so its
+   * sessions must end (set by the server); `users` held grants here.
+   */
   onLeaseLost: (users: string[], why: string) => void = () => undefined;
+  /** more work for every heartbeat (the store's: session ends the database missed) */
+  onBeat: () => Promise<void> = async () => undefined;
   private readonly ledgers = new Map<string, GrantLedger>();
   private readonly opening = new Map<string, Promise<GrantLedger>>();
   private readonly scan: (home: string) => Promise<number>;
@@ -197,6 +202,7 @@ export class ClusterQuota implements GrantHost {
       if (l.refs <= 0) await l.finish().catch(() => undefined);
       else if (settle) await l.settle(l.openFiles === 0).catch(() => undefined);
     }
+    await this.onBeat().catch(() => undefined);
   }
 
   /**

@@ -14,6 +14,9 @@ import { PgRecords } from './pg-records.js';
 import { ClusterQuota, type ClusterQuotaOptions } from './cluster-quota.js';
 import { maskUrl, pgConfig } from './pg-config.js';
 import { schemaVersion, SCHEMA_VERSION } from './schema.js';
+import { PgDefence } from './pg-defence.js';
+import { forgetNode, PgSessions } from './pg-sessions.js';
+import { PgTotpSteps } from './pg-totp.js';
 
 const CHANNEL = 'jailsftp_users';
 /** the listener's liveness query: a database that stops answering is noticed within ~5 s */
@@ -32,6 +35,10 @@ export class PgStore implements Store {
   readonly records: PgRecords;
   /** the exact quota across nodes: grants, this node's lease, reclaiming dead nodes */
   readonly quota: ClusterQuota;
+  // the counts every node shares: login defence, sessions per user, used TOTP steps
+  readonly defence: PgDefence;
+  readonly sessions: PgSessions;
+  readonly totpSteps: PgTotpSteps;
   /** the location without its password */
   readonly location: string;
   private readonly watchers = new Set<(user: string) => void>();
@@ -56,6 +63,10 @@ export class PgStore implements Store {
     });
     this.records = new PgRecords(this.pool, homes, this.location);
     this.quota = new ClusterQuota(this.pool, this.nodeId, (r) => this.homeOf(r), cluster);
+    this.defence = new PgDefence(this.pool);
+    this.sessions = new PgSessions(this.pool, this.nodeId);
+    this.quota.onBeat = () => this.sessions.retryReleases();
+    this.totpSteps = new PgTotpSteps(this.pool);
   }
 
   /**
@@ -112,6 +123,8 @@ export class PgStore implements Store {
     this.stopListener();
     await this.quota.stop();
     await this.listening;
+    // every session has ended by now: rows left are ends the database missed (it was away)
+    await forgetNode(this.pool, this.nodeId).catch(() => undefined);
     await this.pool.end().catch(() => undefined);
   }
 

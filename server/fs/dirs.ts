@@ -2,7 +2,7 @@
 // removing them inside the jail. Functions over an FsContext; UserFs (userfs.ts) is their facade.
 import type { Dir } from 'node:fs';
 import { posix } from 'node:path';
-import { errno } from './errors.js';
+import { errno, errorCode } from './errors.js';
 import { using, type Ref } from './jail.js';
 import { releaseHandle, takeHandle } from './handle-budget.js';
 import type { FsContext } from './files.js';
@@ -62,19 +62,28 @@ export async function readdir(fs: FsContext, d: OpenDir, max: number): Promise<D
     }
     out.push({ name: '..', stats: parent });
   }
-  while (out.length < max && !d.eof) {
-    const e = await run(() => d.dir.read());
-    if (!e) {
-      d.eof = true;
-      break;
+  // (again when every name of a batch vanished: an empty answer means the end)
+  do {
+    const names: string[] = [];
+    while (out.length + names.length < max && !d.eof) {
+      const e = await run(() => d.dir.read());
+      if (e) names.push(e.name);
+      else d.eof = true;
     }
-    try {
-      out.push({ name: e.name, stats: await run(() => sys.lstat(d.ref.at(e.name))) });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOTRESPONDING') throw err;
-      /* vanished between readdir and lstat */
-    }
-  }
+    // the lstats of a batch run side by side, as the gate allows
+    const stats = await Promise.all(
+      names.map((name) =>
+        run(() => sys.lstat(d.ref.at(name))).catch((err: unknown) => {
+          if (errorCode(err) === 'ENOTRESPONDING') throw err;
+          return undefined; // vanished between readdir and lstat
+        }),
+      ),
+    );
+    names.forEach((name, i) => {
+      const st = stats[i];
+      if (st) out.push({ name, stats: st });
+    });
+  } while (out.length === 0 && !d.eof);
   return out;
 }
 

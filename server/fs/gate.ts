@@ -11,17 +11,17 @@
 //
 // Wrap single system calls only (never a function that itself runs calls through the gate: it
 // would wait for a slot it holds).
+import { POOL_SIZE } from '../threadpool.js';
 import { FsNotRespondingError } from './errors.js';
 
-/** calls of one home that may run at once */
-export const PER_HOME = 2;
+/** calls of one home that may run at once (4 with a pool of 16: enough for full-speed transfers) */
+export const PER_HOME = Math.max(1, Math.min(4, Math.floor(POOL_SIZE / 4)));
 /** how long a call may wait for a slot of its home before it fails */
 export const QUEUE_MS = 10_000;
 /** pool threads that filesystem calls of homes never take */
-const RESERVED = 4;
-const POOL = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+const RESERVED = Math.min(4, Math.ceil(POOL_SIZE / 4));
 /** filesystem calls of all homes that may run at once */
-export const TOTAL = Math.max(PER_HOME, POOL - RESERVED);
+export const TOTAL = Math.max(PER_HOME, POOL_SIZE - RESERVED);
 
 interface Waiter {
   start: () => void;

@@ -30,6 +30,10 @@ export const read = (fd: number, into: Buffer, at: number, len: number, pos: num
   p<number>((cb) => fs.read(fd, into, at, len, pos, cb));
 export const write = (fd: number, data: Buffer, at: number, len: number, pos: number) =>
   p<number>((cb) => fs.write(fd, data, at, len, pos, cb));
+export const readv = (fd: number, bufs: Buffer[], pos: number) =>
+  p<number>((cb) => fs.readv(fd, bufs, pos, cb));
+export const writev = (fd: number, bufs: Buffer[], pos: number) =>
+  p<number>((cb) => fs.writev(fd, bufs, pos, cb));
 
 export const lstat = (path: string): Promise<Stats> => fsp.lstat(path);
 export const mkdir = (path: string, mode: number): Promise<void> => fsp.mkdir(path, mode);

@@ -112,8 +112,8 @@ export async function launchServer(o: LaunchOptions): Promise<Launched> {
     process.execPath,
     [...(o.nodeArgs ?? []), CLI, 'serve', '--config', configFile],
     {
-      // the pool size of `npm start` (server/threadpool.ts: only the environment can set it)
-      env: { UV_THREADPOOL_SIZE: '16', ...process.env, ...o.env },
+      // the environment of `npm start` (server/threadpool.ts: only the environment sets the pool)
+      env: { UV_THREADPOOL_SIZE: '16', MALLOC_ARENA_MAX: '2', ...process.env, ...o.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       cwd: o.cwd,
     },

@@ -11,6 +11,7 @@ import { keyPairFile } from '../test/helpers/keys.js';
 import { tempDir } from '../test/helpers/proc.js';
 import { startOurs, ROOT, SERVER_CLI } from './oursd.js';
 import { refUnavailable, startRef } from './refsshd.js';
+import { clusterUnavailable, startCluster, type ClusterTarget } from './cluster.js';
 import { table, writeResults, type Report, type Row, type SideResult } from './report.js';
 import { argon2Cost, idleSessions, loginsDuringTransfer, readFlood } from './specials.js';
 import type { Target } from './target.js';
@@ -48,6 +49,9 @@ const USAGE = `usage: npm run bench -- [options]
   --no-ref           do not start OpenSSH's sshd; report our server alone
   --ops-ab           the reference is our own server with the audit log and metrics on (the
                      "OpenSSH" column): the ratio is what operations cost
+  --cluster          ours = 3 nodes on PostgreSQL behind HAProxy, the reference = one node on the
+                     file store (the "OpenSSH" column); default workloads upload_large,
+                     concurrent_upload, logins; adds PostgreSQL transactions per GiB written
   --rt               run everything (servers, clients) at real-time priority SCHED_RR 10 (root):
                      on a shared machine other work then only gets what the benchmark leaves idle
   -h, --help         this help
@@ -62,6 +66,7 @@ interface Options {
   ref: boolean;
   rt: boolean;
   opsAb: boolean;
+  cluster: boolean;
 }
 
 function options(): Options {
@@ -73,6 +78,7 @@ function options(): Options {
       workloads: { type: 'string' },
       'no-ref': { type: 'boolean' },
       'ops-ab': { type: 'boolean' },
+      cluster: { type: 'boolean' },
       rt: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -82,6 +88,7 @@ function options(): Options {
     process.exit(0);
   }
   const quick = values.quick ?? false;
+  const cluster = values.cluster ?? false;
   const int = (v: string | undefined, d: number, name: string): number => {
     if (v === undefined) return d;
     const n = Number(v);
@@ -92,13 +99,14 @@ function options(): Options {
     quick,
     runs: int(values.runs, quick ? 1 : 3, 'runs'),
     sizeMiB: int(values['size-mib'], quick ? 32 : 1024, 'size-mib'),
-    workloads: values.workloads
+    workloads: (values.workloads ?? (cluster ? 'upload_large,concurrent_upload,logins' : undefined))
       ?.split(',')
       .map((s) => s.trim())
       .filter(Boolean),
     ref: !(values['no-ref'] ?? false),
     rt: values.rt ?? false,
     opsAb: values['ops-ab'] ?? false,
+    cluster: values.cluster ?? false,
   };
 }
 
@@ -278,12 +286,28 @@ async function main(): Promise<number> {
   const user = 'jsbench';
   const password = `bench-${process.pid}-${Math.random().toString(36).slice(2)}`;
   const targets: Target[] = [];
-  const ours = await startOurs({ user, password, keyFile });
-  targets.push(ours);
+  const single = await startOurs({ user, password, keyFile });
+  let ours: Target = single;
   let refNote: string | undefined;
   let ref: Target | undefined;
-  if (o.opsAb) {
-    ref = { ...(await startOurs({ user, password, keyFile, hostKeys: ours.hostKeys, ops: true })) };
+  let cluster: ClusterTarget | undefined;
+  if (o.cluster) {
+    const why = clusterUnavailable();
+    if (why) throw new Error(`--cluster: ${why}`);
+    cluster = await startCluster({ user, password, keyFile, hostKeys: single.hostKeys, nodes: 3 });
+    ours = cluster;
+    ref = { ...single, name: 'single', stop: () => single.stop() };
+    targets.push(cluster, ref);
+    log(
+      '--cluster: "ours" = 3 nodes on PostgreSQL behind HAProxy; the reference = one file-store node',
+    );
+  } else targets.push(single);
+  if (o.cluster) {
+    /* the reference is the single node */
+  } else if (o.opsAb) {
+    ref = {
+      ...(await startOurs({ user, password, keyFile, hostKeys: single.hostKeys, ops: true })),
+    };
     ref.name = 'ours+ops';
     targets.push(ref);
     log('reference: our server with --audit-log and --admin-listen (metrics) on');
@@ -315,6 +339,27 @@ async function main(): Promise<number> {
     .filter((w) => selected(o, w.id))
     // the default-cipher and GCM variants of one workload next to each other
     .sort((a, b) => order(a.id) - order(b.id));
+  // cluster: PostgreSQL transactions (each a round trip or more) during the cluster's uploads
+  // (minus the background: heartbeats, listeners' checks, measured first while idle)
+  const tx = { count: 0, bytes: 0, idlePerSec: 0 };
+  const upload = workloads.find((w) => w.id === 'upload_large');
+  if (cluster && upload) {
+    const idleFrom = await cluster.transactions();
+    await new Promise((r) => setTimeout(r, 10000));
+    tx.idlePerSec = ((await cluster.transactions()) - idleFrom - 1) / 10;
+    const op = upload.op.bind(upload);
+    upload.op = async (t) => {
+      if (t !== cluster) return op(t);
+      const before = await cluster.transactions();
+      const t0 = performance.now();
+      await op(t);
+      await new Promise((r) => setTimeout(r, 1500)); // statistics reach pg_stat_database within ~1 s
+      const secs = (performance.now() - t0) / 1000;
+      // minus the reading's own transaction and the background's
+      tx.count += (await cluster.transactions()) - before - 1 - tx.idlePerSec * secs;
+      tx.bytes += sizes.largeMiB * 1048576;
+    };
+  }
   const rows: Row[] = [];
   const failures: string[] = [];
   for (const w of workloads) {
@@ -373,7 +418,7 @@ async function main(): Promise<number> {
   /** fn on t; for ours on a fresh server, so that the heap of earlier workloads does not hide growth */
   const onFresh = async <R>(t: Target, fn: (f: Target) => Promise<R>): Promise<R> => {
     if (t.name !== 'ours') return fn(t);
-    const f = await startOurs({ user, password, keyFile, hostKeys: ours.hostKeys });
+    const f = await startOurs({ user, password, keyFile, hostKeys: single.hostKeys });
     try {
       return await fn(f);
     } finally {
@@ -415,13 +460,30 @@ async function main(): Promise<number> {
   });
   await guard('logins', async () => {
     report.logins = await loginsDuringTransfer(ours, ctx, special.loginsMs, special.parallel);
+    if (cluster) {
+      const one = await loginsDuringTransfer(single, ctx, special.loginsMs, special.parallel);
+      report.cluster = { ...report.cluster, singleLogins: one };
+    }
   });
+  if (cluster) {
+    const idlePerSec = tx.idlePerSec;
+    report.cluster = {
+      ...report.cluster,
+      nodes: cluster.nodes.length,
+      transactionsPerGiB: tx.bytes ? (tx.count / tx.bytes) * 2 ** 30 : undefined,
+      idleTransactionsPerSec: idlePerSec,
+    };
+    log(
+      `cluster: PostgreSQL transactions per GiB uploaded ${report.cluster.transactionsPerGiB?.toFixed(0) ?? '-'}` +
+        ` (beyond the background of ${idlePerSec.toFixed(1)}/s: heartbeats, listeners)`,
+    );
+  }
 
   report.loadavgEnd = loadavg()
     .map((x) => x.toFixed(2))
     .join(' ');
   report.machineBusyPct = Math.round(machine.stop());
-  for (const t of targets) await t.stop();
+  for (const t of new Set([...targets, single])) await t.stop();
 
   const out = writeResults(join(ROOT, 'bench/results'), report);
   console.log(

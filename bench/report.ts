@@ -50,6 +50,16 @@ export interface Report {
   /** how server CPU was counted, per server: 'cgroup' (exact) or '/proc sampling' */
   cpuAccounting: Record<string, string>;
   rows: Row[];
+  /** --cluster: the cluster's own figures (the rows compare it with one file-store node) */
+  cluster?: {
+    nodes?: number;
+    /** PostgreSQL transactions committed or rolled back per GiB uploaded through the cluster */
+    transactionsPerGiB?: number;
+    /** the same while idle (heartbeats of every node), per second */
+    idleTransactionsPerSec?: number;
+    /** password logins per second on the single file-store node (`logins` has the cluster's) */
+    singleLogins?: LoginsResult;
+  };
   argon2?: Argon2Result;
   idleSessions?: {
     ours?: IdleResult;
@@ -155,6 +165,18 @@ export function table(r: Report): string {
       `argon2id verify (m=${a.params.memoryCost} KiB, t=${a.params.timeCost}, p=${a.params.parallelism}): ` +
         `${a.verifyMs.toFixed(1)} ms median of ${a.samples.length}; target 20-100 ms: ` +
         `${a.verifyMs >= 20 && a.verifyMs <= 100 ? 'ok' : 'MISSED'}`,
+    );
+  }
+  if (r.cluster) {
+    const c = r.cluster;
+    const one = c.singleLogins;
+    extra.push(
+      `cluster (${c.nodes ?? '?'} nodes, PostgreSQL, HAProxy; "OpenSSH" column = one file-store node): ` +
+        `PostgreSQL transactions per GiB uploaded ${c.transactionsPerGiB?.toFixed(0) ?? '-'}, ` +
+        `idle ${c.idleTransactionsPerSec?.toFixed(1) ?? '-'}/s` +
+        (one
+          ? `; password logins/s on one file-store node: idle ${one.idle.perSec.toFixed(1)}/s`
+          : ''),
     );
   }
   if (r.logins) {

@@ -3,7 +3,7 @@ import type { CpuAccount } from './util.js';
 // One server under test, as the workloads see it.
 export interface Target {
   /** 'ours' or 'openssh' */
-  name: 'ours' | 'openssh' | 'ours+ops';
+  name: 'ours' | 'openssh' | 'ours+ops' | 'single';
   host: string;
   port: number;
   user: string;

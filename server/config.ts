@@ -1,7 +1,7 @@
 // Server configuration: defaults, an optional JSON file, then command-line options.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseCidr } from './account/address-rules.js';
+import { parseCidr, parseCidrList } from './account/address-rules.js';
 
 export interface Argon2Params {
   memoryCost: number; // KiB
@@ -30,6 +30,8 @@ export interface Config {
   users: string;
   homes: string;
   hostKeys: string;
+  /** where user records live: '' or `file` (the users directory), or postgres://USER:PASSWORD@HOST:PORT/DB */
+  store: string;
   argon2: Argon2Params;
   limits: Limits;
   /** let users create symbolic links (inside their home) */
@@ -51,6 +53,13 @@ export interface Config {
   /** address rules (issue 13): CIDRs allowed to connect (empty = everyone), and refused */
   allowFrom: string[];
   denyFrom: string[];
+  /**
+   * CIDRs of load balancers (HAProxy) whose connections begin with a PROXY v1/v2 header naming the
+   * client's address; empty = none. A header from any other address is refused.
+   */
+  proxyProtocol: string[];
+  /** cluster mode (PostgreSQL store): the node's lease (at most 30 s) and the largest quota grant */
+  cluster: { leaseSeconds: number; grantBatch: number };
 }
 
 /** Commands (argv, no shell) and webhooks run after completed uploads, removes and renames. */
@@ -77,6 +86,7 @@ export const DEFAULTS: Config = {
   users: 'users',
   homes: 'home',
   hostKeys: 'keys',
+  store: '',
   // 20-40 ms per verification on the reference machine (see README, Performance)
   argon2: { memoryCost: 19456, timeCost: 3, parallelism: 1 },
   limits: {
@@ -110,7 +120,9 @@ export const DEFAULTS: Config = {
   },
   allowFrom: [],
   denyFrom: [],
+  proxyProtocol: [],
   rates: { upload: 0, download: 0 },
+  cluster: { leaseSeconds: 10, grantBatch: 64 * 1024 * 1024 },
 };
 
 /** String keys that take one of a few values. */
@@ -122,9 +134,13 @@ export interface ConfigOverrides {
   users?: string;
   homes?: string;
   hostKeys?: string;
+  /** --store, else $JAILSFTP_STORE (the command line decides); wins over the config file */
+  store?: string;
   logFormat?: string;
   auditLog?: string;
   adminListen?: string;
+  /** --proxy-protocol: comma-separated CIDRs, `none` for no list */
+  proxyProtocol?: string;
 }
 
 export function parseListen(text: string): { host: string; port: number } {
@@ -140,8 +156,16 @@ export class ConfigError extends Error {}
 
 type Shape = 'string' | 'number' | 'boolean' | 'strings' | { readonly [key: string]: Shape };
 
-/** Arrays of strings that hold CIDRs (address rules), each checked. */
-const CIDR_KEYS: ReadonlySet<string> = new Set(['allowFrom', 'denyFrom']);
+/** Store locations: the users directory, or PostgreSQL (server/store/open.ts). */
+const STORE = /^(|file|postgres(ql)?:\/\/.+)$/i;
+
+/** A store location with anything that could be a password hidden. */
+function maskedStore(v: string): string {
+  return v.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+/** Arrays of strings that hold CIDRs (address rules, balancers), each checked. */
+const CIDR_KEYS: ReadonlySet<string> = new Set(['allowFrom', 'denyFrom', 'proxyProtocol']);
 
 /** The shape of the config file: every key at every depth, with the type it must have. */
 const SHAPE: Shape = {
@@ -192,6 +216,10 @@ export function checkConfigFile(file: unknown, where: string): Record<string, un
       if (typeof v !== shape)
         throw new ConfigError(`${where}: "${path}" must be a ${shape}, not ${describe(v)}`);
       const choices = CHOICES[path];
+      if (path === 'store' && !STORE.test(v as string))
+        throw new ConfigError(
+          `${where}: "store" must be file or postgres://USER:PASSWORD@HOST:PORT/DB, not ${describe(maskedStore(v as string))}`,
+        );
       if (choices && !choices.includes(v as string))
         throw new ConfigError(
           `${where}: "${path}" must be one of ${choices.join(', ')}, not ${describe(v)}`,
@@ -231,7 +259,7 @@ export function loadConfig(o: ConfigOverrides): Config {
   if (o.config) {
     const file = readConfigFile(o.config);
     if (file.listen !== undefined) Object.assign(c, parseListen(file.listen));
-    for (const k of ['users', 'homes', 'hostKeys'] as const)
+    for (const k of ['users', 'homes', 'hostKeys', 'store'] as const)
       if (file[k] !== undefined) c[k] = file[k];
     for (const k of ['allowSymlinks', 'legacyAlgorithms'] as const)
       if (file[k] !== undefined) c[k] = file[k];
@@ -242,16 +270,36 @@ export function loadConfig(o: ConfigOverrides): Config {
     Object.assign(c.metrics, file.metrics);
     if (file.allowFrom !== undefined) c.allowFrom = file.allowFrom;
     if (file.denyFrom !== undefined) c.denyFrom = file.denyFrom;
+    if (file.proxyProtocol !== undefined) c.proxyProtocol = file.proxyProtocol;
     Object.assign(c.argon2, file.argon2);
     Object.assign(c.limits, file.limits);
     Object.assign(c.hooks, file.hooks);
     Object.assign(c.rates, file.rates);
+    Object.assign(c.cluster, file.cluster);
+    const lease = c.cluster.leaseSeconds;
+    if (!(lease >= 1 && lease <= 30))
+      throw new ConfigError(
+        `${o.config}: "cluster.leaseSeconds" must be from 1 to 30, not ${lease}`,
+      );
+    if (!(c.cluster.grantBatch >= 65536))
+      throw new ConfigError(`${o.config}: "cluster.grantBatch" must be at least 65536 bytes`);
   }
   if (o.listen) Object.assign(c, parseListen(o.listen));
   if (o.users) c.users = o.users;
   if (o.homes) c.homes = o.homes;
   if (o.hostKeys) c.hostKeys = o.hostKeys;
+  if (o.store !== undefined) {
+    checkConfigFile({ store: o.store }, '--store');
+    c.store = o.store;
+  }
   if (o.auditLog !== undefined) c.auditLog = o.auditLog;
+  if (o.proxyProtocol !== undefined) {
+    try {
+      c.proxyProtocol = parseCidrList(o.proxyProtocol);
+    } catch (e) {
+      throw new ConfigError(`--proxy-protocol: ${(e as Error).message}`);
+    }
+  }
   if (o.adminListen !== undefined) {
     parseListen(o.adminListen);
     c.adminListen = o.adminListen;

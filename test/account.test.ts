@@ -6,11 +6,17 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Accounts, type AccountSession } from '../server/account/accounts.js';
 import type { Store, UserRecord } from '../server/account/store.js';
-import { Ledger } from '../server/fs/quota.js';
+import { Ledger, type QuotaLedger } from '../server/fs/quota.js';
+import { MemoryDefence } from '../server/account/defence.js';
+import { MemorySessions } from '../server/account/sessions.js';
+import { MemoryTotpSteps } from '../server/account/totp-steps.js';
 import { fixture } from './helpers/fixture.js';
 
 class CountingStore implements Store {
   ledgers = 0;
+  readonly defence = new MemoryDefence();
+  readonly sessions = new MemorySessions();
+  readonly totpSteps = new MemoryTotpSteps();
   constructor(readonly homes: string) {}
   async user(name: string): Promise<UserRecord | undefined> {
     return name === 'ann' ? { name, keys: [], quota: 5000 } : undefined;
@@ -18,7 +24,7 @@ class CountingStore implements Store {
   homeOf(r: UserRecord): string {
     return join(this.homes, r.name);
   }
-  async newLedger(r: UserRecord): Promise<Ledger> {
+  async newLedger(r: UserRecord): Promise<QuotaLedger> {
     this.ledgers++;
     return new Ledger(r.quota, 0);
   }
@@ -46,10 +52,10 @@ test('sessions per user are bounded across logins; an ended session frees its sl
   assert.equal(await accounts.lookup('bob'), undefined);
   const a = await accounts.login(rec);
   const b = await accounts.login(rec);
-  const s1 = a.openSession('sftp', () => undefined) as AccountSession;
-  const s2 = b.openSession('exec', () => undefined) as AccountSession;
+  const s1 = (await a.openSession('sftp', () => undefined)) as AccountSession;
+  const s2 = (await b.openSession('exec', () => undefined)) as AccountSession;
   assert.equal(
-    b.openSession('sftp', () => undefined),
+    await b.openSession('sftp', () => undefined),
     'too many sessions for user ann (limit 2)',
   );
   assert.deepEqual(accounts.users(), ['ann']);
@@ -57,7 +63,8 @@ test('sessions per user are bounded across logins; an ended session frees its sl
   s1.end();
   s1.end(); // twice is harmless
   assert.equal(accounts.liveSessions, 1);
-  assert.equal(typeof b.openSession('sftp', () => undefined), 'object');
+  await new Promise((r) => setImmediate(r)); // the slot goes back to the registry
+  assert.equal(typeof (await b.openSession('sftp', () => undefined)), 'object');
   s2.end();
 });
 
@@ -66,13 +73,14 @@ test('closeUser asks every session of the user to close; they leave the registry
   const rec = (await accounts.lookup('ann'))!;
   const login = await accounts.login(rec);
   const closed: string[] = [];
-  const sessions = [1, 2, 3].map(
-    (i) =>
-      login.openSession('sftp', (why) => {
+  const sessions: AccountSession[] = [];
+  for (const i of [1, 2, 3])
+    sessions.push(
+      (await login.openSession('sftp', (why) => {
         closed.push(`${i}:${why}`);
         sessions[i - 1]!.end();
-      }) as AccountSession,
-  );
+      })) as AccountSession,
+    );
   assert.equal(accounts.sessionsOf('ann').length, 3);
   assert.equal(accounts.closeUser('ann', 'admin'), 3);
   assert.deepEqual(closed, ['1:admin', '2:admin', '3:admin']);
@@ -88,7 +96,7 @@ test('the ledger is shared by logins and kept until a closed connection has ende
   const b = await accounts.login(rec);
   assert.equal(store.ledgers, 1, 'one ledger for both logins');
   let aborted = 0;
-  const s = a.openSession('sftp', () => aborted++) as AccountSession;
+  const s = (await a.openSession('sftp', () => aborted++)) as AccountSession;
   a.logout();
   b.logout();
   assert.equal(aborted, 1, 'the connection going away ends its sessions');
@@ -113,4 +121,29 @@ test('the ledger is shared by logins and kept until a closed connection has ende
   d.logout();
   await accounts.login(rec);
   assert.equal(store.ledgers, 2, 'released, then created again from the store');
+});
+
+test('a session is refused with a clear text when the registry cannot answer, and a slot taken while the connection went away is given back', async (t) => {
+  const { accounts, store } = setup(t, 1);
+  const rec = (await accounts.lookup('ann'))!;
+  const a = await accounts.login(rec);
+  const real = store.sessions;
+  const down = {
+    admit: () => Promise.reject(new Error('connect ECONNREFUSED')),
+    release: () => Promise.resolve(),
+  };
+  Object.assign(store, { sessions: down });
+  assert.equal(
+    await a.openSession('sftp', () => undefined),
+    'cannot count sessions now (store unavailable), try again later',
+  );
+  Object.assign(store, { sessions: real });
+  // the connection goes away while its slot is being counted: the slot goes back at once
+  const pending = a.openSession('sftp', () => undefined);
+  a.logout();
+  assert.equal(await pending, 'connection closed');
+  const b = await accounts.login(rec);
+  const s = await b.openSession('sftp', () => undefined);
+  assert.equal(typeof s, 'object', 'the slot of the closed connection was kept');
+  assert.equal(accounts.liveSessions, 1);
 });

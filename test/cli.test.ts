@@ -74,6 +74,8 @@ test('jailsftpd --help and every subcommand --help', () => {
   for (const w of ['user add', 'user passwd', 'user key', 'user quota', 'user del', 'user list'])
     assert.match(main.stdout, new RegExp(w));
   assert.match(main.stdout, /hostkey/);
+  assert.match(main.stdout, /--store URL/);
+  assert.match(main.stdout, /JAILSFTP_STORE/);
   const cases: [string[], RegExp][] = [
     [['serve', '--help'], /usage: jailsftpd \[serve\]/],
     [['user', 'add', '--help'], /usage: jailsftpd user add NAME/],
@@ -83,6 +85,8 @@ test('jailsftpd --help and every subcommand --help', () => {
     [['user', 'del', '--help'], /usage: jailsftpd user del NAME \[--purge\]/],
     [['user', 'list', '--help'], /usage: jailsftpd user list/],
     [['hostkey', '--help'], /usage: jailsftpd hostkey/],
+    [['store', 'init', '--help'], /usage: jailsftpd store init --store/],
+    [['store', 'import', '--help'], /usage: jailsftpd store import --store URL \[--users DIR\]/],
   ];
   for (const [args, re] of cases) {
     const r = run(args);
@@ -260,6 +264,35 @@ test('user administration, host keys, and a running server sees every change', a
     assert.deepEqual(row('alice'), ['alice', '500 MiB', '0 B', '1']);
     assert.deepEqual(row('bob'), ['bob', '2 GiB', '0 B', '1']);
     assert.deepEqual(row('carol'), ['carol', '1 MiB', '2.0 KiB', '0']);
+  });
+
+  await t.test('user list --json: every field, sizes in bytes (file store)', () => {
+    assert.equal(srv.cli(['user', 'set', 'bob', '--upload-rate', '3M']).status, 0);
+    const r = srv.cli(['user', 'list', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const user = (name: string, over: Record<string, unknown>): Record<string, unknown> => ({
+      name,
+      quota: 0,
+      used: 0,
+      keys: 1,
+      password: false,
+      home: join(srv.homesDir, name),
+      disabled: false,
+      expires: null,
+      totp: false,
+      uploadRate: null,
+      downloadRate: null,
+      ...over,
+    });
+    assert.deepEqual(JSON.parse(r.stdout), [
+      user('alice', { quota: 500 * 1024 * 1024, password: true }),
+      user('bob', {
+        quota: 2 * 1024 ** 3,
+        home: join(srv.homesDir, 'shared/b'),
+        uploadRate: 3 << 20,
+      }),
+      user('carol', { quota: 1024 * 1024, used: 2000, keys: 0, password: true }),
+    ]);
   });
 
   await t.test('user del keeps the home; --purge removes it; login stops', async () => {

@@ -226,6 +226,32 @@ test(
 );
 
 test(
+  'after a refused write, writes beyond it stay refused until it is written (no hole), even with room again',
+  { skip: needs('paramiko') },
+  async () => {
+    const u = user(200_000);
+    writeFileSync(join(u.home, 'seed'), Buffer.alloc(100_000, 2));
+    const { r, lines } = await pyAs('q_ops.py', srv, u, ['refused']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(
+      lines.map((l) => [l.op, l.code]),
+      [
+        ['write@0', Status.OK],
+        ['write@65536', Status.FAILURE],
+        ['remove', Status.OK],
+        ['write@131072', Status.FAILURE],
+        ['write@65536', Status.OK],
+        ['write@131072', Status.OK],
+      ],
+    );
+    assert.match(String(lines[3]!.message), /quota exceeded/);
+    const got = readFileSync(join(u.home, 'up.bin'));
+    assert.equal(got.length, 196_608);
+    assert.equal(sha256(got), sha256(Buffer.concat([0, 1, 2].map(() => payload(65536, 0)))));
+  },
+);
+
+test(
   'OPEN with TRUNC gives the old size back before the new bytes come',
   { skip: needs('paramiko') },
   async () => {

@@ -3,6 +3,8 @@
 // and keeps a registry of open sessions per user, so that a change (closing a user's sessions, a
 // new quota, new rates) can reach them. The SSH layer and the engine ask it; they never read records or
 // ledgers themselves.
+import { randomUUID } from 'node:crypto';
+import { log } from '../log.js';
 import { runIn } from '../fs/gate.js';
 import { Jail } from '../fs/jail.js';
 import { mkdir, stat } from 'node:fs/promises';
@@ -17,6 +19,8 @@ import { PermissionStorage } from './permission-storage.js';
 import { RateRegistry, UNLIMITED, type RateLimits } from './rates.js';
 import { ThrottledStorage } from './throttled-storage.js';
 import type { Store, UserRecord } from './store.js';
+import type { LoginDefence } from './defence.js';
+import type { TotpSteps } from './totp-steps.js';
 
 export interface AccountOptions {
   maxSessionsPerUser: number;
@@ -37,6 +41,8 @@ export type SessionKind = 'sftp' | 'exec';
 /** One open session of a user (an SFTP subsystem or an exec command), as the registry holds it. */
 export class AccountSession {
   readonly started = Date.now();
+  /** unique among all nodes (the session registry's key) */
+  readonly id = randomUUID();
   private ended = false;
 
   constructor(
@@ -90,11 +96,21 @@ export class Login {
     return this.open.size;
   }
 
-  /** Reserves a session slot; an error text when the user is at the session limit. */
-  openSession(kind: SessionKind, closer: (reason: string) => void): AccountSession | string {
-    const over = this.accounts.admitSession(this.user);
-    if (over) return over;
+  /**
+   * Reserves a session slot (in a cluster, counted across all nodes); an error text when the user is
+   * at the session limit, the registry cannot answer, or the connection went away meanwhile.
+   */
+  async openSession(
+    kind: SessionKind,
+    closer: (reason: string) => void,
+  ): Promise<AccountSession | string> {
     const s = new AccountSession(this, kind, closer);
+    const over = await this.accounts.admitSession(this.user, s.id, this.info.addr);
+    if (over) return over;
+    if (this.gone) {
+      this.accounts.releaseSession(s.id);
+      return 'connection closed';
+    }
     this.open.add(s);
     this.accounts.register(s);
     return s;
@@ -149,6 +165,16 @@ export class Accounts {
   configure(opts: AccountOptions): void {
     this.opts = opts;
     this.rates.configure(opts.rates ?? UNLIMITED); // rates: at once, for open sessions too
+  }
+
+  /** The login defence (failures, lockouts): the store's, shared by all nodes in a cluster. */
+  get defence(): LoginDefence {
+    return this.store.defence;
+  }
+
+  /** TOTP steps already accepted: the store's, shared by all nodes in a cluster. */
+  get totpSteps(): TotpSteps {
+    return this.store.totpSteps;
   }
 
   /** The record for a login name (credentials, quota), or undefined; rejects on a broken record. */
@@ -245,11 +271,21 @@ export class Accounts {
         this.kick(user, 'account expired');
   }
 
-  /** @internal the session limit check */
-  admitSession(user: string): string | undefined {
-    const n = this.byUser.get(user)?.size ?? 0;
-    const max = this.opts.maxSessionsPerUser;
-    return n >= max ? `too many sessions for user ${user} (limit ${max})` : undefined;
+  /** @internal the session limit check: takes a slot in the store's registry, or says why not */
+  async admitSession(user: string, id: string, addr: string): Promise<string | undefined> {
+    try {
+      return await this.store.sessions.admit(user, this.opts.maxSessionsPerUser, { id, addr });
+    } catch (e) {
+      log('session.registry_error', { user, error: (e as Error).message });
+      return 'cannot count sessions now (store unavailable), try again later';
+    }
+  }
+
+  /** @internal gives a slot back to the registry (a failure is logged, never thrown) */
+  releaseSession(id: string): void {
+    this.store.sessions
+      .release(id)
+      .catch((e: unknown) => log('session.release_error', { error: (e as Error).message }));
   }
 
   /** @internal */
@@ -266,6 +302,7 @@ export class Accounts {
     if (!set?.delete(s)) return;
     if (set.size === 0) this.byUser.delete(s.user);
     this.live--;
+    this.releaseSession(s.id);
   }
 
   /** Sessions, on every connection, whose files are not all closed yet. */

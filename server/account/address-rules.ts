@@ -41,8 +41,8 @@ export function parseCidrList(text: string): string[] {
   });
 }
 
-/** A compiled CIDR list. */
-class CidrSet {
+/** A compiled CIDR list (also the balancers of proxyProtocol). */
+export class CidrSet {
   private readonly list = new BlockList();
 
   constructor(readonly cidrs: readonly string[]) {

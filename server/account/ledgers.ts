@@ -2,11 +2,11 @@
 // user's connections, created from the store at the first login and dropped when the last
 // connection that held it is gone and its sessions have closed their files (so that files an
 // administrator changed on disk count from the next login).
-import type { Ledger } from '../fs/quota.js';
+import type { QuotaLedger } from '../fs/quota.js';
 import type { Store, UserRecord } from './store.js';
 
 interface Entry {
-  ledger: Promise<Ledger>;
+  ledger: Promise<QuotaLedger>;
   /** connections holding the ledger */
   refs: number;
 }
@@ -24,7 +24,7 @@ export class Ledgers {
    * The user's ledger, shared while anyone holds it. The record's quota applies at every login,
    * so a changed quota reaches the open sessions at once.
    */
-  async acquire(record: UserRecord, home: string): Promise<Ledger> {
+  async acquire(record: UserRecord, home: string): Promise<QuotaLedger> {
     const key = Ledgers.key(record.name, home);
     let e = this.entries.get(key);
     if (!e) {
@@ -47,11 +47,13 @@ export class Ledgers {
     const e = this.entries.get(key);
     if (!e) return;
     e.refs--;
-    if (e.refs <= 0) this.entries.delete(key);
+    if (e.refs > 0) return;
+    this.entries.delete(key);
+    void e.ledger.then((l) => l.close?.()).catch(() => undefined);
   }
 
   /** The ledgers of a user that are in use now (one per home the user logged in with). */
-  async of(user: string): Promise<Ledger[]> {
+  async of(user: string): Promise<QuotaLedger[]> {
     const mine = [...this.entries.entries()].filter(([k]) => k.startsWith(`${user}\0`));
     return Promise.all(mine.map(([, e]) => e.ledger));
   }

@@ -1,12 +1,23 @@
-// The store behind the account layer: user records and the start of each user's quota ledger. The
+// The store behind the account layer: user records, the start of each user's quota ledger, and the
+// counts that must hold across a cluster (login defence, sessions per user, used TOTP steps). The
 // only part that differs between one node and a cluster: `FileStore` (users/*.json, a scan of the
-// home) today, a PostgreSQL store later, without a change above the account layer.
+// home, the counts in memory) or a PostgreSQL store, without a change above the account layer.
 import { accessSync, constants, mkdirSync, watch } from 'node:fs';
-import { Ledger, scanUsage } from '../fs/quota.js';
+import { Ledger, scanUsage, type QuotaLedger } from '../fs/quota.js';
 import { log } from '../log.js';
 import { UserStore, type UserRecord } from '../users/store.js';
+import { MemoryDefence, type LoginDefence } from './defence.js';
+import { MemorySessions, type SessionRegistry } from './sessions.js';
+import { MemoryTotpSteps, type TotpSteps } from './totp-steps.js';
 
 export type { UserRecord } from '../users/store.js';
+
+/** The store cannot be reached or did not answer in time (not: a broken record). */
+export class StoreUnavailable extends Error {
+  constructor(cause: unknown) {
+    super(`user store unavailable: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
 
 export interface Store {
   /** The user's record, or undefined when there is none; rejects when it cannot be read. */
@@ -14,16 +25,28 @@ export interface Store {
   /** The user's home directory on disk. */
   homeOf(record: UserRecord): string;
   /** A new quota ledger for the user's home: the quota, and the bytes the home holds now. */
-  newLedger(record: UserRecord, home: string): Promise<Ledger>;
+  newLedger(record: UserRecord, home: string): Promise<QuotaLedger>;
   /** Calls back with a user's name when their record changes or goes; returns a stop function. */
   watch(onChange: (user: string) => void): () => void;
   /** null while the store answers, else why it does not (health checks) */
   problem(): string | null;
+  /** failed logins and lockouts per address and (address, user) */
+  readonly defence: LoginDefence;
+  /** open sessions per user (maxSessionsPerUser) */
+  readonly sessions: SessionRegistry;
+  /** TOTP steps already accepted (a code is accepted once) */
+  readonly totpSteps: TotpSteps;
+  /** Ends the store's connections and watchers (at shutdown). */
+  close?(): Promise<void>;
 }
 
 /** Records in a directory of JSON files (read again at every login); usage from a scan of the home. */
 export class FileStore implements Store {
   readonly records: UserStore;
+  // one node: the counts live in this process's memory
+  readonly defence: LoginDefence = new MemoryDefence();
+  readonly sessions: SessionRegistry = new MemorySessions();
+  readonly totpSteps: TotpSteps = new MemoryTotpSteps();
 
   constructor(usersDir: string, homesDir: string) {
     this.records = new UserStore(usersDir, homesDir);
@@ -37,7 +60,7 @@ export class FileStore implements Store {
     return this.records.homeOf(record);
   }
 
-  async newLedger(record: UserRecord, home: string): Promise<Ledger> {
+  async newLedger(record: UserRecord, home: string): Promise<QuotaLedger> {
     return new Ledger(record.quota, await scanUsage(home));
   }
 
@@ -60,4 +83,6 @@ export class FileStore implements Store {
       return `users directory unreadable: ${(e as NodeJS.ErrnoException).code ?? 'error'}`;
     }
   }
+
+  async close(): Promise<void> {}
 }

@@ -4,7 +4,7 @@
 import { constants as C, type Stats } from 'node:fs';
 import { errno, errorCode, NotAllowedError } from './errors.js';
 import { using, type Jail } from './jail.js';
-import type { Ledger, TrackedFile } from './quota.js';
+import type { QuotaLedger, TrackedFile } from './quota.js';
 import { remember, RunningHash } from './digests.js';
 import { pread, pwriteAll } from './io.js';
 import { releaseHandle, takeHandle } from './handle-budget.js';
@@ -17,7 +17,7 @@ const writing = new WeakMap<TrackedFile, number>();
 /** What the storage functions work on: one user's jail and quota ledger. */
 export interface FsContext {
   readonly jail: Jail;
-  readonly ledger: Ledger;
+  readonly ledger: QuotaLedger;
 }
 
 export class OpenFile implements StoredFile {
@@ -26,6 +26,8 @@ export class OpenFile implements StoredFile {
   counted = false;
   /** set at close when this handle wrote the whole file in sequence (digests.ts) */
   sha256?: string;
+  /** the quota refused a write at this offset: writes beyond it are refused too (see write) */
+  refused?: { at: number; error: Error };
   constructor(
     readonly fd: number,
     readonly path: string,
@@ -118,15 +120,33 @@ export async function write(
 ): Promise<void> {
   const t = file.tracked;
   if (!t) throw errno('EBADF', 'file not open for writing');
+  // Once the quota refused a write on this handle, writes beyond it are refused too, even if room
+  // came back meanwhile (space freed, a cluster node's grant refilled), until the refused range is
+  // written: OpenSSH sftp keeps only the status of the LAST write it hears back about, so a refusal
+  // followed by successes of its pipelined writes would end as a "successful" upload with a hole
+  // of zeros where the refused write should have been.
+  const refused = file.refused;
+  if (refused && !file.append && offset > refused.at) throw refused.error;
   await t.acquire(false);
   writing.set(t, (writing.get(t) ?? 0) + 1);
   try {
-    const at = file.append ? t.size : offset;
-    const grow = at + data.length - t.size;
-    if (grow > 0) {
-      fs.ledger.reserve(grow);
-      t.size += grow;
+    let at: number;
+    try {
+      const r = reserveGrowth(fs, t, file.append ? undefined : offset, data.length);
+      at = typeof r === 'number' ? r : await r;
+    } catch (e) {
+      const earlier = file.refused;
+      if (errorCode(e) === 'EQUOTA' && !(earlier && earlier.at <= offset))
+        file.refused = { at: offset, error: e as Error };
+      throw e;
     }
+    if (
+      refused &&
+      file.refused === refused &&
+      offset <= refused.at &&
+      offset + data.length > refused.at
+    )
+      file.refused = undefined;
     if (t.running && !t.running.feed(at, data)) t.running = undefined;
     try {
       await pwriteAll(fs.jail, file.fd, data, at);
@@ -142,6 +162,63 @@ export async function write(
   } finally {
     writing.set(t, writing.get(t)! - 1);
     t.release(false);
+  }
+}
+
+/**
+ * Reserves what writing `length` bytes at `offset` (at the end when undefined: append) adds to the
+ * file, and returns where to write: synchronously while the ledger answers at once (no extra tick
+ * on the common write).
+ */
+function reserveGrowth(
+  fs: FsContext,
+  t: TrackedFile,
+  offset: number | undefined,
+  length: number,
+): number | Promise<number> {
+  const at = offset ?? t.size;
+  const grow = at + length - t.size;
+  if (grow <= 0) return at;
+  const wait = fs.ledger.reserve(grow);
+  if (!wait) {
+    t.size += grow;
+    return at;
+  }
+  return growAfterWait(fs, t, offset, length, wait, grow);
+}
+
+/**
+ * The ledger had to wait (a cluster ledger refilling its grant): other writes may have grown the
+ * file meanwhile, so the growth is worked out again and any excess given back.
+ */
+async function growAfterWait(
+  fs: FsContext,
+  t: TrackedFile,
+  offset: number | undefined,
+  length: number,
+  wait: Promise<void>,
+  asked: number,
+): Promise<number> {
+  let held = 0; // reserved and not yet added to t.size
+  try {
+    await wait;
+    held = asked;
+    for (;;) {
+      const at = offset ?? t.size;
+      const grow = at + length - t.size;
+      if (grow <= held) {
+        if (grow > 0) {
+          t.size += grow;
+          held -= grow;
+        }
+        return at;
+      }
+      const more = fs.ledger.reserve(grow - held);
+      if (more) await more;
+      held = grow;
+    }
+  } finally {
+    if (held > 0) fs.ledger.give(held);
   }
 }
 
@@ -169,7 +246,7 @@ export async function resize(fs: FsContext, file: OpenFile, size: number): Promi
     const cur = (await fs.jail.run(() => sys.fstat(file.fd))).size;
     fs.ledger.correct(cur - t.size);
     t.size = cur;
-    if (size > cur) fs.ledger.reserve(size - cur);
+    if (size > cur) await fs.ledger.reserve(size - cur);
     try {
       await fs.jail.run(() => sys.ftruncate(file.fd, size));
     } catch (e) {

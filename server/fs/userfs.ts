@@ -5,7 +5,7 @@
 // hashing).
 import type { Stats } from 'node:fs';
 import type { Jail } from './jail.js';
-import type { Ledger } from './quota.js';
+import type { QuotaLedger } from './quota.js';
 import * as files from './files.js';
 import * as dirs from './dirs.js';
 import * as paths from './paths.js';
@@ -29,7 +29,7 @@ export interface UserFsOptions {
 export class UserFs implements Storage {
   constructor(
     readonly jail: Jail,
-    readonly ledger: Ledger,
+    readonly ledger: QuotaLedger,
     private readonly opts: UserFsOptions = { allowSymlinks: false },
   ) {}
 

@@ -7,9 +7,8 @@ import { debug, log } from '../log.js';
 import type { PasswordChecker } from '../users/password.js';
 import type { Accounts } from '../account/accounts.js';
 import type { Attempt } from '../account/events.js';
-import type { UserRecord } from '../account/store.js';
-import type { LoginDefence } from './defence.js';
-import { CODE_PROMPT, codeStep, UsedSteps } from '../users/totp.js';
+import { StoreUnavailable, type UserRecord } from '../account/store.js';
+import { CODE_PROMPT, codeStep } from '../users/totp.js';
 
 const METHODS: AuthContext['method'][] = ['publickey', 'password', 'keyboard-interactive'];
 
@@ -38,14 +37,13 @@ function parsedKey(line: string): ParsedKey | undefined {
   return k && !(k instanceof Error) ? k : undefined;
 }
 
-export class Authenticator {
-  /** TOTP steps already used, per user (one node's memory: see UsedSteps) */
-  private readonly usedSteps = new UsedSteps();
+/** The delay after a failure when the defence's store cannot count it. */
+const UNCOUNTED_DELAY_MS = 2000;
 
+export class Authenticator {
   constructor(
     private readonly accounts: Accounts,
     private readonly passwords: PasswordChecker,
-    private readonly defence: LoginDefence,
     private readonly maxAttempts: number,
     /** accept ssh-rsa (SHA-1) signatures from clients */
     private readonly legacy = false,
@@ -63,13 +61,18 @@ export class Authenticator {
     if (ctx.method === 'none') return ctx.reject(METHODS);
     const name = ctx.username;
     let record: UserRecord | undefined;
+    let storeDown = false;
     try {
       record = await this.accounts.lookup(name);
     } catch (e) {
-      log('user.record_error', { user: name, error: (e as Error).message });
+      // the store away (database unreachable): refused like an unknown user, and said so in the log
+      storeDown = e instanceof StoreUnavailable;
+      const event = storeDown ? 'login.store_unavailable' : 'user.record_error';
+      log(event, { user: name, addr: st.addr, error: (e as Error).message });
       record = undefined;
     }
-    const locked = this.defence.locked(st.addr, name);
+    // the store away: the defence (in the same store) cannot answer either; nothing is checked
+    const locked = storeDown || (await this.locked(st.addr, name));
     let ok = false;
     // TOTP: the first factor passed on this connection, for this user name
     const second = st.firstFactor?.user === name && ctx.method === 'keyboard-interactive';
@@ -79,7 +82,7 @@ export class Authenticator {
       method = `${st.firstFactor!.method}+totp`;
       codeAsked = true;
       const answer = await ask(ctx, CODE_PROMPT);
-      ok = !locked && this.codeOk(record, answer);
+      ok = !locked && (await this.codeOk(record, answer));
     } else if (ctx.method === 'publickey') {
       const wanted = ctx.key.data;
       const sha1 = ctx.key.algo === 'ssh-rsa' && !ctx.hashAlgo && !this.legacy; // SHA-1 signatures: legacy only
@@ -98,7 +101,7 @@ export class Authenticator {
       if (ok && record?.totp) {
         method = 'keyboard-interactive+totp';
         codeAsked = true;
-        ok = this.codeOk(record, await ask(ctx, CODE_PROMPT));
+        ok = await this.codeOk(record, await ask(ctx, CODE_PROMPT));
       }
     }
     if (ok && record?.totp && !codeAsked) {
@@ -110,10 +113,13 @@ export class Authenticator {
     const attempt = { user: name, addr: st.addr, session: st.session, method };
     let status = locked ? 'locked out' : record ? 'wrong credentials' : 'unknown user';
     if (codeAsked && !locked) status = 'wrong code';
+    if (storeDown) status = 'store unavailable';
     if (ok && record) {
       try {
         await admit(record);
-        this.defence.success(st.addr, name);
+        await this.accounts.defence
+          .success(st.addr, name)
+          .catch((e: unknown) => this.defenceError('success', name, st.addr, e));
         st.user = record;
         log('login', { user: name, addr: st.addr, method });
         this.onAttempt({ ...attempt, ok: true, status: 'ok' });
@@ -125,7 +131,14 @@ export class Authenticator {
     }
     this.onAttempt({ ...attempt, ok: false, status });
     st.failures++;
-    const delay = this.defence.failure(st.addr, name);
+    // a refusal because the store is away is nobody's wrong guess: not counted by the defence
+    const delay = storeDown
+      ? 0
+      : await this.accounts.defence
+          .failure(st.addr, name)
+          .catch(
+            (e: unknown) => (this.defenceError('failure', name, st.addr, e), UNCOUNTED_DELAY_MS),
+          );
     log('login.failed', { user: name, addr: st.addr, method, attempt: st.failures });
     setTimeout(() => {
       try {
@@ -139,10 +152,33 @@ export class Authenticator {
     }, delay).unref();
   }
 
-  /** The code is right for the user's secret now (±1 step) and its step was not used before. */
-  private codeOk(record: UserRecord | undefined, code: string): boolean {
+  /** Is the pair locked out? When the defence cannot answer, yes: nothing is checked unbounded. */
+  private async locked(addr: string, user: string): Promise<boolean> {
+    try {
+      return await this.accounts.defence.locked(addr, user);
+    } catch (e) {
+      this.defenceError('locked', user, addr, e);
+      return true;
+    }
+  }
+
+  private defenceError(what: string, user: string, addr: string, e: unknown): void {
+    log('defence.error', { what, user, addr, error: (e as Error).message });
+  }
+
+  /**
+   * The code is right for the user's secret now (±1 step) and its step was not used before (on any
+   * node, in a cluster); a store that cannot answer refuses the code.
+   */
+  private async codeOk(record: UserRecord | undefined, code: string): Promise<boolean> {
     if (!record?.totp) return false;
     const step = codeStep(record.name, record.totp.secret, code);
-    return step !== null && this.usedSteps.take(record.name, step);
+    if (step === null) return false;
+    try {
+      return await this.accounts.totpSteps.take(record.name, step);
+    } catch (e) {
+      log('totp.store_error', { user: record.name, error: (e as Error).message });
+      return false;
+    }
   }
 }

@@ -1,6 +1,6 @@
 // Host keys: ed25519 (and RSA for old clients), created in the keys directory on first start.
 import { createHash, createPublicKey } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 
@@ -17,7 +17,12 @@ export interface HostKey {
   fingerprintLine: string;
 }
 
-/** Loads the host keys, creating missing ones (mode 0600). Returns them with `created` flags. */
+/**
+ * Loads the host keys, creating missing ones (mode 0600). Returns them with `created` flags.
+ * Several nodes may start at once on one shared keys directory (a cluster): a new key is written
+ * in full under a temporary name and then hard-linked into place, which fails if another node got
+ * there first; then that node's key is the one used, so every node ends up with the same keys.
+ */
 export function ensureHostKeys(dir: string): { keys: HostKey[]; created: string[] } {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const created: string[] = [];
@@ -25,7 +30,16 @@ export function ensureHostKeys(dir: string): { keys: HostKey[]; created: string[
     const path = join(dir, k.file);
     if (existsSync(path)) continue;
     const pair = generateKeyPair(k.type, 'jailsftpd');
-    writeFileSync(path, pair.private, { mode: 0o600 });
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, pair.private, { mode: 0o600 });
+    try {
+      linkSync(tmp, path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue; // another node's key won
+      throw e;
+    } finally {
+      rmSync(tmp, { force: true });
+    }
     writeFileSync(`${path}.pub`, pair.public + '\n', { mode: 0o644 });
     created.push(path);
   }

@@ -1,5 +1,6 @@
-// The SSH layer: our own TCP listener (limits, no-delay, login timeout, idle timeout) feeding an
-// ssh2 Server (host keys, algorithms, authentication), then sessions. Users, ledgers and session
+// The SSH layer: our own TCP listener (the PROXY header from a load balancer, limits, no-delay,
+// login timeout, idle timeout) feeding an ssh2 Server (host keys, algorithms, authentication),
+// then sessions. Users, ledgers and session
 // counts belong to the account layer (server/account); a connection holds one Login.
 //
 // Failures: every event handler of a socket or a connection runs guarded (a bug ends that
@@ -8,14 +9,14 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import ssh2, { type Connection } from 'ssh2';
 import { Accounts, type Login } from '../account/accounts.js';
-import { AddressRules } from '../account/address-rules.js';
+import { AddressRules, CidrSet } from '../account/address-rules.js';
 import { FileStore, type Store, type UserRecord } from '../account/store.js';
 import type { Config } from '../config.js';
 import { debug, log } from '../log.js';
 import { PasswordChecker } from '../users/password.js';
 import { Authenticator, type AuthState } from './auth.js';
-import { LoginDefence } from './defence.js';
 import { ensureHostKeys } from './hostkeys.js';
+import { readProxyHeader, refuseProxyHeader } from './proxy-header.js';
 import { serveSession } from './session.js';
 import { Operations, type Watched } from '../ops/ops.js';
 import type { SessionInfo } from '../ops/admin.js';
@@ -57,8 +58,14 @@ const LEGACY = {
   serverHostKey: ['ssh-rsa'],
 };
 
+/** A PROXY header may carry TLVs after the addresses; HAProxy's are far below this. */
+const PROXY_HEADER_MAX = 4096;
+/** seconds a balancer has to send the header (it sends it at once; loginTimeout, if shorter) */
+const PROXY_HEADER_TIMEOUT = 5;
+
 interface Conn {
   socket: Socket;
+  /** the client's address: the socket's peer, or the one a balancer's PROXY header names */
   addr: string;
   /** the connection's id in logs and the audit log */
   id: string;
@@ -89,8 +96,12 @@ export class JailServer implements Watched {
   private draining = false;
   private sweeps = 0;
   private readonly unwatch: () => void;
-  /** the config's allowFrom/denyFrom, checked when a connection arrives */
+  /** the config's allowFrom/denyFrom, checked when a connection arrives (after its PROXY header) */
   private addressRules: AddressRules;
+  /** the config's proxyProtocol: balancers whose connections begin with a PROXY header */
+  private balancers: CidrSet;
+  /** balancers' connections still waiting for their PROXY header */
+  private readonly awaitingHeader = new Set<Socket>();
 
   constructor(
     private cfg: Config,
@@ -98,6 +109,7 @@ export class JailServer implements Watched {
   ) {
     this.ops = new Operations(cfg, this);
     this.addressRules = new AddressRules(cfg, 'global ');
+    this.balancers = new CidrSet(cfg.proxyProtocol);
     this.accounts = new Accounts(
       store,
       {
@@ -134,7 +146,6 @@ export class JailServer implements Watched {
     this.auth = new Authenticator(
       this.accounts,
       new PasswordChecker(cfg.argon2),
-      new LoginDefence(),
       cfg.limits.maxAuthAttempts,
       cfg.legacyAlgorithms,
       (a) => this.ops.login(a),
@@ -162,7 +173,7 @@ export class JailServer implements Watched {
    * argon2 parameters for new hashes); the listen address, host keys and directories need a restart.
    */
   reload(next: Config): void {
-    for (const key of ['host', 'port', 'hostKeys', 'users', 'homes'] as const)
+    for (const key of ['host', 'port', 'hostKeys', 'users', 'homes', 'store'] as const)
       if (next[key] !== this.cfg[key]) log('reload.needs_restart', { key });
     Object.assign(this.cfg.limits, next.limits);
     Object.assign(this.cfg.argon2, next.argon2);
@@ -178,6 +189,9 @@ export class JailServer implements Watched {
     this.cfg.auditLog = next.auditLog;
     // address rules: new connections are judged by the new lists, open ones refused by them end
     this.addressRules = new AddressRules(next, 'global ');
+    // balancers: for new connections (open ones keep the address they were admitted with)
+    this.balancers = new CidrSet(next.proxyProtocol);
+    this.cfg.proxyProtocol = next.proxyProtocol;
     for (const c of this.conns) {
       const refused = this.addressRules.refusal(c.addr);
       if (!refused) continue;
@@ -222,11 +236,11 @@ export class JailServer implements Watched {
   }
 
   /** Refuses a connection; `detail` is logged instead of `why` (what the client is told). */
-  private refuse(socket: Socket, why: string, detail = why): void {
-    log('connection.refused', { addr: socket.remoteAddress, reason: detail });
+  private refuse(socket: Socket, addr: string, why: string, detail = why): void {
+    log('connection.refused', { addr, reason: detail });
     this.ops.event({
       event: 'refused',
-      addr: socket.remoteAddress,
+      addr,
       reason: 'limit',
       status: detail,
     });
@@ -235,25 +249,67 @@ export class JailServer implements Watched {
     setTimeout(() => socket.destroy(), 1000).unref();
   }
 
+  /**
+   * A new TCP connection. From a balancer (proxyProtocol) it must begin with a PROXY header, read
+   * before anything reaches ssh2; the client's address in it is the connection's from then on. A
+   * direct client is served at once, and refused if it starts with a PROXY header of its own.
+   */
   private onSocket(socket: Socket): void {
-    const addr = socket.remoteAddress ?? '?';
+    const peer = socket.remoteAddress ?? '?';
     const L = this.cfg.limits;
     socket.on('error', (e: Error) =>
-      debug('socket.error', { addr, port: socket.remotePort, error: e.message }),
+      debug('socket.error', { addr: peer, port: socket.remotePort, error: e.message }),
     );
+    if (!this.balancers.has(peer)) {
+      refuseProxyHeader(socket, (v) =>
+        this.refuse(
+          socket,
+          peer,
+          'a PROXY header is not accepted from your address',
+          `PROXY ${v} header from ${peer}, not in proxyProtocol`,
+        ),
+      );
+      return this.accept(socket, peer);
+    }
+    if (this.conns.size + this.awaitingHeader.size >= L.maxConnections)
+      return this.refuse(socket, peer, 'too many connections, try again later');
+    this.awaitingHeader.add(socket);
+    const timeoutMs = Math.min(PROXY_HEADER_TIMEOUT, L.loginTimeout) * 1000;
+    readProxyHeader(socket, { maxBytes: PROXY_HEADER_MAX, timeoutMs }).then(
+      (h) => {
+        this.awaitingHeader.delete(socket);
+        if (socket.destroyed) return;
+        // LOCAL / UNKNOWN: the balancer's own health check, served as the balancer
+        guarded('proxied', () => this.accept(socket, h.local ? peer : h.addr), socket);
+      },
+      (e: Error) => {
+        this.awaitingHeader.delete(socket);
+        this.refuse(
+          socket,
+          peer,
+          'a PROXY header is required',
+          `${e.message} from balancer ${peer}`,
+        );
+      },
+    );
+  }
+
+  /** Admits a connection from the client address `addr` (limits, address rules) and hands it to ssh2. */
+  private accept(socket: Socket, addr: string): void {
+    const L = this.cfg.limits;
     const refused = this.addressRules.refusal(addr);
     if (refused)
-      return this.refuse(socket, 'connections from your address are not allowed', refused);
+      return this.refuse(socket, addr, 'connections from your address are not allowed', refused);
     if (this.conns.size >= L.maxConnections)
-      return this.refuse(socket, 'too many connections, try again later');
+      return this.refuse(socket, addr, 'too many connections, try again later');
     if ((this.perAddr.get(addr) ?? 0) >= L.maxConnectionsPerAddress) {
-      return this.refuse(socket, 'too many connections from your address');
+      return this.refuse(socket, addr, 'too many connections from your address');
     }
     const pending = [...this.conns].filter((c) => !c.authed);
     if (pending.length >= L.maxUnauthenticated) {
       // make room by dropping the oldest connection that never spoke, else the oldest stuck one
       const victim = pending.find((c) => !c.spoke) ?? (pending.length > 0 ? pending[0] : undefined);
-      if (!victim) return this.refuse(socket, 'too many connections, try again later');
+      if (!victim) return this.refuse(socket, addr, 'too many connections, try again later');
       victim.socket.destroy();
     }
     socket.setNoDelay(true);
@@ -272,7 +328,8 @@ export class JailServer implements Watched {
     };
     this.conns.add(conn);
     this.perAddr.set(addr, (this.perAddr.get(addr) ?? 0) + 1);
-    const peer = `${addr}:${socket.remotePort}`;
+    // ssh2 names a connection by its socket's peer (the balancer's, when proxied)
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     this.byPeer.set(peer, conn);
     socket.once('close', () => guarded('close', () => this.onClose(conn, peer)));
     this.ssh.injectSocket(socket);
@@ -401,6 +458,7 @@ export class JailServer implements Watched {
     // idle and unauthenticated connections go at once; transfers get the grace period
     const idle = (c: Conn): boolean => (c.login?.sessions ?? 0) === 0;
     for (const c of this.conns) if (!c.authed || idle(c)) c.socket.destroy();
+    for (const s of this.awaitingHeader) s.destroy();
     while (this.conns.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
       for (const c of this.conns) if (idle(c)) c.socket.destroy();

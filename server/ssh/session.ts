@@ -1,7 +1,8 @@
 // One SSH session channel: the "sftp" subsystem goes to our engine, exec "sha256sum|sha1sum|md5sum
 // PATH..." to the hash command (exec-hash.ts); a shell, a pty and other commands are refused with a
-// message. Each session takes a slot in the account layer and gives it back when its files are
-// closed; nothing thrown here may escape into ssh2's event handlers.
+// message. Each session takes a slot in the account layer (asynchronously: in a cluster the slots
+// are counted across nodes) and gives it back when its files are closed; nothing thrown here may
+// escape into ssh2's event handlers.
 import type { Session as SshSession, ServerChannel } from 'ssh2';
 import type { AccountSession, Login } from '../account/accounts.js';
 import { SftpEngine } from '../sftp/engine.js';
@@ -74,41 +75,53 @@ export function serveSession(session: SshSession, env: SessionEnv): void {
 function startSftp(ch: ServerChannel, env: SessionEnv): void {
   const user = env.login.user;
   onChannelError(ch, user, 'sftp');
-  // the closer runs only later (live control, connection gone), when the engine exists
-  const slot = env.login.openSession('sftp', () => {
-    engine.abort();
-    closeChannel(ch);
-  });
-  if (typeof slot === 'string') {
-    env.onRefused?.(slot);
-    return refuse(ch, `jailsftpd: ${slot}\r\n`);
-  }
-  ch.on('data', env.activity);
-  const engine = new SftpEngine(
-    ch,
-    { fs: env.login.storage, handles: new HandleTable(env.maxHandles), user },
-    {
-      onProtocolError: (reason) => log('sftp.protocol_error', { user, reason }),
-      onBug: (e) => log('bug.sftp', { user, error: e instanceof Error ? (e.stack ?? e) : e }),
-      onClosed: () => slot.end(),
-      onRequest: env.onRequest,
-    },
-  );
+  // the slot may be counted across nodes (async): the channel buffers what the client sends meanwhile
+  let engine: SftpEngine | undefined;
+  let closed = false;
+  ch.once('close', () => (closed = true));
+  void env.login
+    .openSession('sftp', () => {
+      engine?.abort();
+      closeChannel(ch);
+    })
+    .then((slot) =>
+      guarded('sftp', user, ch, () => {
+        if (typeof slot === 'string') {
+          env.onRefused?.(slot);
+          return refuse(ch, `jailsftpd: ${slot}\r\n`);
+        }
+        if (closed) return slot.end(); // the client left while the slot was being counted
+        ch.on('data', env.activity);
+        engine = new SftpEngine(
+          ch,
+          { fs: env.login.storage, handles: new HandleTable(env.maxHandles), user },
+          {
+            onProtocolError: (reason) => log('sftp.protocol_error', { user, reason }),
+            onBug: (e) => log('bug.sftp', { user, error: e instanceof Error ? (e.stack ?? e) : e }),
+            onClosed: () => slot.end(),
+            onRequest: env.onRequest,
+          },
+        );
+      }),
+    );
 }
 
 function startExec(ch: ServerChannel, command: string, env: SessionEnv): void {
   const user = env.login.user;
   onChannelError(ch, user, 'exec');
-  const slot: AccountSession | string = env.login.openSession('exec', () => closeChannel(ch));
-  if (typeof slot === 'string') {
-    env.onRefused?.(slot);
-    return refuse(ch, `jailsftpd: ${slot}\r\n`);
-  }
-  env.activity();
-  runHashCommand(ch, command, env.login.storage)
-    .catch((e: unknown) =>
-      guarded('exec', user, ch, () => refuse(ch, `jailsftpd: ${(e as Error).message}\r\n`)),
-    )
-    .finally(() => slot.end())
+  void env.login
+    .openSession('exec', () => closeChannel(ch))
+    .then((slot: AccountSession | string) => {
+      if (typeof slot === 'string') {
+        env.onRefused?.(slot);
+        return guarded('exec', user, ch, () => refuse(ch, `jailsftpd: ${slot}\r\n`));
+      }
+      env.activity();
+      return runHashCommand(ch, command, env.login.storage)
+        .catch((e: unknown) =>
+          guarded('exec', user, ch, () => refuse(ch, `jailsftpd: ${(e as Error).message}\r\n`)),
+        )
+        .finally(() => slot.end());
+    })
     .catch((e: unknown) => log('bug.exec', { user, error: (e as Error).message }));
 }

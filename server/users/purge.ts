@@ -78,16 +78,16 @@ function emptyDir(fd: number): void {
  * directory itself. With `force`, a home that is a link loses the link only. Returns what it did.
  * `afterChecks` runs once the checks have passed, before anything is removed.
  */
-export function purgeHome(
+export async function purgeHome(
   home: string,
   homes: string,
   force: boolean,
-  /** runs once the checks have passed, before anything is removed */
-  afterChecks: () => void = () => undefined,
-): string {
+  /** runs once the checks have passed, before anything is removed (deletes the record) */
+  afterChecks: () => Promise<unknown> | void = () => undefined,
+): Promise<string> {
   const st = lstatOrUndefined(home);
   if (!st) {
-    afterChecks();
+    await afterChecks();
     return `home ${home} did not exist`;
   }
   let realHomes: string;
@@ -110,13 +110,13 @@ export function purgeHome(
       throw new PurgeRefused(
         `home ${home} is a symbolic link: not removed (use --force to remove the link only)`,
       );
-    afterChecks();
+    await afterChecks();
     unlinkSync(home);
     return `removed the link ${home} (not what it points to)`;
   }
   if (!st.isDirectory()) throw new PurgeRefused(`home ${home} is not a directory: not removed`);
   const fd = openSync(home, DIR_FLAGS);
-  afterChecks();
+  await afterChecks();
   try {
     emptyDir(fd);
   } finally {

@@ -80,6 +80,30 @@ export function parsePublicKeyLine(line: string): string {
   return parts.slice(0, 3).join(' ');
 }
 
+/** The user's home: the record's `home` (absolute, or relative to `homes`), else homes/NAME. */
+export function homeIn(homes: string, r: UserRecord): string {
+  const h = r.home ?? r.name;
+  return isAbsolute(h) ? h : join(homes, h);
+}
+
+/** A parsed record checked for the fields the server relies on; throws "WHERE is invalid". */
+export function checkRecord(value: unknown, name: string, where: string): UserRecord {
+  const r = value as Partial<UserRecord> | null;
+  if (
+    typeof r !== 'object' ||
+    r === null ||
+    r.name !== name ||
+    !Array.isArray(r.keys) ||
+    typeof r.quota !== 'number'
+  ) {
+    throw new Error(`${where} is invalid`);
+  }
+  for (const k of ['uploadRate', 'downloadRate'] as const)
+    if (r[k] !== undefined && !(typeof r[k] === 'number' && r[k] >= 0 && Number.isFinite(r[k])))
+      throw new Error(`${where} is invalid: ${k}`);
+  return r as UserRecord;
+}
+
 export class UserStore {
   constructor(
     readonly dir: string,
@@ -100,19 +124,11 @@ export class UserStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
     }
-    const r = JSON.parse(text) as Partial<UserRecord>;
-    if (r.name !== name || !Array.isArray(r.keys) || typeof r.quota !== 'number') {
-      throw new Error(`user record ${this.file(name)} is invalid`);
-    }
-    for (const k of ['uploadRate', 'downloadRate'] as const)
-      if (r[k] !== undefined && !(typeof r[k] === 'number' && r[k] >= 0 && Number.isFinite(r[k])))
-        throw new Error(`user record ${this.file(name)} is invalid: ${k}`);
-    return r as UserRecord;
+    return checkRecord(JSON.parse(text), name, `user record ${this.file(name)}`);
   }
 
   homeOf(r: UserRecord): string {
-    const h = r.home ?? r.name;
-    return isAbsolute(h) ? h : join(this.homes, h);
+    return homeIn(this.homes, r);
   }
 
   put(r: UserRecord): void {

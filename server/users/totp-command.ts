@@ -2,20 +2,24 @@
 // once as an otpauth:// URI and a QR code for the terminal) or off.
 import qrcode from 'qrcode-terminal';
 import { newTotp } from './totp.js';
-import type { UserRecord, UserStore } from './store.js';
+import type { UserRecord } from './store.js';
 
 /** Changes the record and returns what to print; throws on an unknown action. */
-export function totpCommand(store: UserStore, r: UserRecord, action: string | undefined): string {
+export async function totpCommand(
+  put: (r: UserRecord) => Promise<void>,
+  r: UserRecord,
+  action: string | undefined,
+): Promise<string> {
   if (action === 'disable') {
     const was = r.totp !== undefined;
     delete r.totp;
-    store.put(r);
+    await put(r);
     return was ? `user ${r.name}: TOTP disabled` : `user ${r.name}: TOTP was not enabled`;
   }
   if (action !== 'enable') throw new Error('usage: jailsftpd user totp NAME enable|disable');
   const { record, uri } = newTotp(r.name);
   r.totp = record;
-  store.put(r);
+  await put(r);
   let qr = '';
   qrcode.generate(uri, { small: true }, (text) => (qr = text));
   return [

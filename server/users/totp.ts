@@ -1,6 +1,6 @@
 // The second factor: TOTP (RFC 6238 through `otpauth`: SHA-1, 6 digits, 30 s steps, issuer
 // jailsftp). A secret per user in the record; codes checked with a window of one step either side,
-// each step accepted at most once per user (no replay).
+// each step accepted at most once per user (no replay: server/account/totp-steps.ts).
 import { Secret, TOTP } from 'otpauth';
 
 export const TOTP_ISSUER = 'jailsftp';
@@ -42,25 +42,4 @@ export function codeStep(
   const t = totpFor(user, secret);
   const delta = t.validate({ token, timestamp: now, window: 1 });
   return delta === null ? null : t.counter({ timestamp: now }) + delta;
-}
-
-/**
- * The last accepted step per user, so that a code is used once. Kept in memory: a restart forgets
- * it (a code seen just before a restart could be used again within its 90 s window), and in a
- * cluster each node keeps its own (a code could be used once on each node); a shared store would
- * keep it with the record.
- */
-export class UsedSteps {
-  private readonly last = new Map<string, number>();
-
-  /** Accepts the step for the user when it is newer than the last accepted one. */
-  take(user: string, step: number): boolean {
-    const prev = this.last.get(user);
-    if (prev !== undefined && step <= prev) return false;
-    this.last.set(user, step);
-    // entries older than the window guard nothing: keep the map small
-    if (this.last.size > 10000)
-      for (const [u, s] of this.last) if (s < step - 2) this.last.delete(u);
-    return true;
-  }
 }

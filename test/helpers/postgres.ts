@@ -4,7 +4,6 @@
 import { chownSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
-import type { Fixture } from './fixture.js';
 import { freePort, run, type Run } from './proc.js';
 
 /** Debian's versioned binary directory (/usr/lib/postgresql/15/bin), or undefined. */
@@ -36,8 +35,14 @@ async function ok(r: Promise<Run>, what: string): Promise<Run> {
   return res;
 }
 
-/** Starts a PostgreSQL with an empty database `jailsftp`; the fixture stops it and removes it. */
-export async function startPostgres(fx: Fixture): Promise<TestPostgres> {
+/** What registers the clean-up: a test fixture (`fixture(t)`), or the bench's own. */
+export interface CleanupScope {
+  defer(fn: () => unknown): void;
+  tempDir(prefix?: string): string;
+}
+
+/** Starts a PostgreSQL with an empty database `jailsftp`; the scope stops it and removes it. */
+export async function startPostgres(fx: CleanupScope): Promise<TestPostgres> {
   const bin = postgresBin();
   if (!bin) throw new Error('postgresql missing: apt-get install postgresql');
   const dir = fx.tempDir('jailsftp-pg-');

@@ -96,6 +96,21 @@ elif scenario == 'offset':
     request(sftp, CMD_CLOSE, h)
     out(op='write@2^40', code=code, message=text)
 
+elif scenario == 'refused':
+    # a write refused at 64 KiB, then room made (seed removed): a write beyond it is still refused
+    # (no hole), the refused one itself is accepted, and then the rest
+    h = open_raw(sftp, 'up.bin', WRITE | CREAT)
+    for at in (0, 65536):
+        rt, msg = request(sftp, CMD_WRITE, h, u64(at), payload(65536))
+        out(op='write@%d' % at, code=status_of(rt, msg)[0])
+    rt, msg = request(sftp, CMD_REMOVE, 'seed')
+    out(op='remove', code=status_of(rt, msg)[0])
+    for at in (131072, 65536, 131072):
+        rt, msg = request(sftp, CMD_WRITE, h, u64(at), payload(65536))
+        code, text = status_of(rt, msg)
+        out(op='write@%d' % at, code=code, message=text)
+    request(sftp, CMD_CLOSE, h)
+
 elif scenario == 'setstat':
     # SETSTAT and FSETSTAT size 2^40 on an existing file
     a = paramiko.SFTPAttributes()

@@ -13,8 +13,8 @@ import type { Jail } from './jail.js';
 import * as sys from './sys.js';
 
 /** most requests and bytes one combined call carries */
-const MAX_JOINED = 16;
-const MAX_BYTES = 1024 * 1024;
+const MAX_JOINED = 64;
+const MAX_BYTES = 2 * 1024 * 1024;
 
 interface Part {
   buf: Buffer;

@@ -1,5 +1,6 @@
 // The exact quota across three real nodes (cluster mode: one PostgreSQL, one shared homes directory):
-// parallel uploads by OpenSSH sftp and paramiko through the three nodes, together over the quota.
+// parallel uploads by OpenSSH sftp and paramiko through HAProxy (send-proxy-v2, round robin) to the
+// three nodes, together over the quota.
 // What the user sees: the bytes on disk never pass the quota, the quota is filled (no refusal while
 // room remained, beyond one write per upload), and the store's `used` equals the disk after close.
 import { test } from 'node:test';
@@ -9,6 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture } from './helpers/fixture.js';
 import { startCluster } from './helpers/cluster.js';
+import { startHaproxy } from './helpers/haproxy.js';
 import { needs } from './helpers/tools.js';
 import { sftpBatch } from './helpers/clients.js';
 import { pyAs, sleep } from './helpers/run.js';
@@ -19,11 +21,18 @@ const WRITE = 255 * 1024;
 
 test(
   'three nodes: 6 parallel uploads (sftp and paramiko) over the quota together stay within it and fill it',
-  { skip: needs('postgres') || needs('paramiko') },
+  { skip: needs('postgres') || needs('paramiko') || needs('haproxy') },
   async (t) => {
     const fx = fixture(t);
-    const cl = await startCluster(fx, { cluster: { leaseSeconds: 5, grantBatch: 2 * MiB } });
+    const cl = await startCluster(fx, {
+      cluster: { leaseSeconds: 5, grantBatch: 2 * MiB },
+      proxyProtocol: ['127.0.0.1/32'],
+    });
     const [n1] = cl.nodes;
+    const hap = await startHaproxy(fx, { backends: cl.nodes.map((n) => n.port) });
+    await hap.ready();
+    // the balancer's port; round robin gives each node two of the six uploads
+    const via = { ...n1!, port: hap.port };
     const Q = 12 * MiB;
     const u = n1!.addUser('ann', { key: true, quota: String(Q) });
     const work = fx.tempDir('jailsftp-cluster-work-');
@@ -31,18 +40,23 @@ test(
     writeFileSync(file, randomBytes(4 * MiB));
     const t0 = Date.now();
     const results = await Promise.all(
-      cl.nodes.flatMap((n, i) => [
-        sftpBatch(n, u, `put up.bin sftp-${i}.bin\n`, { cwd: work, timeoutMs: 120000 }).then(
-          (r) => ({ client: `sftp@node${i + 1}`, ok: r.status === 0, text: r.stderr }),
+      cl.nodes.flatMap((_n, i) => [
+        sftpBatch(via, u, `put up.bin sftp-${i}.bin\n`, { cwd: work, timeoutMs: 120000 }).then(
+          (r) => ({ client: `sftp#${i + 1}`, ok: r.status === 0, text: r.stderr }),
         ),
-        pyAs('cluster_put.py', n, u, [file, `paramiko-${i}.bin`], 120000).then(({ r, lines }) => ({
-          client: `paramiko@node${i + 1}`,
-          ok: lines[0]?.ok === true,
-          text: String(lines[0]?.error ?? r.stderr),
-        })),
+        pyAs('cluster_put.py', via, u, [file, `paramiko-${i}.bin`], 120000).then(
+          ({ r, lines }) => ({
+            client: `paramiko#${i + 1}`,
+            ok: lines[0]?.ok === true,
+            text: String(lines[0]?.error ?? r.stderr),
+          }),
+        ),
       ]),
     );
     const ms = Date.now() - t0;
+    // every node took part
+    for (const [i, n] of cl.nodes.entries())
+      assert.match(n.output(), /login user=ann /, `node ${i + 1} served no upload`);
     const disk = cl.disk('ann');
     // 24 MiB were sent for 12 MiB of quota: some uploads were refused, with the quota message
     const refused = results.filter((r) => !r.ok);

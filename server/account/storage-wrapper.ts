@@ -47,16 +47,16 @@ export class StorageWrapper implements Storage {
     return this.inner.setstat(...a);
   }
   remove(...a: Args<'remove'>) {
-    return this.inner.remove(...a);
+    this.inner.remove(...a);
   }
   mkdir(...a: Args<'mkdir'>) {
-    return this.inner.mkdir(...a);
+    this.inner.mkdir(...a);
   }
   rmdir(...a: Args<'rmdir'>) {
-    return this.inner.rmdir(...a);
+    this.inner.rmdir(...a);
   }
   rename(...a: Args<'rename'>) {
-    return this.inner.rename(...a);
+    this.inner.rename(...a);
   }
   realpath(...a: Args<'realpath'>) {
     return this.inner.realpath(...a);
@@ -65,7 +65,7 @@ export class StorageWrapper implements Storage {
     return this.inner.readlink(...a);
   }
   symlink(...a: Args<'symlink'>) {
-    return this.inner.symlink(...a);
+    this.inner.symlink(...a);
   }
   statvfs(...a: Args<'statvfs'>) {
     return this.inner.statvfs(...a);

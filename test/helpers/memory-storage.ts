@@ -67,7 +67,7 @@ export class MemoryStorage implements Storage {
   /** Creates a file with this content (and its missing parents). */
   put(path: string, content: string | Buffer): void {
     const p = this.norm(path);
-    for (let d = posix.dirname(p); !this.nodes.has(d); d = posix.dirname(d)) this.mkdirNow(d);
+    for (let d = posix.dirname(p); !this.nodes.has(d); d = posix.dirname(d)) this.mkdir(d);
     const data = Buffer.from(content);
     this.nodes.set(p, { dir: false, data, mode: 0o100644, mtimeMs: Date.now() });
   }
@@ -162,7 +162,7 @@ export class MemoryStorage implements Storage {
     this.finished.push(`write ${f.path}`);
   }
 
-  async fstat(f: MemFile): Promise<FileStats> {
+  fstat(f: MemFile): FileStats {
     return this.stats(f.node);
   }
 
@@ -178,11 +178,11 @@ export class MemoryStorage implements Storage {
     this.openCount--;
   }
 
-  async stat(path: string): Promise<FileStats> {
+  stat(path: string): FileStats {
     return this.stats(this.node(path));
   }
 
-  async lstat(path: string): Promise<FileStats> {
+  lstat(path: string): FileStats {
     return this.stat(path);
   }
 
@@ -202,7 +202,7 @@ export class MemoryStorage implements Storage {
     if (a.mtime !== undefined) n.mtimeMs = a.mtime * 1000;
   }
 
-  async opendir(path: string): Promise<MemDir> {
+  opendir(path: string): MemDir {
     const p = this.norm(path);
     if (!this.node(p).dir) throw errno('ENOTDIR', 'not a directory');
     const prefix = p === '/' ? '/' : p + '/';
@@ -227,16 +227,12 @@ export class MemoryStorage implements Storage {
     this.openCount--;
   }
 
-  async remove(path: string): Promise<void> {
+  remove(path: string): void {
     if (this.node(path).dir) throw errno('EISDIR', 'is a directory');
     this.nodes.delete(this.norm(path));
   }
 
-  async mkdir(path: string, mode = 0o755): Promise<void> {
-    this.mkdirNow(path, mode);
-  }
-
-  private mkdirNow(path: string, mode = 0o755): void {
+  mkdir(path: string, mode = 0o755): void {
     const p = this.norm(path);
     if (this.nodes.has(p)) throw errno('EEXIST', 'exists');
     this.node(posix.dirname(p));
@@ -248,7 +244,7 @@ export class MemoryStorage implements Storage {
     });
   }
 
-  async rmdir(path: string): Promise<void> {
+  rmdir(path: string): void {
     const p = this.norm(path);
     if (!this.node(p).dir) throw errno('ENOTDIR', 'not a directory');
     if ([...this.nodes.keys()].some((k) => k.startsWith(p + '/')))
@@ -256,26 +252,26 @@ export class MemoryStorage implements Storage {
     this.nodes.delete(p);
   }
 
-  async rename(from: string, to: string, replace: boolean): Promise<void> {
+  rename(from: string, to: string, replace: boolean): void {
     const n = this.node(from);
     if (this.nodes.has(this.norm(to)) && !replace) throw errno('EEXIST', 'target exists');
     this.nodes.delete(this.norm(from));
     this.nodes.set(this.norm(to), n);
   }
 
-  async realpath(path: string): Promise<string> {
+  realpath(path: string): string {
     return this.norm(path);
   }
 
-  async readlink(): Promise<string> {
+  readlink(): string {
     throw errno('EINVAL', 'not a link');
   }
 
-  async symlink(): Promise<void> {
+  symlink(): void {
     throw new NotAllowedError('symbolic links are not allowed');
   }
 
-  async statvfs(path: string): Promise<FsSpace> {
+  statvfs(path: string): FsSpace {
     this.node(path);
     const blocks = Math.ceil((this.quota || 1 << 30) / 1024);
     const free = Math.floor(((this.quota || 1 << 30) - this.used()) / 1024);

@@ -309,7 +309,13 @@ export class ClusterQuota implements GrantHost {
       this.listener = c;
       let failed: () => void = () => undefined;
       const down = new Promise<void>((res) => (failed = res));
-      this.stopListener = failed;
+      // only stopping cuts a backoff short: a client that failed to connect also ends, at once
+      let stop: () => void = () => undefined;
+      const stopped = new Promise<void>((res) => (stop = res));
+      this.stopListener = () => {
+        stop();
+        failed();
+      };
       c.on('error', () => failed());
       c.on('end', () => failed());
       c.on('notification', (n) => {
@@ -321,7 +327,7 @@ export class ClusterQuota implements GrantHost {
         delay = 200;
         await down;
       } catch {
-        await Promise.race([new Promise((r) => setTimeout(r, delay).unref()), down]);
+        await Promise.race([new Promise((r) => setTimeout(r, delay).unref()), stopped]);
         delay = Math.min(delay * 2, 2000);
       }
       c.end().catch(() => undefined);

@@ -155,7 +155,13 @@ export class PgStore implements Store {
       c.on('notification', (n) => {
         if (n.channel === CHANNEL && n.payload) this.announce(n.payload);
       });
-      this.stopListener = () => failed('closing');
+      // only closing cuts a backoff short: a client that failed to connect also ends, at once
+      let stop: () => void = () => undefined;
+      const closing = new Promise<void>((res) => (stop = res));
+      this.stopListener = () => {
+        stop();
+        failed('closing');
+      };
       try {
         await c.connect();
         await c.query(`LISTEN ${CHANNEL}`);
@@ -164,7 +170,7 @@ export class PgStore implements Store {
         this.listenerDown = `PostgreSQL unreachable: ${message(e)}`;
         if (!lost) log('store.unavailable', { store: this.location, error: message(e) });
         lost = true;
-        await Promise.race([sleep(delay), down]);
+        await Promise.race([sleep(delay), closing]);
         delay = Math.min(delay * 2, BACKOFF_MAX_MS);
         continue;
       }

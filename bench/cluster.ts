@@ -10,7 +10,7 @@ import { launchServer, ROOT, serverCli, type Launched } from '../test/helpers/se
 import { tempDir, terminate } from '../test/helpers/proc.js';
 import { startHaproxy } from '../test/helpers/haproxy.js';
 import { postgresBin, startPostgres, type TestPostgres } from '../test/helpers/postgres.js';
-import type { OursOptions } from './oursd.js';
+import { BENCH_LIMITS, type OursOptions } from './oursd.js';
 import type { Target } from './target.js';
 import { cleanupDir, CpuAccount, log, onCleanup, which } from './util.js';
 
@@ -83,12 +83,7 @@ export async function startCluster(o: OursOptions & { nodes: number }): Promise<
         homes,
         ...(o.hostKeys ? { hostKeys: o.hostKeys } : { hostKeys: join(dir, 'keys') }),
         proxyProtocol: ['127.0.0.1/32'],
-        limits: {
-          maxConnections: 2048,
-          maxConnectionsPerAddress: 1024,
-          maxUnauthenticated: 256,
-          maxSessionsPerUser: 1024,
-        },
+        limits: BENCH_LIMITS,
         shutdownGrace: 2,
       },
       cwd: nodeDir,

@@ -23,6 +23,14 @@ export interface OursOptions {
   ops?: boolean;
 }
 
+/** Limits high enough that no workload meets them (hundreds of sessions, parallel logins). */
+export const BENCH_LIMITS = {
+  maxConnections: 2048,
+  maxConnectionsPerAddress: 1024,
+  maxUnauthenticated: 256,
+  maxSessionsPerUser: 1024,
+};
+
 export type OursTarget = Target & { output(): string; hostKeys: string };
 
 export async function startOurs(o: OursOptions): Promise<OursTarget> {
@@ -34,12 +42,7 @@ export async function startOurs(o: OursOptions): Promise<OursTarget> {
     config: {
       ...(o.hostKeys ? { hostKeys: o.hostKeys } : {}),
       // production argon2 parameters: the defaults (no "argon2" key)
-      limits: {
-        maxConnections: 2048,
-        maxConnectionsPerAddress: 1024,
-        maxUnauthenticated: 256,
-        maxSessionsPerUser: 1024,
-      },
+      limits: BENCH_LIMITS,
       shutdownGrace: 2,
       ...(o.ops ? { auditLog: join(dir, 'audit.log'), adminListen: '127.0.0.1:0' } : {}),
     },

@@ -13,9 +13,9 @@ import { TOTP, URI } from 'otpauth';
 import { fixture, type FixtureServer } from './helpers/fixture.js';
 import { startPostgres, type TestPostgres } from './helpers/postgres.js';
 import { needs } from './helpers/tools.js';
-import { sftpBatch, sftpPassword, SSH_COMMON } from './helpers/clients.js';
-import { run, sleep, type Run } from './helpers/run.js';
-import type { TestServer, TestUser } from './helpers/server.js';
+import { sftpBatch, sftpKeyCode, sftpPassword } from './helpers/clients.js';
+import { sleep } from './helpers/run.js';
+import type { TestServer } from './helpers/server.js';
 import { migrate } from '../server/store/schema.js';
 import { PAIR_LOCK } from '../server/account/defence.js';
 import { forgetNode } from '../server/store/pg-sessions.js';
@@ -69,21 +69,6 @@ function exec(c: ssh2.Client, command: string): Promise<{ code: number | null; s
 
 function sftpOf(c: ssh2.Client): Promise<ssh2.SFTPWrapper> {
   return new Promise((res, rej) => c.sftp((e, s) => (e ? rej(e) : res(s))));
-}
-
-/** OpenSSH sftp: key, then sshpass types the code at the "Verification code" prompt. */
-function sftpKeyCode(srv: TestServer, u: TestUser, codeText: string): Promise<Run> {
-  return run(
-    'sshpass',
-    [
-      ...['-P', 'Verification code', '-p', codeText, 'sftp', ...SSH_COMMON],
-      ...['-o', 'BatchMode=no', '-o', 'IdentitiesOnly=yes', '-i', u.keyFile!],
-      ...['-o', 'PreferredAuthentications=publickey,keyboard-interactive'],
-      ...['-o', 'NumberOfPasswordPrompts=1', '-P', String(srv.port), '-b', '-'],
-      `${u.name}@${srv.host}`,
-    ],
-    { input: 'pwd\n', timeoutMs: 30000 },
-  );
 }
 
 describe(

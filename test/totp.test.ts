@@ -9,7 +9,7 @@ import { Secret, TOTP, URI } from 'otpauth';
 import { fixture } from './helpers/fixture.js';
 import type { TestServer, TestUser } from './helpers/server.js';
 import { needs } from './helpers/tools.js';
-import { SSH_COMMON } from './helpers/clients.js';
+import { sftpKeyCode, SSH_COMMON } from './helpers/clients.js';
 import { pyRun, run, type Run } from './helpers/run.js';
 import { CLIENT, clientEnv, runClient, scratchHome } from './helpers/jailsftp.js';
 
@@ -20,21 +20,6 @@ function code(srv: TestServer, user: string, steps = 0): string {
   };
   const secret = Secret.fromBase32(r.totp.secret);
   return TOTP.generate({ secret, timestamp: Date.now() + steps * 30000 });
-}
-
-/** OpenSSH sftp: the key first, then sshpass types CODE at the "Verification code" prompt. */
-function sftpKeyCode(srv: TestServer, u: TestUser, codeText: string): Promise<Run> {
-  return run(
-    'sshpass',
-    [
-      ...['-P', 'Verification code', '-p', codeText, 'sftp', ...SSH_COMMON],
-      ...['-o', 'BatchMode=no', '-o', 'IdentitiesOnly=yes', '-i', u.keyFile!],
-      ...['-o', 'PreferredAuthentications=publickey,keyboard-interactive'],
-      ...['-o', 'NumberOfPasswordPrompts=1', '-P', String(srv.port), '-b', '-'],
-      `${u.name}@${srv.host}`,
-    ],
-    { input: 'pwd\n', timeoutMs: 30000 },
-  );
 }
 
 /** OpenSSH sftp with the key alone (no keyboard-interactive). */

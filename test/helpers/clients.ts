@@ -180,3 +180,19 @@ export async function clientSetup(
   const keyUser = srv.addUser(keyName, { key: true });
   return { srv, local, data, pwUser, keyUser };
 }
+
+/** OpenSSH sftp with a second factor: the key first, then sshpass types CODE at the
+ *  "Verification code" prompt; runs `pwd`. */
+export function sftpKeyCode(srv: TestServer, u: TestUser, codeText: string): Promise<Run> {
+  return run(
+    'sshpass',
+    [
+      ...['-P', 'Verification code', '-p', codeText, 'sftp', ...SSH_COMMON],
+      ...['-o', 'BatchMode=no', '-o', 'IdentitiesOnly=yes', '-i', u.keyFile!],
+      ...['-o', 'PreferredAuthentications=publickey,keyboard-interactive'],
+      ...['-o', 'NumberOfPasswordPrompts=1', '-P', String(srv.port), '-b', '-'],
+      `${u.name}@${srv.host}`,
+    ],
+    { input: 'pwd\n', timeoutMs: 30000 },
+  );
+}

@@ -4,7 +4,7 @@
 // send-proxy-v2, round robin). The workloads see it as one server; the reference column is a single
 // node on the file store, so the ratio is what the cluster costs (or gains, with several uploads).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchServer, ROOT, serverCli, type Launched } from '../test/helpers/server.js';
 import { tempDir, terminate } from '../test/helpers/proc.js';
@@ -17,6 +17,8 @@ import { cleanupDir, CpuAccount, log, onCleanup, which } from './util.js';
 export interface ClusterTarget extends Target {
   /** transactions PostgreSQL has committed or rolled back in the jailsftp database so far */
   transactions(): Promise<number>;
+  /** CPU seconds HAProxy and PostgreSQL have used so far (undefined without cgroups) */
+  infraSeconds(): { haproxy?: number; postgres?: number };
   nodes: Launched[];
 }
 
@@ -63,6 +65,16 @@ export async function startCluster(o: OursOptions & { nodes: number }): Promise<
         },
       );
   });
+  // PostgreSQL's CPU: the postmaster and the processes it has forked so far (its background
+  // workers) go into a group now, before any node connects, so every backend is forked into it
+  const pgCpu = CpuAccount.create(`jailsftp-bench-${process.pid}-postgres`);
+  if (pgCpu) {
+    const postmaster = Number(
+      readFileSync(join(db.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0],
+    );
+    pgCpu.add(postmaster);
+    for (const pid of childrenOf(postmaster)) pgCpu.add(pid);
+  }
   const homes = join(dir, 'home');
   mkdirSync(homes, { recursive: true });
   const cpu = CpuAccount.create(`jailsftp-bench-${process.pid}-cluster`);
@@ -104,6 +116,8 @@ export async function startCluster(o: OursOptions & { nodes: number }): Promise<
   // HAProxy (not in the CPU account: the column is the nodes' CPU) is ready when its health checks
   // have seen every node's banner
   const hap = await startHaproxy(scope, { backends: nodes.map((n) => n.port) });
+  const hapCpu = CpuAccount.create(`jailsftp-bench-${process.pid}-haproxy`);
+  hapCpu?.add(hap.pid);
   await hap.ready();
   const port = hap.port;
   const startDir = join(homes, o.user);
@@ -135,6 +149,9 @@ export async function startCluster(o: OursOptions & { nodes: number }): Promise<
       );
       return Number(out.trim());
     },
+    infraSeconds() {
+      return { haproxy: hapCpu?.seconds(), postgres: pgCpu?.seconds() };
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -143,4 +160,21 @@ export async function startCluster(o: OursOptions & { nodes: number }): Promise<
       for (const fn of later.reverse()) await fn();
     },
   };
+}
+
+/** Processes whose parent is `pid` (from /proc). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      // the parent is the 2nd field after the command in parentheses
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(e));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
 }

@@ -4,12 +4,17 @@
 // send-proxy-v2, round robin). The workloads see it as one server; the reference column is a single
 // node on the file store, so the ratio is what the cluster costs (or gains, with several uploads).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchServer, ROOT, serverCli, type Launched } from '../test/helpers/server.js';
 import { tempDir, terminate } from '../test/helpers/proc.js';
 import { startHaproxy } from '../test/helpers/haproxy.js';
-import { postgresBin, startPostgres, type TestPostgres } from '../test/helpers/postgres.js';
+import {
+  childrenOf,
+  postgresBin,
+  startPostgres,
+  type TestPostgres,
+} from '../test/helpers/postgres.js';
 import { BENCH_LIMITS, type OursOptions } from './oursd.js';
 import type { Target } from './target.js';
 import { cleanupDir, CpuAccount, log, onCleanup, which } from './util.js';
@@ -160,21 +165,4 @@ export async function startCluster(o: OursOptions & { nodes: number }): Promise<
       for (const fn of later.reverse()) await fn();
     },
   };
-}
-
-/** Processes whose parent is `pid` (from /proc). */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      // the parent is the 2nd field after the command in parentheses
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) out.push(Number(e));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
 }

@@ -341,7 +341,7 @@ async function main(): Promise<number> {
     .sort((a, b) => order(a.id) - order(b.id));
   // cluster: PostgreSQL transactions (each a round trip or more) during the cluster's uploads
   // (minus the background: heartbeats, listeners' checks, measured first while idle)
-  const tx = { count: 0, bytes: 0, idlePerSec: 0 };
+  const tx = { count: 0, bytes: 0, idlePerSec: 0, haproxySecs: 0, postgresSecs: 0 };
   const upload = workloads.find((w) => w.id === 'upload_large');
   if (cluster && upload) {
     const idleFrom = await cluster.transactions();
@@ -351,8 +351,12 @@ async function main(): Promise<number> {
     upload.op = async (t) => {
       if (t !== cluster) return op(t);
       const before = await cluster.transactions();
+      const infra0 = cluster.infraSeconds();
       const t0 = performance.now();
       await op(t);
+      const infra1 = cluster.infraSeconds();
+      tx.haproxySecs += (infra1.haproxy ?? NaN) - (infra0.haproxy ?? NaN);
+      tx.postgresSecs += (infra1.postgres ?? NaN) - (infra0.postgres ?? NaN);
       await new Promise((r) => setTimeout(r, 1500)); // statistics reach pg_stat_database within ~1 s
       const secs = (performance.now() - t0) / 1000;
       // minus the reading's own transaction and the background's
@@ -472,10 +476,15 @@ async function main(): Promise<number> {
       nodes: cluster.nodes.length,
       transactionsPerGiB: tx.bytes ? (tx.count / tx.bytes) * 2 ** 30 : undefined,
       idleTransactionsPerSec: idlePerSec,
+      // CPU beside the nodes' (the bench's CPU column counts only the nodes)
+      haproxyCpuSecsPerGiB: tx.bytes ? (tx.haproxySecs / tx.bytes) * 2 ** 30 : undefined,
+      postgresCpuSecsPerGiB: tx.bytes ? (tx.postgresSecs / tx.bytes) * 2 ** 30 : undefined,
     };
     log(
       `cluster: PostgreSQL transactions per GiB uploaded ${report.cluster.transactionsPerGiB?.toFixed(0) ?? '-'}` +
-        ` (beyond the background of ${idlePerSec.toFixed(1)}/s: heartbeats, listeners)`,
+        ` (beyond the background of ${idlePerSec.toFixed(1)}/s: heartbeats, listeners);` +
+        ` CPU per GiB uploaded: HAProxy ${report.cluster.haproxyCpuSecsPerGiB?.toFixed(2) ?? '-'} s,` +
+        ` PostgreSQL ${report.cluster.postgresCpuSecsPerGiB?.toFixed(2) ?? '-'} s`,
     );
   }
 

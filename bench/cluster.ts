@@ -9,7 +9,12 @@ import { join } from 'node:path';
 import { launchServer, ROOT, serverCli, type Launched } from '../test/helpers/server.js';
 import { tempDir, terminate } from '../test/helpers/proc.js';
 import { startHaproxy } from '../test/helpers/haproxy.js';
-import { postgresBin, startPostgres, type TestPostgres } from '../test/helpers/postgres.js';
+import {
+  childrenOf,
+  postgresBin,
+  startPostgres,
+  type TestPostgres,
+} from '../test/helpers/postgres.js';
 import { BENCH_LIMITS, type OursOptions } from './oursd.js';
 import type { Target } from './target.js';
 import { cleanupDir, CpuAccount, log, onCleanup, which } from './util.js';
@@ -17,6 +22,8 @@ import { cleanupDir, CpuAccount, log, onCleanup, which } from './util.js';
 export interface ClusterTarget extends Target {
   /** transactions PostgreSQL has committed or rolled back in the jailsftp database so far */
   transactions(): Promise<number>;
+  /** CPU seconds HAProxy and PostgreSQL have used so far (undefined without cgroups) */
+  infraSeconds(): { haproxy?: number; postgres?: number };
   nodes: Launched[];
 }
 
@@ -63,6 +70,16 @@ export async function startCluster(o: OursOptions & { nodes: number }): Promise<
         },
       );
   });
+  // PostgreSQL's CPU: the postmaster and the processes it has forked so far (its background
+  // workers) go into a group now, before any node connects, so every backend is forked into it
+  const pgCpu = CpuAccount.create(`jailsftp-bench-${process.pid}-postgres`);
+  if (pgCpu) {
+    const postmaster = Number(
+      readFileSync(join(db.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0],
+    );
+    pgCpu.add(postmaster);
+    for (const pid of childrenOf(postmaster)) pgCpu.add(pid);
+  }
   const homes = join(dir, 'home');
   mkdirSync(homes, { recursive: true });
   const cpu = CpuAccount.create(`jailsftp-bench-${process.pid}-cluster`);
@@ -104,6 +121,8 @@ export async function startCluster(o: OursOptions & { nodes: number }): Promise<
   // HAProxy (not in the CPU account: the column is the nodes' CPU) is ready when its health checks
   // have seen every node's banner
   const hap = await startHaproxy(scope, { backends: nodes.map((n) => n.port) });
+  const hapCpu = CpuAccount.create(`jailsftp-bench-${process.pid}-haproxy`);
+  hapCpu?.add(hap.pid);
   await hap.ready();
   const port = hap.port;
   const startDir = join(homes, o.user);
@@ -134,6 +153,9 @@ export async function startCluster(o: OursOptions & { nodes: number }): Promise<
         `SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'jailsftp'`,
       );
       return Number(out.trim());
+    },
+    infraSeconds() {
+      return { haproxy: hapCpu?.seconds(), postgres: pgCpu?.seconds() };
     },
     async stop() {
       if (stopped) return;

@@ -57,6 +57,9 @@ export interface Report {
     transactionsPerGiB?: number;
     /** the same while idle (heartbeats of every node), per second */
     idleTransactionsPerSec?: number;
+    /** CPU seconds of HAProxy / PostgreSQL per GiB uploaded through the cluster */
+    haproxyCpuSecsPerGiB?: number;
+    postgresCpuSecsPerGiB?: number;
     /** password logins per second on the single file-store node (`logins` has the cluster's) */
     singleLogins?: LoginsResult;
   };
@@ -173,7 +176,9 @@ export function table(r: Report): string {
     extra.push(
       `cluster (${c.nodes ?? '?'} nodes, PostgreSQL, HAProxy; "OpenSSH" column = one file-store node): ` +
         `PostgreSQL transactions per GiB uploaded ${c.transactionsPerGiB?.toFixed(0) ?? '-'}, ` +
-        `idle ${c.idleTransactionsPerSec?.toFixed(1) ?? '-'}/s` +
+        `idle ${c.idleTransactionsPerSec?.toFixed(1) ?? '-'}/s; ` +
+        `CPU s per GiB uploaded beside the nodes: HAProxy ${c.haproxyCpuSecsPerGiB?.toFixed(2) ?? '-'}, ` +
+        `PostgreSQL ${c.postgresCpuSecsPerGiB?.toFixed(2) ?? '-'}` +
         (one
           ? `; password logins/s on one file-store node: idle ${one.idle.perSec.toFixed(1)}/s`
           : ''),

@@ -6,16 +6,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { get } from 'node:http';
 import { join } from 'node:path';
 import { fixture } from './helpers/fixture.js';
 import { startPostgres, type TestPostgres } from './helpers/postgres.js';
 import { needs } from './helpers/tools.js';
-import { CLI, type TestServer, type TestUser } from './helpers/server.js';
-import { freePort, run, sleep, spawnChild, waitFor, type Run } from './helpers/proc.js';
-import { sftpBatch, sftpPassword, sshOpts } from './helpers/clients.js';
+import { CLI } from './helpers/server.js';
+import { freePort, run, sleep, waitFor, type Run } from './helpers/proc.js';
+import { sftpBatch, sftpPassword } from './helpers/clients.js';
+import { healthz, OpenSftp } from './helpers/open-sftp.js';
 import { keyPairFile } from './helpers/keys.js';
 import { readStat } from './helpers/procfs.js';
 import { SCHEMA_VERSION } from '../server/store/schema.js';
@@ -38,69 +37,6 @@ function ok(r: Run, what: string): Run {
 
 function sha256(b: Buffer): string {
   return createHash('sha256').update(b).digest('hex');
-}
-
-/** GET /healthz: the status code. */
-function healthz(admin: string): Promise<number> {
-  return new Promise((res, rej) =>
-    get(`http://${admin}/healthz`, (r) => {
-      r.resume();
-      res(r.statusCode ?? 0);
-    }).on('error', rej),
-  );
-}
-
-/** An OpenSSH sftp kept open (commands on stdin, `-b -`), to run commands in a session over time. */
-class OpenSftp {
-  out = '';
-  readonly proc: ChildProcess;
-  /** when the session ended (sftp exited, or said its connection closed) */
-  exitedAt?: number;
-
-  constructor(srv: TestServer, u: TestUser) {
-    this.proc = spawnChild('sftp', [...sshOpts(srv, u), '-b', '-', `${u.name}@${srv.host}`], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    const add = (d: Buffer): void => {
-      this.out += d.toString();
-      // sftp waiting for a command says so when its ssh transport ends, and stays
-      if (this.exitedAt === undefined && /Received disconnect|Connection closed/.test(this.out))
-        this.exitedAt = Date.now();
-    };
-    this.proc.stdout!.on('data', add);
-    this.proc.stderr!.on('data', add);
-    this.proc.stdin!.on('error', () => undefined);
-    this.proc.on('exit', () => (this.exitedAt ??= Date.now()));
-  }
-
-  get running(): boolean {
-    return this.exitedAt === undefined;
-  }
-
-  /** Sends one command; resolves with the output it added once `until` matches it. */
-  async cmd(line: string, until: RegExp, timeoutMs = 10000): Promise<string> {
-    const from = this.out.length;
-    this.proc.stdin!.write(`${line}\n`);
-    await waitFor(
-      () => until.test(this.out.slice(from)) || !this.running,
-      timeoutMs,
-      `"${line}" output ${until}: ${this.out.slice(from)}`,
-    );
-    const added = this.out.slice(from);
-    assert.match(added, until, `sftp ended: ${this.out}`);
-    return added;
-  }
-
-  /** `df`: the size column in KiB (the quota as the session sees it). */
-  async dfSize(): Promise<number> {
-    const out = await this.cmd('df', /Size +Used[^\n]*\n\s*\d+/);
-    return Number(/Size +Used[^\n]*\n\s*(\d+)/.exec(out)![1]);
-  }
-
-  close(): void {
-    this.proc.stdin!.end();
-    this.proc.kill();
-  }
 }
 
 async function initStore(db: TestPostgres): Promise<void> {

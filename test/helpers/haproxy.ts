@@ -29,6 +29,8 @@ export interface TestHaproxy {
   /** the frontend's port (the one clients use) */
   port: number;
   configFile: string;
+  /** HAProxy's process (its CPU is the balancer's cost in the bench) */
+  pid: number;
   /** HAProxy's own output (its tcplog lines) */
   output(): string;
   /** per backend server ("node1"…, in the order of `backends`) */
@@ -57,6 +59,8 @@ export function haproxyConfig(o: {
     '  timeout connect 5s',
     '  timeout client 1h',
     '  timeout server 1h',
+    '  option splice-request',
+    '  option splice-response',
     '',
     'frontend sftp',
     `  bind ${o.listen}`,
@@ -148,5 +152,5 @@ export async function startHaproxy(fx: CleanupScope, o: HaproxyOptions): Promise
   };
 
   await ready();
-  return { host: '127.0.0.1', port, configFile, output: () => out, stats, ready };
+  return { host: '127.0.0.1', port, configFile, pid: proc.pid!, output: () => out, stats, ready };
 }

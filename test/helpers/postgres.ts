@@ -1,7 +1,7 @@
 // A real PostgreSQL for tests (Debian's `postgresql`): an unprivileged cluster in a temporary
 // directory (initdb and pg_ctl as the `postgres` user when the tests run as root), listening on a
 // loopback port, trust authentication, fsync off. Stopped and removed at the end of the scope.
-import { chownSync, existsSync, readdirSync } from 'node:fs';
+import { chownSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import { freePort, run, type Run } from './proc.js';
@@ -26,6 +26,13 @@ export interface TestPostgres {
   start(): Promise<void>;
   /** runs SQL through psql; rejects on an error */
   psql(sql: string): Promise<string>;
+  /**
+   * SIGSTOP to the postmaster and every process it forked: connections stay open and new ones are
+   * accepted by the kernel, but nothing answers (a hung database host, not a refused connection)
+   */
+  freeze(): void;
+  /** SIGCONT to what freeze() stopped */
+  thaw(): void;
 }
 
 async function ok(r: Promise<Run>, what: string): Promise<Run> {
@@ -70,7 +77,31 @@ export async function startPostgres(fx: CleanupScope): Promise<TestPostgres> {
       'pg_ctl start',
     );
   };
+  let frozen: number[] = [];
+  const thaw = (): void => {
+    for (const pid of frozen) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        /* gone */
+      }
+    }
+    frozen = [];
+  };
+  const freeze = (): void => {
+    const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    // the postmaster first: it forks no new backend once stopped
+    for (const pid of [postmaster, ...childrenOf(postmaster)]) {
+      try {
+        process.kill(pid, 'SIGSTOP');
+        frozen.push(pid);
+      } catch {
+        /* exited meanwhile */
+      }
+    }
+  };
   const stop = async (): Promise<void> => {
+    thaw();
     await as('pg_ctl', ['-D', data, '-w', '-t', '60', '-m', 'fast', 'stop']);
   };
   const psql = async (sql: string, db = 'jailsftp'): Promise<string> =>
@@ -104,5 +135,24 @@ export async function startPostgres(fx: CleanupScope): Promise<TestPostgres> {
     stop,
     start,
     psql: (s) => psql(s),
+    freeze,
+    thaw,
   };
+}
+
+/** Processes whose parent is `pid` (from /proc). */
+export function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      // the parent is the 2nd field after the command in parentheses
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(e));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
 }

@@ -53,7 +53,8 @@ export function curvesTable(r: CurvesReport): string {
           'start s',
           'CPU%',
           'machine%',
-          'RSS MiB',
+          'RSS MiB peak',
+          'start/end',
           'main thread R/D/S %',
         ],
         r.throughput.map((p) => [
@@ -66,6 +67,7 @@ export function curvesTable(r: CurvesReport): string {
           fmt(p.serverCpuPct, 0),
           fmt(p.machinePct, 0),
           fmt(p.serverRssMiB, 0),
+          `${fmt(p.rssStartMiB, 0)}/${fmt(p.rssEndMiB, 0)}`,
           states(p.mainThread),
         ]),
       ),
@@ -138,7 +140,7 @@ export function curvesTable(r: CurvesReport): string {
   }
   if (r.smallFiles.length) {
     out.push(
-      `# 4 KiB files in one directory: uploads/s and STATs/s (${r.sizes.smallOps} each, ${r.sizes.smallParallel} in flight)`,
+      `# 4 KiB files in one directory: uploads/s and STATs/s (${r.sizes.smallPuts} uploads, ${r.sizes.smallStats} STATs, ${r.sizes.smallParallel} in flight)`,
       tableOf(
         [
           'server',

@@ -48,8 +48,9 @@ export interface CurveSizes {
   statSecs: number;
   /** files in the one directory of the home */
   homeFiles: number[];
-  /** uploads and STATs per point, and how many in flight */
-  smallOps: number;
+  /** uploads and STATs per point (after an untimed tenth of each), and how many in flight */
+  smallPuts: number;
+  smallStats: number;
   smallParallel: number;
 }
 
@@ -58,9 +59,10 @@ export const FULL_CURVES: CurveSizes = {
   windowSecs: 10,
   idle: [1, 100, 1000],
   statBackground: [0, 8, 64],
-  statSecs: 10,
+  statSecs: 20,
   homeFiles: [1000, 10000, 50000, 100000],
-  smallOps: 2000,
+  smallPuts: 10000,
+  smallStats: 30000,
   smallParallel: 16,
 };
 
@@ -71,7 +73,8 @@ export const QUICK_CURVES: CurveSizes = {
   statBackground: [0, 4],
   statSecs: 2,
   homeFiles: [200, 2000],
-  smallOps: 200,
+  smallPuts: 500,
+  smallStats: 2000,
   smallParallel: 16,
 };
 
@@ -91,6 +94,12 @@ export interface ThroughputPoint {
   serverCpuPct: number;
   machinePct: number;
   serverRssMiB: number;
+  /**
+   * server RSS at the window's start and end: the stored bytes are read from the disk, so a
+   * backlog of accepted but unwritten data that shrank in the window would show here
+   */
+  rssStartMiB: number;
+  rssEndMiB: number;
   /** ours: where its one main thread was (see MainThread) */
   mainThread?: ThreadStates;
   errors: string[];
@@ -133,7 +142,7 @@ export interface StatPoint {
 
 export interface SmallFilesPoint {
   server: ServerName;
-  /** files in the directory before the point's uploads (they add smallOps more) */
+  /** files in the directory before the point's uploads (the point adds 1.1 × smallPuts more) */
   files: number;
   /** first session's connect + authenticate + SFTP start, ms (ours scans the home for the quota) */
   loginMs: number;
@@ -324,6 +333,7 @@ async function throughputPoint(
   try {
     const startSecs = await up.started(60000 + n * 500);
     await sleep(1000); // past the start: sshd grows its buffers in the first second
+    const rss0 = serverRss(t);
     const s0 = up.sizes();
     // /proc sampling of hundreds of sshd processes costs; once a second is enough for RSS
     const sampler = new TreeSampler(t.pid, 1000, t.cpu);
@@ -334,6 +344,7 @@ async function throughputPoint(
     const mainThread = main?.stop();
     const s1 = up.sizes();
     const secs = (performance.now() - t0) / 1000;
+    const rss1 = serverRss(t);
     const usage = sampler.stop();
     const machinePct = machine.stop();
     if (up.errors.length) throw new Error(up.errors[0]);
@@ -349,6 +360,8 @@ async function throughputPoint(
       serverCpuPct: (usage.cpuSeconds / secs) * 100,
       machinePct,
       serverRssMiB: usage.peakRss / MiB,
+      rssStartMiB: rss0 / MiB,
+      rssEndMiB: rss1 / MiB,
       ...(mainThread ? { mainThread } : {}),
       errors: [],
     };
@@ -548,12 +561,31 @@ async function smallFilesPoint(
   const agent = new OpsAgent(t);
   try {
     const loginMs = await agent.ready();
+    const cLogin = cpuSecs(t) ?? NaN;
+    // untimed warm-up in the same session: the session's first requests pay one-time costs
+    await agent.send<PutResult>({
+      op: 'put',
+      dir: rel,
+      prefix: `w${files}_`,
+      count: Math.ceil(s.smallPuts / 10),
+      parallel: s.smallParallel,
+      size: 4096,
+    });
+    await agent.send<StatResult>({
+      op: 'stat',
+      dir: rel,
+      prefix: 'f',
+      digits: DIGITS,
+      range: files,
+      count: Math.ceil(s.smallStats / 10),
+      parallel: s.smallParallel,
+    });
     const c1 = cpuSecs(t) ?? NaN;
     const put = await agent.send<PutResult>({
       op: 'put',
       dir: rel,
       prefix: `u${files}_`,
-      count: s.smallOps,
+      count: s.smallPuts,
       parallel: s.smallParallel,
       size: 4096,
     });
@@ -564,7 +596,7 @@ async function smallFilesPoint(
       prefix: 'f',
       digits: DIGITS,
       range: files,
-      count: s.smallOps,
+      count: s.smallStats,
       parallel: s.smallParallel,
     });
     const c3 = cpuSecs(t) ?? NaN;
@@ -572,7 +604,7 @@ async function smallFilesPoint(
       server: t.name,
       files,
       loginMs,
-      loginCpuMs: (c1 - c0) * 1000,
+      loginCpuMs: (cLogin - c0) * 1000,
       putFilesPerSec: put.files / put.secs,
       putCpuUs: ((c2 - c1) / Math.max(1, put.files)) * 1e6,
       statsPerSec: st.count / st.secs,
@@ -582,7 +614,7 @@ async function smallFilesPoint(
   } finally {
     await agent.close();
     // the uploads go again, so that the next point starts from exactly `files` + the new fill
-    for (const f of readdirSync(dir)) if (f.startsWith('u')) rmSync(join(dir, f), { force: true });
+    for (const f of readdirSync(dir)) if (!f.startsWith('f')) rmSync(join(dir, f), { force: true });
     await sleep(1000); // the session is closed: the next login is the first again
   }
 }

@@ -46,6 +46,7 @@ export interface StatResult {
 export interface StatLoopResult {
   count: number;
   errors: number;
+  meanMs: number;
   medianMs: number;
   p90Ms: number;
   p99Ms: number;
@@ -139,6 +140,7 @@ async function runCommand(sftp: Sftp, cmd: OpsCommand): Promise<unknown> {
   return {
     count: lat.length,
     errors,
+    meanMs: lat.reduce((x, y) => x + y, 0) / (lat.length || 1),
     medianMs: quantile(lat, 0.5),
     p90Ms: quantile(lat, 0.9),
     p99Ms: quantile(lat, 0.99),

@@ -112,7 +112,8 @@ export function curvesTable(r: CurvesReport): string {
           'server',
           'uploads',
           'STATs',
-          'median ms',
+          'mean ms',
+          'median',
           'p90',
           'p99',
           'max',
@@ -125,6 +126,7 @@ export function curvesTable(r: CurvesReport): string {
           p.server,
           String(p.background),
           String(p.count),
+          fmt(p.meanMs ?? (r.sizes.statSecs * 1000) / p.count, 2),
           fmt(p.medianMs, 3),
           fmt(p.p90Ms, 2),
           fmt(p.p99Ms, 2),
@@ -216,8 +218,10 @@ function num(v: number): string {
 function ticks(lo: number, hi: number, log: boolean): number[] {
   if (log) {
     const out: number[] = [];
+    // 1, 2, 5 per decade; over more than three decades only the powers of ten
+    const ms = Math.log10(hi / lo) > 3 ? [1] : [1, 2, 5];
     for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++)
-      for (const m of [1, 2, 5]) {
+      for (const m of ms) {
         const v = m * 10 ** e;
         if (v >= lo * 0.999 && v <= hi * 1.001) out.push(v);
       }

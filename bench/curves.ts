@@ -129,6 +129,8 @@ export interface StatPoint {
   background: number;
   count: number;
   errors: number;
+  /** mean: under load the distribution has two humps and the median jumps between them */
+  meanMs?: number;
   medianMs: number;
   p90Ms: number;
   p99Ms: number;
@@ -518,6 +520,7 @@ async function statPoint(
         background: b,
         count: r.count,
         errors: r.errors,
+        meanMs: r.meanMs,
         medianMs: r.medianMs,
         p90Ms: r.p90Ms,
         p99Ms: r.p99Ms,

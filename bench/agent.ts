@@ -7,10 +7,12 @@
 //   logins              password logins in parallel for a while; prints {"ok","failed","secs",...}
 //   flood               raw SFTP channel: OPEN a file, pipeline COUNT READs of SIZE bytes, then
 //                       never reads a reply; prints "SENT" and holds the connection until SIGTERM
+//   ops                 small-request commands on one session, for the curves (bench/agent-ops.ts)
 import { readFileSync } from 'node:fs';
 import ssh2 from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import { OpenFlag, PacketType, SFTP_VERSION } from '../common/wire.js';
+import { ops } from './agent-ops.js';
 
 interface Args {
   host: string;
@@ -214,6 +216,7 @@ async function main(): Promise<void> {
   else if (mode === 'idle') await idle(a);
   else if (mode === 'logins') await logins(a);
   else if (mode === 'flood') await flood(a);
+  else if (mode === 'ops') await ops(a);
   else throw new Error(`unknown mode ${mode}`);
 }
 

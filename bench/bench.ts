@@ -1,7 +1,7 @@
 // npm run bench: our server against OpenSSH's sshd (internal-sftp) on this machine, side by side,
 // driven by the same real clients, alternating run by run. See bench/README.md.
 //
-//   npm run bench -- [--quick] [--runs N] [--size-mib N] [--workloads a,b] [--no-ref]
+//   npm run bench -- [--quick] [--runs N] [--size-mib N] [--workloads a,b] [--no-ref] [--curves]
 import { randomFillSync } from 'node:crypto';
 import { chownSync, closeSync, existsSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { cpus, hostname, loadavg, release, totalmem } from 'node:os';
@@ -14,6 +14,7 @@ import { refUnavailable, startRef } from './refsshd.js';
 import { clusterUnavailable, startCluster, type ClusterTarget } from './cluster.js';
 import { table, writeResults, type Report, type Row, type SideResult } from './report.js';
 import { argon2Cost, idleSessions, loginsDuringTransfer, readFlood } from './specials.js';
+import { CURVE_NAMES, curvesStep } from './curves.js';
 import type { Target } from './target.js';
 import {
   cleanupDir,
@@ -46,6 +47,9 @@ const USAGE = `usage: npm run bench -- [options]
                      session_setup upload_large download_large upload_small download_small ls_dir
                      concurrent_upload jailsftp_put jailsftp_get ssh2_fastput ssh2_fastget
                      ssh2_fastput_255k ssh2_fastget_255k idle_sessions argon2 logins read_flood
+                     curves (= curves_throughput curves_idle curves_stat curves_smallfiles)
+  --curves           only the curves (how cost grows with sessions, idle sessions, load, files):
+                     bench/results/curves.json and curves.svg; with --quick, small sizes
   --no-ref           do not start OpenSSH's sshd; report our server alone
   --ops-ab           the reference is our own server with the audit log and metrics on (the
                      "OpenSSH" column): the ratio is what operations cost
@@ -56,7 +60,8 @@ const USAGE = `usage: npm run bench -- [options]
                      on a shared machine other work then only gets what the benchmark leaves idle
   -h, --help         this help
 
-Results: a table on stdout, bench/results/latest.json and bench/results/latest.svg.`;
+Results: a table on stdout, bench/results/latest.json and bench/results/latest.svg; the curves in
+bench/results/curves.json and curves.svg.`;
 
 interface Options {
   quick: boolean;
@@ -79,6 +84,7 @@ function options(): Options {
       'no-ref': { type: 'boolean' },
       'ops-ab': { type: 'boolean' },
       cluster: { type: 'boolean' },
+      curves: { type: 'boolean' },
       rt: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -99,7 +105,10 @@ function options(): Options {
     quick,
     runs: int(values.runs, quick ? 1 : 3, 'runs'),
     sizeMiB: int(values['size-mib'], quick ? 32 : 1024, 'size-mib'),
-    workloads: (values.workloads ?? (cluster ? 'upload_large,concurrent_upload,logins' : undefined))
+    workloads: (
+      values.workloads ??
+      (values.curves ? 'curves' : cluster ? 'upload_large,concurrent_upload,logins' : undefined)
+    )
       ?.split(',')
       .map((s) => s.trim())
       .filter(Boolean),
@@ -273,15 +282,19 @@ async function main(): Promise<number> {
     concFile: join(work, 'conc.bin'),
     knownHosts: join(work, 'known_hosts'),
   };
-  log(
-    `creating test data (${sizes.largeMiB} MiB, ${sizes.smallFiles} x 4 KiB, ${sizes.concurrentMiB} MiB)`,
-  );
-  writeRandom(ctx.largeFile, sizes.largeMiB * 1048576);
-  ctx.largeSha = await sha256File(ctx.largeFile);
-  writeRandom(ctx.concFile, sizes.concurrentMiB * 1048576);
-  mkdirSync(ctx.smallDir);
-  for (let i = 0; i < sizes.smallFiles; i++)
-    writeRandom(join(ctx.smallDir, `f${String(i).padStart(6, '0')}`), 4096);
+  // the curves alone need none of it
+  const onlyCurves = o.workloads?.every((w) => w.startsWith('curves')) ?? false;
+  if (!onlyCurves) {
+    log(
+      `creating test data (${sizes.largeMiB} MiB, ${sizes.smallFiles} x 4 KiB, ${sizes.concurrentMiB} MiB)`,
+    );
+    writeRandom(ctx.largeFile, sizes.largeMiB * 1048576);
+    ctx.largeSha = await sha256File(ctx.largeFile);
+    writeRandom(ctx.concFile, sizes.concurrentMiB * 1048576);
+    mkdirSync(ctx.smallDir);
+    for (let i = 0; i < sizes.smallFiles; i++)
+      writeRandom(join(ctx.smallDir, `f${String(i).padStart(6, '0')}`), 4096);
+  }
 
   const user = 'jsbench';
   const password = `bench-${process.pid}-${Math.random().toString(36).slice(2)}`;
@@ -469,6 +482,30 @@ async function main(): Promise<number> {
       report.cluster = { ...report.cluster, singleLogins: one };
     }
   });
+  // the curves: ours and the OpenSSH reference only (not --cluster / --ops-ab)
+  const wantCurve = (n: string): boolean => want(n) || want('curves');
+  if (!cluster && !o.opsAb && CURVE_NAMES.some(wantCurve)) {
+    try {
+      const f = await curvesStep({
+        env: {
+          targets: targets.filter((t) => t.name === 'ours' || t.name === 'openssh'),
+          fresh: onFresh,
+          work,
+          rdir: ctx.rdir,
+        },
+        quick: o.quick,
+        rt: o.rt,
+        want: wantCurve,
+        software: report.software,
+        ...(refNote ? { reference: refNote } : {}),
+        resultsDir: join(ROOT, 'bench/results'),
+      });
+      failures.push(...f);
+    } catch (e) {
+      failures.push(`curves: ${(e as Error).message}`);
+      log(`curves: FAILED: ${(e as Error).message}`);
+    }
+  }
   if (cluster) {
     const idlePerSec = tx.idlePerSec;
     report.cluster = {
@@ -494,6 +531,10 @@ async function main(): Promise<number> {
   report.machineBusyPct = Math.round(machine.stop());
   for (const t of new Set([...targets, single])) await t.stop();
 
+  if (onlyCurves) {
+    if (failures.length) console.log(`FAILURES:\n  ${failures.join('\n  ')}`);
+    return failures.length ? 1 : 0;
+  }
   const out = writeResults(join(ROOT, 'bench/results'), report);
   console.log(
     `# jailsftp bench ${report.date} ${report.host.name}: ${report.host.cpus} x ${report.host.cpuModel}, ` +

@@ -30,13 +30,13 @@ export async function argon2Cost(n: number): Promise<Argon2Result> {
   return { params: { ...p }, verifyMs: median(samples), samples };
 }
 
-function startAgent(mode: string, args: Record<string, unknown>): ChildProcess {
+export function startAgent(mode: string, args: Record<string, unknown>): ChildProcess {
   return spawnTracked(process.execPath, [AGENT, mode, JSON.stringify(args)], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
 }
 
-function waitLine(c: ChildProcess, re: RegExp, timeoutMs: number): Promise<string> {
+export function waitLine(c: ChildProcess, re: RegExp, timeoutMs: number): Promise<string> {
   return new Promise((res, rej) => {
     let out = '';
     let err = '';
@@ -60,7 +60,7 @@ function waitLine(c: ChildProcess, re: RegExp, timeoutMs: number): Promise<strin
   });
 }
 
-function exited(c: ChildProcess): Promise<void> {
+export function exited(c: ChildProcess): Promise<void> {
   return c.exitCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', () => r()));
 }
 

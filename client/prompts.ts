@@ -1,5 +1,6 @@
 // Every question goes through inquirer. A Ctrl-C inside a question rejects with Interrupted.
-import inquirer from 'inquirer';
+// inquirer is loaded on the first question: it costs ~0.25 s of CPU to load, and batch runs and
+// most sessions never ask anything.
 import { Interrupted } from './errors.js';
 import { escapeForTerminal } from './safe-names.js';
 
@@ -9,6 +10,7 @@ async function ask<T>(question: Record<string, unknown>): Promise<T> {
   try {
     // questions may name remote files: they must not drive the terminal
     const message = escapeForTerminal(String(question.message));
+    const { default: inquirer } = await import('inquirer');
     const answers = (await inquirer.prompt([
       { ...question, message, name: 'v', theme },
     ] as never)) as {

@@ -18,6 +18,7 @@ import { CURVE_NAMES, curvesStep } from './curves.js';
 import type { Target } from './target.js';
 import {
   cleanupDir,
+  endedChildrenCpuSeconds,
   installCleanupHandlers,
   log,
   MachineSampler,
@@ -137,6 +138,8 @@ function writeRandom(path: string, bytes: number): void {
 interface Measured {
   secs: number;
   cpuSecs: number;
+  /** CPU seconds of the clients the run started (they have all ended when it returns) */
+  clientCpuSecs: number;
   peakRss: number;
   machinePct: number;
 }
@@ -144,6 +147,7 @@ interface Measured {
 async function measure(t: Target, op: () => Promise<void>): Promise<Measured> {
   const sampler = new TreeSampler(t.pid, 50, t.cpu);
   const machine = new MachineSampler();
+  const c0 = endedChildrenCpuSeconds();
   const t0 = performance.now();
   let secs = 0;
   let usage = { cpuSeconds: 0, peakRss: 0 };
@@ -153,7 +157,13 @@ async function measure(t: Target, op: () => Promise<void>): Promise<Measured> {
     secs = (performance.now() - t0) / 1000;
     usage = sampler.stop();
   }
-  return { secs, cpuSecs: usage.cpuSeconds, peakRss: usage.peakRss, machinePct: machine.stop() };
+  return {
+    secs,
+    cpuSecs: usage.cpuSeconds,
+    clientCpuSecs: endedChildrenCpuSeconds() - c0,
+    peakRss: usage.peakRss,
+    machinePct: machine.stop(),
+  };
 }
 
 async function runWorkload(w: Workload, targets: Target[], runs: number): Promise<Row> {
@@ -173,25 +183,58 @@ async function runWorkload(w: Workload, targets: Target[], runs: number): Promis
       errors.set(t.name, `setup: ${(e as Error).message}`);
     }
   }
+  const vs = w.versus;
+  const against = new Map<string, Measured[]>(targets.map((t) => [t.name, []]));
   for (let i = 0; i < runs; i++) {
     const order = i % 2 === 0 ? targets : [...targets].reverse();
     for (const t of order) {
-      if (errors.has(t.name)) continue;
-      try {
-        await w.pre?.(t);
-        const m = await measure(t, () => w.op(t));
-        await w.verify?.(t);
-        data.get(t.name)!.push(m);
-        const rate = w.amount / m.secs;
-        log(
-          `${w.id} ${t.name} run ${i + 1}/${runs}: ${m.secs.toFixed(3)} s, ${rate.toFixed(1)} ${w.unit}, ` +
-            `server CPU ${((m.cpuSecs / m.secs) * 100).toFixed(0)}%, machine ${m.machinePct.toFixed(0)}%`,
-        );
-      } catch (e) {
-        errors.set(t.name, (e as Error).message);
-        log(`${w.id} ${t.name} run ${i + 1}: FAILED: ${(e as Error).message}`);
+      // with a `versus`, both run on this target, in alternating order (AB, BA, …)
+      const steps = !vs ? [w] : i % 2 === 0 ? [w, vs] : [vs, w];
+      for (const s of steps) {
+        if (errors.has(t.name)) continue;
+        try {
+          await s.pre?.(t);
+          const m = await measure(t, () => s.op(t));
+          await s.verify?.(t);
+          (s === w ? data : against).get(t.name)!.push(m);
+          const rate = w.amount / m.secs;
+          log(
+            `${s.id} ${t.name} run ${i + 1}/${runs}: ${m.secs.toFixed(3)} s, ${rate.toFixed(1)} ${w.unit}, ` +
+              `server CPU ${((m.cpuSecs / m.secs) * 100).toFixed(0)}% (${m.cpuSecs.toFixed(2)} s), ` +
+              `client CPU ${m.clientCpuSecs.toFixed(2)} s, machine ${m.machinePct.toFixed(0)}%`,
+          );
+        } catch (e) {
+          errors.set(t.name, `${s.id}: ${(e as Error).message}`);
+          log(`${s.id} ${t.name} run ${i + 1}: FAILED: ${(e as Error).message}`);
+        }
       }
     }
+  }
+  if (vs) {
+    row.versus = {};
+    for (const t of targets) {
+      const a = data.get(t.name)!;
+      const b = against.get(t.name)!;
+      if (errors.has(t.name) || a.length === 0 || b.length === 0) continue;
+      const secs = (ms: Measured[]): number => median(ms.map((m) => m.secs));
+      const client = (ms: Measured[]): number => median(ms.map((m) => m.clientCpuSecs));
+      const server = (ms: Measured[]): number => median(ms.map((m) => m.cpuSecs));
+      row.versus[t.name] = {
+        against: vs.describe,
+        ratio: secs(b) / secs(a),
+        runs: a.map((m) => Number(m.secs.toFixed(4))),
+        againstRuns: b.map((m) => Number(m.secs.toFixed(4))),
+        clientCpuSecs: client(a),
+        againstClientCpuSecs: client(b),
+        serverCpuSecs: server(a),
+        againstServerCpuSecs: server(b),
+      };
+    }
+    const v = row.versus.ours;
+    if (v)
+      row.note =
+        `vs OpenSSH sftp on our server: ${v.ratio.toFixed(2)}x; ` +
+        `client CPU ${v.clientCpuSecs.toFixed(2)}/${v.againstClientCpuSecs.toFixed(2)} s`;
   }
   for (const t of targets) {
     try {
@@ -385,15 +428,6 @@ async function main(): Promise<number> {
     for (const s of [row.ours, row.openssh]) if (s?.error) failures.push(`${w.id}: ${s.error}`);
     rows.push(row);
   }
-  // our client against OpenSSH sftp on our server (the target for the client)
-  for (const r of rows.filter((x) => x.id === 'jailsftp_put' || x.id === 'jailsftp_get')) {
-    const base = rows.find(
-      (x) => x.id === (r.id === 'jailsftp_put' ? 'upload_large' : 'download_large'),
-    );
-    if (r.ours && base?.ours && !r.ours.error && !base.ours.error)
-      r.note = `vs OpenSSH sftp on our server: ${(r.ours.rate / base.ours.rate).toFixed(2)}x`;
-  }
-
   const report: Report = {
     date: new Date().toISOString(),
     host: {

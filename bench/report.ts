@@ -35,6 +35,24 @@ export interface Row {
   cpuRatio?: number;
   note?: string;
   skipped?: string;
+  /**
+   * Workloads with a `versus` (our client): per server, this workload against the other one run
+   * alternately on the same server with the same file. ratio = its median seconds / ours.
+   */
+  versus?: Record<string, Versus>;
+}
+
+export interface Versus {
+  against: string;
+  ratio: number;
+  runs: number[];
+  againstRuns: number[];
+  /** CPU seconds of the client processes (median per run) */
+  clientCpuSecs: number;
+  againstClientCpuSecs: number;
+  /** server CPU seconds (median per run) */
+  serverCpuSecs: number;
+  againstServerCpuSecs: number;
 }
 
 export interface Report {

@@ -168,6 +168,17 @@ function machineTicks(): { busy: number; total: number } {
   return { busy: total - v[3]! - v[4]!, total };
 }
 
+/**
+ * CPU seconds (user+sys) of this process's children that have ended and been waited for
+ * (/proc/self/stat cutime+cstime): the delta over a run is the CPU of the clients it ran.
+ */
+export function endedChildrenCpuSeconds(): number {
+  const f = readFileSync('/proc/self/stat', 'utf8');
+  const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  // after the name: state(3) ... cutime(16) cstime(17), so indexes 13 and 14 here
+  return (Number(v[13]) + Number(v[14])) / HZ;
+}
+
 export function ncpu(): number {
   return readFileSync('/proc/cpuinfo', 'utf8')
     .split('\n')

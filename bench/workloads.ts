@@ -21,7 +21,8 @@ import { run } from './util.js';
 import { ROOT } from './oursd.js';
 
 export const GCM = 'aes128-gcm@openssh.com';
-export const CLIENT_CLI = join(ROOT, 'dist/client/cli.js');
+/** our client; BENCH_CLIENT_CLI names another build of it (A/B runs) */
+export const CLIENT_CLI = process.env.BENCH_CLIENT_CLI ?? join(ROOT, 'dist/client/cli.js');
 export const AGENT = join(ROOT, 'dist/bench/agent.js');
 
 export interface Sizes {
@@ -63,6 +64,11 @@ export interface Workload {
   op(t: Target): Promise<void>;
   verify?(t: Target): Promise<void>;
   teardown?(t: Target): Promise<void>;
+  /**
+   * Run alternately with this one on each server (same file, same place), and compared with it in
+   * the note: our client against OpenSSH `sftp`. It shares this one's setup and teardown.
+   */
+  versus?: Workload;
 }
 
 // ---------------------------------------------------------------- helpers
@@ -319,7 +325,14 @@ export function sftpWorkloads(ctx: Ctx, cipher?: string): Workload[] {
   ];
 }
 
-/** 1 GiB put/get through our own client (jailsftp -b). */
+/** node options for our client, e.g. BENCH_CLIENT_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/p' */
+const CLIENT_NODE_ARGS = (process.env.BENCH_CLIENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
+/**
+ * 1 GiB put/get through our own client (jailsftp -b), each run alternately with OpenSSH `sftp`
+ * doing the same put/get (same file, same remote path) on the same server: the note gives our
+ * client / OpenSSH sftp, the client's target.
+ */
 export function clientWorkloads(ctx: Ctx): Workload[] {
   const s = ctx.sizes;
   const R = ctx.rdir;
@@ -332,52 +345,74 @@ export function clientWorkloads(ctx: Ctx): Workload[] {
     writeFileSync(f, batch);
     const r = await run(
       process.execPath,
-      [CLIENT_CLI, '-b', f, '-i', t.keyFile, '--yes', '-P', String(t.port), `${t.user}@${t.host}`],
+      [
+        ...CLIENT_NODE_ARGS,
+        CLIENT_CLI,
+        '-b',
+        f,
+        '-i',
+        t.keyFile,
+        '--yes',
+        '-P',
+        String(t.port),
+        `${t.user}@${t.host}`,
+      ],
       { env: { ...process.env, JAILSFTP_KNOWN_HOSTS: ctx.knownHosts } },
     );
     check(r, `jailsftp (${batch.trim()})`);
   };
+  const putCheck = (t: Target): void => {
+    const n = statSync(local(t, `${R}/client.bin`)).size;
+    if (n !== s.largeMiB * 1048576) throw new Error(`server has ${n} bytes after put`);
+  };
+  const put = (client: string, op: (t: Target) => Promise<void>): Workload => ({
+    id: `${client}_put`,
+    group: 'client',
+    unit: 'MiB/s',
+    amount: s.largeMiB,
+    describe: `${client === 'jailsftp' ? 'our client (jailsftp -b)' : 'OpenSSH sftp'}: put of one ${s.largeMiB} MiB file`,
+    skip,
+    async pre(t) {
+      rmRemote(t, `${R}/client.bin`);
+    },
+    op,
+    async verify(t) {
+      putCheck(t);
+    },
+    async teardown(t) {
+      rmRemote(t, `${R}/client.bin`);
+    },
+  });
+  const get = (client: string, op: (t: Target) => Promise<void>): Workload => ({
+    id: `${client}_get`,
+    group: 'client',
+    unit: 'MiB/s',
+    amount: s.largeMiB,
+    describe: `${client === 'jailsftp' ? 'our client (jailsftp -b)' : 'OpenSSH sftp'}: get of one ${s.largeMiB} MiB file${client === 'jailsftp' ? ', sha256 checked' : ''}`,
+    skip,
+    async setup(t) {
+      placeRemote(t, ctx.largeFile, `${R}/large.bin`);
+    },
+    async pre() {
+      rmSync(dl, { force: true });
+    },
+    op,
+    async verify() {
+      await verifyLarge(ctx, dl);
+    },
+  });
   return [
     {
-      id: 'jailsftp_put',
-      group: 'client',
-      unit: 'MiB/s',
-      amount: s.largeMiB,
-      describe: `our client (jailsftp -b): put of one ${s.largeMiB} MiB file`,
-      skip,
-      async pre(t) {
-        rmRemote(t, `${R}/client.bin`);
-      },
-      async op(t) {
-        await jailsftp(t, `put ${ctx.largeFile} ${R}/client.bin\n`);
-      },
-      async verify(t) {
-        const n = statSync(local(t, `${R}/client.bin`)).size;
-        if (n !== s.largeMiB * 1048576) throw new Error(`server has ${n} bytes after put`);
-      },
-      async teardown(t) {
-        rmRemote(t, `${R}/client.bin`);
-      },
+      ...put('jailsftp', (t) => jailsftp(t, `put ${ctx.largeFile} ${R}/client.bin\n`)),
+      versus: put('sftp', async (t) => {
+        await sftp(t, `put ${ctx.largeFile} ${R}/client.bin\n`);
+      }),
     },
     {
-      id: 'jailsftp_get',
-      group: 'client',
-      unit: 'MiB/s',
-      amount: s.largeMiB,
-      describe: `our client (jailsftp -b): get of one ${s.largeMiB} MiB file, sha256 checked`,
-      skip,
-      async setup(t) {
-        placeRemote(t, ctx.largeFile, `${R}/large.bin`);
-      },
-      async pre() {
-        rmSync(dl, { force: true });
-      },
-      async op(t) {
-        await jailsftp(t, `get ${R}/large.bin ${dl}\n`);
-      },
-      async verify() {
-        await verifyLarge(ctx, dl);
-      },
+      ...get('jailsftp', (t) => jailsftp(t, `get ${R}/large.bin ${dl}\n`)),
+      versus: get('sftp', async (t) => {
+        await sftp(t, `get ${R}/large.bin ${dl}\n`);
+      }),
     },
   ];
 }

@@ -34,7 +34,9 @@ export function sharedBuffer(size: number): Buffer {
 /**
  * A hash for a transfer of `bytes` bytes: in a worker when it is large and a core is free for it,
  * else inline. With the server on this machine and two cores the server needs the second core
- * (measured: a 1 GiB put took 4.3 s instead of 3.9 s with the worker). JAILSFTP_HASH=worker|inline
+ * (measured: a 1 GiB put took 4.3 s instead of 3.9 s with the worker; again on 2026-12-02, 256 MiB,
+ * alternating: get 1.27-1.31 s instead of 1.21-1.23 s, put 2.19-2.23 s instead of 1.71-2.08 s,
+ * and 0.1-0.2 s more client CPU). JAILSFTP_HASH=worker|inline
  * overrides the choice.
  */
 export function streamHash(bytes: number, serverIsLocal: boolean): StreamHash {

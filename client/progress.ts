@@ -1,8 +1,12 @@
 // Progress of one transfer: a redrawing cli-progress bar on a terminal, otherwise nothing until the
-// final summary line.
-import cliProgress from 'cli-progress';
+// final summary line. cli-progress is loaded with the first bar (batch runs without a terminal
+// never draw one).
+import type cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
 import { humanDuration, humanSize } from '../common/format.js';
 import { escapeForTerminal } from './safe-names.js';
+
+const require = createRequire(import.meta.url);
 
 export class Progress {
   private bar: cliProgress.SingleBar | undefined;
@@ -17,7 +21,8 @@ export class Progress {
     tty: boolean,
   ) {
     if (!tty) return;
-    this.bar = new cliProgress.SingleBar({
+    const { SingleBar } = require('cli-progress') as typeof cliProgress;
+    this.bar = new SingleBar({
       // the label holds a file name: it must not drive the terminal
       format: `${escapeForTerminal(label)} |{bar}| {percentage}% | {done}/{size} | {speed} | ETA {eta_h}`,
       barCompleteChar: '\u2588',

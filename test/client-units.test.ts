@@ -1,8 +1,10 @@
 // The client's seams on their own: arguments and the command table (usage errors and help come
-// from it), the shared formatting module, the names check and terminal escaping, the hash worker.
+// from it), the shared formatting module, the names check and terminal escaping, the hash worker,
+// what start-up loads.
 process.env.TZ = 'UTC';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -243,4 +245,27 @@ test('names listed by a server: suspicious ones reported, the command then fails
   ctx.suspicious = 0;
   cmd.run = async () => undefined;
   await runCommand(ctx, cmd, []);
+});
+
+test('start-up: a run without a terminal loads neither inquirer nor cli-progress', () => {
+  // the two cost ~0.2 s of CPU to load, on every batch run; they are loaded on first use
+  const cli = join(import.meta.dirname, '../client/cli.js');
+  const hook = `data:text/javascript,${encodeURIComponent(
+    `import { register } from 'node:module';
+     register('data:text/javascript,' + encodeURIComponent(
+       'export async function resolve(s, c, next) { const r = await next(s, c);' +
+       ' if (/node_modules\\\\/(inquirer|cli-progress)\\\\//.test(r.url)) process.stderr.write("LOADED " + r.url + "\\\\n");' +
+       ' return r; }'));`,
+  )}`;
+  const r = spawnSync(process.execPath, ['--import', hook, cli, '--help'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /usage: jailsftp/);
+  assert.doesNotMatch(r.stderr, /LOADED/);
+  // the hook sees them when they are imported
+  const r2 = spawnSync(
+    process.execPath,
+    ['--import', hook, '--input-type=module', '-e', "await import('inquirer')"],
+    { encoding: 'utf8', cwd: join(import.meta.dirname, '../..') },
+  );
+  assert.match(r2.stderr, /LOADED .*inquirer/);
 });

@@ -1,4 +1,8 @@
-// Imported first by the CLI: argon2 verifications and file I/O share libuv's thread pool, whose size
-// is fixed when it first starts. More threads keep logins from queueing behind disk work.
-process.env.UV_THREADPOOL_SIZE ??= '8';
-export {};
+// The size of libuv's thread pool, which argon2 verifications and every filesystem call of the homes
+// share (server/fs/gate.ts divides it). The pool starts while node loads an ES module entry, before
+// any of its code runs, so only UV_THREADPOOL_SIZE in the environment when node starts counts
+// (`npm start` and the test launcher set 16); without it the pool has libuv's default of 4 threads.
+// With that many threads, also MALLOC_ARENA_MAX=2: glibc gives each thread that allocates (directory
+// reads, argon2) its own arena, and 16 of them cost ~100 MB of resident memory under a listing flood.
+// Setting the variable here is too late for this process: it did not change the pool (measured).
+export const POOL_SIZE = Math.min(1024, Number(process.env.UV_THREADPOOL_SIZE) || 4);

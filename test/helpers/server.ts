@@ -111,7 +111,12 @@ export async function launchServer(o: LaunchOptions): Promise<Launched> {
   const proc = spawnChild(
     process.execPath,
     [...(o.nodeArgs ?? []), CLI, 'serve', '--config', configFile],
-    { env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'], cwd: o.cwd },
+    {
+      // the environment of `npm start` (server/threadpool.ts: only the environment sets the pool)
+      env: { UV_THREADPOOL_SIZE: '16', MALLOC_ARENA_MAX: '2', ...process.env, ...o.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: o.cwd,
+    },
   );
   o.onSpawn?.(proc);
   proc.stdout!.on('data', keep);

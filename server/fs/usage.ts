@@ -1,0 +1,87 @@
+// How many bytes a home holds: the sum of the apparent sizes of its regular files (symlinks are not
+// followed), the quota ledger's starting point at a user's first login and `user list`'s "used".
+//
+// Every call runs in the thread pool through the home's gate (gate.ts), and the scan as a whole is
+// bounded: when no call has answered for STALL_MS (the home's filesystem hangs), the scan fails
+// with "filesystem not responding", and so does the login that waits for it, instead of waiting
+// as long as the filesystem does. A huge but healthy home keeps answering and is scanned to the end.
+import type { Dir } from 'node:fs';
+import { join } from 'node:path';
+import { errorCode, FsNotRespondingError } from './errors.js';
+import { closeIn, runIn } from './gate.js';
+import * as sys from './sys.js';
+
+/** how long the scan waits without any call answering */
+export const STALL_MS = 10_000;
+/** files whose sizes are asked for at once (the gate runs a few of them at a time) */
+const BATCH = 64;
+
+/** Sum of the apparent sizes of the regular files under `home` (its path as configured). */
+export async function scanUsage(home: string): Promise<number> {
+  let last = performance.now();
+  let stalled: () => void = () => undefined;
+  const stall = new Promise<never>((_, reject) => {
+    stalled = () => reject(new FsNotRespondingError());
+  });
+  stall.catch(() => undefined);
+  const watch = setInterval(() => {
+    if (performance.now() - last >= STALL_MS) stalled();
+  }, 250);
+  /** one call through the gate, given up (not cancelled) when the scan stalls */
+  const call = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const v = await Promise.race([runIn(home, fn), stall]);
+    last = performance.now();
+    return v;
+  };
+  try {
+    let total = 0;
+    const stack = [home];
+    while (stack.length) {
+      const d = stack.pop()!;
+      let it: Dir;
+      try {
+        it = await call(() => sys.opendir(d, 256));
+      } catch (e) {
+        if (errorCode(e) === 'ENOTRESPONDING') throw e;
+        continue; // vanished, or not readable
+      }
+      try {
+        let eof = false;
+        while (!eof) {
+          const files: string[] = [];
+          while (files.length < BATCH) {
+            const e = await call(() => it.read());
+            if (!e) {
+              eof = true;
+              break;
+            }
+            const p = join(d, e.name);
+            if (e.isDirectory()) stack.push(p);
+            else if (e.isFile()) files.push(p); // or of a type not reported (sys.opendir)
+          }
+          const sizes = await Promise.all(
+            files.map((p) =>
+              call(() => sys.lstat(p)).then(
+                (st) => {
+                  if (st.isDirectory()) stack.push(p);
+                  return st.isFile() ? st.size : 0;
+                },
+                (e: unknown) => {
+                  if (errorCode(e) === 'ENOTRESPONDING') throw e;
+                  return 0; // vanished meanwhile
+                },
+              ),
+            ),
+          );
+          for (const n of sizes) total += n;
+        }
+      } finally {
+        // after a stall, the close waits (in the background) for the read still in flight
+        void closeIn(home, () => it.close()).catch(() => undefined);
+      }
+    }
+    return total;
+  } finally {
+    clearInterval(watch);
+  }
+}

@@ -1,5 +1,7 @@
 // A hung network filesystem under one home must not stall other users. alice's and carol's homes
-// live on a real FUSE filesystem (test/py/slowfs.py) whose `hung` directories stop answering; while
+// live on a real FUSE filesystem (test/py/slowfs.py) whose `hung` directories stop answering; the
+// server's default homesIo `auto` puts their calls in the pool (bob's, on a local disk, stay
+// synchronous: the log says which each home got). While
 // they hang, alice works in hers (list, stat, download) from several connections and carol logs in
 // (the login scans her home). bob, on a healthy disk, STATs in a loop and uploads: his worst STAT
 // latency over the whole window must stay small, his uploads land byte-identical, alice's queued
@@ -53,6 +55,7 @@ test(
   async (t) => {
     const fx = fixture(t);
     const slow = await mountSlowFs(fx);
+    // (under JAILSFTP_TEST_HOMES_IO=sync this test must fail: bob stalls with alice's home)
     const srv = await fx.server({ users: { bob: { home: true } } });
     const pw: Record<string, string> = { bob: srv.users.bob.password };
     for (const name of ['alice', 'carol']) {
@@ -139,6 +142,17 @@ test(
 
     // after the release: alice and carol work again, the server is alive
     assert.equal(srv.proc.exitCode, null);
+    // auto mode chose by filesystem: FUSE homes in the pool, bob's local home synchronous
+    if (!process.env.JAILSFTP_TEST_HOMES_IO) {
+      const io = (home: string) =>
+        srv
+          .output()
+          .split('\n')
+          .find((l) => l.includes(' home.io ') && l.includes(` home=${home} `))
+          ?.match(/ io=(\w+)/)?.[1];
+      assert.equal(io(join(slow.mnt, 'alice')), 'pool', srv.output());
+      assert.equal(io(join(srv.homesDir, 'bob')), 'sync', srv.output());
+    }
     const names = (await alices[0]!.list('/hung')).map((e) => e.name);
     assert.deepEqual(names, ['f.bin']);
     assert.equal(sha((await alices[1]!.get('/hung/f.bin')) as Buffer), sha(file));

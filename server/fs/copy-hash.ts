@@ -6,7 +6,6 @@ import { errno } from './errors.js';
 import { hashSlot, recall } from './digests.js';
 import { open, OpenFile, read, write, type FsContext } from './files.js';
 import type { HashAlgorithm } from './storage.js';
-import * as sys from './sys.js';
 
 /** read size of hashing: the one buffer a hash request holds */
 const HASH_CHUNK = 1024 * 1024;
@@ -28,9 +27,9 @@ export async function copy(
   dstOffset: number,
 ): Promise<void> {
   // length 0 = to the end as it is now (a copy into the same file must not chase its own end)
-  const a = await fs.jail.run(() => sys.fstat(src.fd));
+  const a = await fs.jail.run((s) => s.fstat(src.fd));
   if (length === 0) length = Math.max(0, a.size - srcOffset);
-  const b = await fs.jail.run(() => sys.fstat(dst.fd));
+  const b = await fs.jail.run((s) => s.fstat(dst.fd));
   const overlap = srcOffset < dstOffset + length && dstOffset < srcOffset + length;
   if (a.dev === b.dev && a.ino === b.ino && overlap && length > 0) {
     throw errno('EINVAL', 'source and destination overlap');
@@ -75,7 +74,7 @@ export async function hash(
 ): Promise<Buffer[]> {
   const release = await hashSlot(fs.ledger);
   try {
-    const st = await fs.jail.run(() => sys.fstatBig(file.fd));
+    const st = await fs.jail.run((s) => s.fstatBig(file.fd));
     const size = Number(st.size);
     if (alg === 'sha256' && offset === 0 && blockSize === 0 && (length === 0 || length >= size)) {
       const known = recall(`${st.dev}:${st.ino}`, st);

@@ -1,6 +1,6 @@
 // Directories of a session: listing them a batch at a time (with "." and ".." first), creating and
 // removing them inside the jail. Functions over an FsContext; UserFs (userfs.ts) is their facade.
-import type { Dir } from 'node:fs';
+import { lstatSync, type Dir, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { errno, errorCode } from './errors.js';
 import { using, type Ref } from './jail.js';
@@ -8,7 +8,6 @@ import { releaseHandle, takeHandle } from './handle-budget.js';
 import type { FsContext } from './files.js';
 import { stat } from './paths.js';
 import type { DirEntry, StoredDir } from './storage.js';
-import * as sys from './sys.js';
 
 export class OpenDir implements StoredDir {
   constructor(
@@ -27,7 +26,7 @@ export async function opendir(fs: FsContext, path: string): Promise<OpenDir> {
   const jp = fs.jail.normalize(path);
   const ref = await fs.jail.resolve(jp, true);
   try {
-    if (!(await fs.jail.run(() => sys.fstat(ref.fd))).isDirectory())
+    if (!(await fs.jail.run((s) => s.fstat(ref.fd))).isDirectory())
       throw errno('ENOTDIR', 'not a directory');
     takeHandle(fs.ledger);
   } catch (e) {
@@ -36,7 +35,7 @@ export async function opendir(fs: FsContext, path: string): Promise<OpenDir> {
   }
   try {
     // entries are read 128 at a time as READDIR asks for them: a huge directory is never loaded
-    return new OpenDir(ref, await fs.jail.run(() => sys.opendir(ref.at(), 128)), jp);
+    return new OpenDir(ref, await fs.jail.run((s) => s.opendir(ref.at(), 128)), jp);
   } catch (e) {
     releaseHandle(fs.ledger);
     ref.close();
@@ -50,7 +49,7 @@ export async function readdir(fs: FsContext, d: OpenDir, max: number): Promise<D
   const run = fs.jail.run.bind(fs.jail);
   if (d.dots) {
     d.dots = false;
-    const self = await run(() => sys.fstat(d.ref.fd));
+    const self = await run((s) => s.fstat(d.ref.fd));
     out.push({ name: '.', stats: self });
     let parent = self;
     if (d.path !== '/') {
@@ -70,21 +69,38 @@ export async function readdir(fs: FsContext, d: OpenDir, max: number): Promise<D
       if (e) names.push(e.name);
       else d.eof = true;
     }
-    // the lstats of a batch run side by side, as the gate allows
-    const stats = await Promise.all(
-      names.map((name) =>
-        run(() => sys.lstat(d.ref.at(name))).catch((err: unknown) => {
-          if (errorCode(err) === 'ENOTRESPONDING') throw err;
-          return undefined; // vanished between readdir and lstat
-        }),
-      ),
-    );
+    const stats = fs.jail.io === 'sync' ? lstatNow(d, names) : await lstatPooled(fs, d, names);
     names.forEach((name, i) => {
       const st = stats[i];
       if (st) out.push({ name, stats: st });
     });
   } while (out.length === 0 && !d.eof);
   return out;
+}
+
+/** The lstats of a batch on a local filesystem, on the event loop (undefined: vanished). */
+function lstatNow(d: OpenDir, names: string[]): (Stats | undefined)[] {
+  return names.map((name) => {
+    try {
+      return lstatSync(d.ref.at(name));
+    } catch {
+      return undefined; // vanished between readdir and lstat
+    }
+  });
+}
+
+/** The lstats of a batch in the pool (undefined: vanished). */
+async function lstatPooled(fs: FsContext, d: OpenDir, names: string[]) {
+  const run = fs.jail.run.bind(fs.jail);
+  // the lstats of a batch run side by side, as the gate allows
+  return Promise.all(
+    names.map((name) =>
+      run((s) => s.lstat(d.ref.at(name))).catch((err: unknown) => {
+        if (errorCode(err) === 'ENOTRESPONDING') throw err;
+        return undefined; // vanished between readdir and lstat
+      }),
+    ),
+  );
 }
 
 export async function closedir(fs: FsContext, d: OpenDir): Promise<void> {
@@ -101,10 +117,10 @@ export async function closedir(fs: FsContext, d: OpenDir): Promise<void> {
 
 export async function mkdir(fs: FsContext, path: string, mode = 0o755): Promise<void> {
   const { dir, name } = await fs.jail.parent(fs.jail.normalize(path));
-  await using(dir, () => fs.jail.run(() => sys.mkdir(dir.at(name), mode & 0o777)));
+  await using(dir, () => fs.jail.run((s) => s.mkdir(dir.at(name), mode & 0o777)));
 }
 
 export async function rmdir(fs: FsContext, path: string): Promise<void> {
   const { dir, name } = await fs.jail.parent(fs.jail.normalize(path));
-  await using(dir, () => fs.jail.run(() => sys.rmdir(dir.at(name))));
+  await using(dir, () => fs.jail.run((s) => s.rmdir(dir.at(name))));
 }

@@ -9,7 +9,6 @@ import { remember, RunningHash } from './digests.js';
 import { pread, pwriteAll } from './io.js';
 import { releaseHandle, takeHandle } from './handle-budget.js';
 import type { OpenFlags, SetAttrs, StoredFile } from './storage.js';
-import * as sys from './sys.js';
 
 /** writes in flight per open inode: the last one to finish records the mtime (see write) */
 const writing = new WeakMap<TrackedFile, number>();
@@ -56,7 +55,7 @@ export async function open(
     const how = base | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
     fd = await using(dir, async () => {
       try {
-        return await jail.run(() => sys.open(dir.at(name), how, mode & 0o777));
+        return await jail.run((s) => s.open(dir.at(name), how, mode & 0o777));
       } catch (e) {
         if (errorCode(e) !== 'EEXIST' || flags.exclusive) throw e;
         return -1;
@@ -68,16 +67,16 @@ export async function open(
     // inode, so that nothing outside is ever opened and an outside object answers like a missing
     // one (opening first answered EISDIR for a link to an outside directory)
     fd = await using(await jail.resolve(jp, true), async (r) => {
-      const st = await jail.run(() => sys.fstat(r.fd));
+      const st = await jail.run((s) => s.fstat(r.fd));
       if (st.isDirectory()) throw errno('EISDIR', 'is a directory');
       if (!st.isFile()) throw new NotAllowedError('not a regular file');
-      return jail.run(() => sys.open(r.at(), base));
+      return jail.run((s) => s.open(r.at(), base));
     });
   }
   await jail.verify(fd);
   let st: Stats;
   try {
-    st = await jail.run(() => sys.fstat(fd));
+    st = await jail.run((s) => s.fstat(fd));
     if (st.isDirectory()) throw errno('EISDIR', 'is a directory');
     if (!st.isFile()) throw new NotAllowedError('not a regular file');
   } catch (e) {
@@ -153,7 +152,7 @@ export async function write(
       // what our own writes left as mtime (a different one at close means someone else wrote):
       // read once the last write in flight is done, not after each of a pipelined stream
       if (t.running && writing.get(t) === 1)
-        t.writtenMtime = (await fs.jail.run(() => sys.fstatBig(file.fd))).mtimeNs;
+        t.writtenMtime = (await fs.jail.run((s) => s.fstatBig(file.fd))).mtimeNs;
     } catch (e) {
       t.running = undefined;
       await reconcile(fs, file);
@@ -227,7 +226,7 @@ async function reconcile(fs: FsContext, file: OpenFile): Promise<void> {
   const t = file.tracked!;
   if (t.refs > 1) return; // others may have reservations in flight; close reconciles
   try {
-    const real = (await fs.jail.run(() => sys.fstat(file.fd))).size;
+    const real = (await fs.jail.run((s) => s.fstat(file.fd))).size;
     if (real < t.size) {
       fs.ledger.give(t.size - real);
       t.size = real;
@@ -243,12 +242,12 @@ export async function resize(fs: FsContext, file: OpenFile, size: number): Promi
   if (!t) throw errno('EBADF', 'file not open for writing');
   await t.acquire(true);
   try {
-    const cur = (await fs.jail.run(() => sys.fstat(file.fd))).size;
+    const cur = (await fs.jail.run((s) => s.fstat(file.fd))).size;
     fs.ledger.correct(cur - t.size);
     t.size = cur;
     if (size > cur) await fs.ledger.reserve(size - cur);
     try {
-      await fs.jail.run(() => sys.ftruncate(file.fd, size));
+      await fs.jail.run((s) => s.ftruncate(file.fd, size));
     } catch (e) {
       if (size > cur) fs.ledger.give(size - cur);
       throw e;
@@ -262,23 +261,23 @@ export async function resize(fs: FsContext, file: OpenFile, size: number): Promi
 }
 
 export function fstat(fs: FsContext, file: OpenFile): Promise<Stats> {
-  return fs.jail.run(() => sys.fstat(file.fd));
+  return fs.jail.run((s) => s.fstat(file.fd));
 }
 
 export async function fsetstat(fs: FsContext, file: OpenFile, a: SetAttrs): Promise<void> {
   if (a.size !== undefined) await resize(fs, file, a.size);
   if (a.permissions !== undefined) {
     const mode = a.permissions & 0o777;
-    await fs.jail.run(() => sys.fchmod(file.fd, mode));
+    await fs.jail.run((s) => s.fchmod(file.fd, mode));
   }
   if (a.atime !== undefined && a.mtime !== undefined) {
     const { atime, mtime } = a;
-    await fs.jail.run(() => sys.futimes(file.fd, atime, mtime));
+    await fs.jail.run((s) => s.futimes(file.fd, atime, mtime));
   }
 }
 
 export async function fsync(fs: FsContext, file: OpenFile): Promise<void> {
-  await fs.jail.run(() => sys.fsync(file.fd));
+  await fs.jail.run((s) => s.fsync(file.fd));
 }
 
 export async function close(fs: FsContext, file: OpenFile): Promise<void> {
@@ -293,7 +292,7 @@ export async function close(fs: FsContext, file: OpenFile): Promise<void> {
     try {
       let disk = { size: t.size, nlink: 1 };
       try {
-        let st = await run(() => sys.fstatBig(file.fd));
+        let st = await run((s) => s.fstatBig(file.fd));
         disk = { size: Number(st.size), nlink: Number(st.nlink) };
         // the last writer closes a file written in sequence: remember its digest
         const ours = t.running && (t.writtenMtime === undefined || t.writtenMtime === st.mtimeNs);
@@ -303,8 +302,8 @@ export async function close(fs: FsContext, file: OpenFile): Promise<void> {
           // later write change it, so the entry no longer matches.
           const atime = Number(st.atimeNs) / 1e9;
           const mtime = Number(st.mtimeNs) / 1e9 - 0.01;
-          await run(() => sys.futimes(file.fd, atime, mtime));
-          st = await run(() => sys.fstatBig(file.fd));
+          await run((s) => s.futimes(file.fd, atime, mtime));
+          st = await run((s) => s.fstatBig(file.fd));
           const digest = t.running.digest();
           remember(t.key, st, digest);
           file.sha256 = digest.toString('hex');

@@ -1,16 +1,42 @@
-// Data reads and writes of open files, in the thread pool through the home's gate (gate.ts).
+// Data reads and writes of open files.
 //
-// They used to run synchronously while the disk answered fast (a pool round trip costs more than a
-// read served from the page cache), but on a network filesystem any one of them may hang, and a
-// synchronous call that hangs stalls every user: no call on a home's data waits on the event loop.
+// A home on a local filesystem (Jail.io 'sync'): operations up to SYNC_MAX run synchronously, as a
+// pool round trip costs more than a read served from the page cache; if one takes longer than
+// SLOW_MS (a cold read, dirty-page throttling, a full or slow disk), everything goes through the
+// thread pool for the next second, so that a slow disk never stalls the event loop for long.
 //
-// To keep the round trips few, calls that wait for the gate are combined: a read (or write) of a
+// A home on a network filesystem (Jail.io 'pool'): any call may hang, and a synchronous call that
+// hangs stalls every user, so every read and write runs in the pool through the home's gate. To keep the round trips few, calls that wait for the gate are combined: a read (or write) of a
 // descriptor that begins where one still waiting ends joins it, and the two go to the disk as one
 // preadv (pwritev). A client streams a file as many pipelined requests of 32 KiB at consecutive
 // offsets, so under load one round trip serves up to MAX_JOINED of them; when the home's calls
 // do not queue, each runs at once, alone, as before.
+import { read, readSync, write, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
 import type { Jail } from './jail.js';
-import * as sys from './sys.js';
+
+const readP = promisify(read);
+const writeP = promisify(write);
+
+const SYNC_MAX = 64 * 1024;
+const SLOW_MS = 2;
+const ASYNC_FOR_MS = 1000;
+
+let asyncUntil = 0;
+
+function timed<T>(fn: () => T): T {
+  const t0 = performance.now();
+  try {
+    return fn();
+  } finally {
+    const t1 = performance.now();
+    if (t1 - t0 > SLOW_MS) asyncUntil = t1 + ASYNC_FOR_MS;
+  }
+}
+
+function syncNow(len: number): boolean {
+  return len <= SYNC_MAX && performance.now() >= asyncUntil;
+}
 
 /** most requests and bytes one combined call carries */
 const MAX_JOINED = 64;
@@ -46,7 +72,7 @@ function submit(jail: Jail, write: boolean, fd: number, buf: Buffer, pos: number
   );
   waiting.set(key, batch);
   jail
-    .run(() => {
+    .run((sys) => {
       // it starts: nothing joins it any more
       if (waiting.get(key) === batch) waiting.delete(key);
       const bufs = batch.parts.map((p) => p.buf);
@@ -82,13 +108,30 @@ export function pread(
   len: number,
   pos: number,
 ): Promise<number> {
-  return submit(jail, false, fd, into.subarray(at, at + len), pos);
+  if (jail.io === 'pool') return submit(jail, false, fd, into.subarray(at, at + len), pos);
+  if (syncNow(len)) {
+    try {
+      return Promise.resolve(timed(() => readSync(fd, into, at, len, pos)));
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+  }
+  return readP(fd, into, at, len, pos).then((r) => r.bytesRead);
 }
 
 /** Writes all of data at pos. */
 export async function pwriteAll(jail: Jail, fd: number, data: Buffer, pos: number): Promise<void> {
   let done = 0;
+  if (jail.io === 'pool') {
+    while (done < data.length)
+      done += await submit(jail, true, fd, data.subarray(done), pos + done);
+    return;
+  }
   while (done < data.length) {
-    done += await submit(jail, true, fd, data.subarray(done), pos + done);
+    const n = data.length - done;
+    const at = done;
+    done += syncNow(n)
+      ? timed(() => writeSync(fd, data, at, n, pos + at))
+      : (await writeP(fd, data, at, n, pos + at)).bytesWritten;
   }
 }

@@ -6,15 +6,19 @@
 // magic link (`/proc/self/fd/N[/name]`), which names the verified inode itself: a rename or a
 // symlink swapped in after the check cannot redirect them outside the home.
 //
-// Every call that reaches the home's filesystem runs in the thread pool through the home's gate
-// (gate.ts: a hung network filesystem must not stall other users). Two stay synchronous because
-// they never reach it: readlink of /proc/PID/fd/N (the kernel's own record of the descriptor) and
-// closing an O_PATH descriptor (it has no file operations: no flush, no release).
+// How the calls reach the disk is the jail's `io` (home-io.ts decides it per home): `sync` runs them
+// at once on the event loop (a local filesystem), `pool` runs each in the thread pool through the
+// home's gate (gate.ts: a hung network filesystem must not stall other users). Two stay synchronous
+// in both because they never reach the filesystem: readlink of /proc/PID/fd/N (the kernel's own
+// record of the descriptor) and closing an O_PATH descriptor (it has no file operations).
 import { closeSync, constants, readlinkSync } from 'node:fs';
 import { posix } from 'node:path';
 import { errno } from './errors.js';
 import { closeIn, runIn } from './gate.js';
-import * as sys from './sys.js';
+import { direct, pool, type Sys } from './sys.js';
+
+/** how a home's filesystem calls run: on the event loop, or in the pool through its gate */
+export type HomeIo = 'sync' | 'pool';
 
 const O_PATH = 0o10000000; // Linux (x86_64, arm64); not exported by node's fs.constants
 // our own pid rather than "self": one symlink less for the kernel to follow on every lookup
@@ -43,29 +47,39 @@ export class Jail {
     readonly key: string,
     /** real path of the home, without a trailing slash */
     readonly home: string,
-  ) {}
+    readonly io: HomeIo,
+  ) {
+    this.sys = io === 'sync' ? direct : pool;
+  }
+
+  /** the system calls, in this home's form */
+  private readonly sys: Sys;
 
   /** The jail of a home, which must be a directory. */
-  static async open(home: string): Promise<Jail> {
-    const real = await runIn(home, () => sys.realpath(home));
-    const st = await runIn(home, () => sys.lstat(real));
+  static async open(home: string, io: HomeIo = 'pool'): Promise<Jail> {
+    const run = <T>(fn: (s: Sys) => Promise<T>) =>
+      io === 'sync' ? fn(direct) : runIn(home, () => fn(pool));
+    const real = await run((s) => s.realpath(home));
+    const st = await run((s) => s.lstat(real));
     if (!st.isDirectory()) throw errno('ENOTDIR', 'home is not a directory');
-    return new Jail(home, real);
+    return new Jail(home, real, io);
   }
 
-  /** Runs one filesystem call of this home through its gate. */
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    return runIn(this.key, fn);
+  /** Runs one filesystem call of this home: at once (sync), or through its gate (pool). */
+  run<T>(fn: (s: Sys) => Promise<T>): Promise<T> {
+    if (this.io === 'sync') return fn(this.sys);
+    return runIn(this.key, () => fn(this.sys));
   }
 
-  /** Runs a close through the gate (retried in the background if it cannot start in time). */
-  closing(fn: () => Promise<void>): Promise<void> {
-    return closeIn(this.key, fn);
+  /** Runs a close (in pool mode through the gate, retried in the background if it cannot start). */
+  closing(fn: (s: Sys) => Promise<void>): Promise<void> {
+    if (this.io === 'sync') return fn(this.sys);
+    return closeIn(this.key, () => fn(this.sys));
   }
 
   /** Closes a descriptor that is not O_PATH (a file or a directory opened for real). */
   closeFd(fd: number): Promise<void> {
-    return this.closing(() => sys.close(fd));
+    return this.closing((s) => s.close(fd));
   }
 
   /** Normalises a client path to an absolute jail path; ".." at the root stays at the root. */
@@ -88,9 +102,7 @@ export class Jail {
    */
   async resolve(jailPath: string, follow: boolean): Promise<Ref> {
     const flags = O_PATH | (follow ? 0 : constants.O_NOFOLLOW);
-    const fd = await this.run(() =>
-      sys.open(this.home + (jailPath === '/' ? '' : jailPath), flags),
-    );
+    const fd = await this.run((s) => s.open(this.home + (jailPath === '/' ? '' : jailPath), flags));
     return this.verify(fd, true);
   }
 

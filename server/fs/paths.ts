@@ -8,16 +8,15 @@ import { using } from './jail.js';
 import { renameNoReplace, renameReplacing } from './rename.js';
 import { close, OpenFile, resize, type FsContext } from './files.js';
 import type { FsSpace, SetAttrs } from './storage.js';
-import * as sys from './sys.js';
 
 export async function stat(fs: FsContext, path: string): Promise<Stats> {
   const ref = await fs.jail.resolve(fs.jail.normalize(path), true);
-  return using(ref, (r) => fs.jail.run(() => sys.fstat(r.fd)));
+  return using(ref, (r) => fs.jail.run((s) => s.fstat(r.fd)));
 }
 
 export async function lstat(fs: FsContext, path: string): Promise<Stats> {
   const ref = await fs.jail.resolve(fs.jail.normalize(path), false);
-  return using(ref, (r) => fs.jail.run(() => sys.fstat(r.fd)));
+  return using(ref, (r) => fs.jail.run((s) => s.fstat(r.fd)));
 }
 
 export async function setstat(fs: FsContext, path: string, a: SetAttrs): Promise<void> {
@@ -25,12 +24,12 @@ export async function setstat(fs: FsContext, path: string, a: SetAttrs): Promise
   const run = fs.jail.run.bind(fs.jail);
   try {
     if (a.size !== undefined) {
-      if ((await run(() => sys.fstat(ref.fd))).isDirectory())
+      if ((await run((s) => s.fstat(ref.fd))).isDirectory())
         throw errno('EISDIR', 'is a directory');
-      const fd = await run(() => sys.open(ref.at(), C.O_WRONLY | C.O_NONBLOCK));
+      const fd = await run((s) => s.open(ref.at(), C.O_WRONLY | C.O_NONBLOCK));
       let file: OpenFile;
       try {
-        const st = await run(() => sys.fstat(fd));
+        const st = await run((s) => s.fstat(fd));
         file = new OpenFile(fd, path, false, fs.ledger.track(st.dev, st.ino, st.size), false);
       } catch (e) {
         await fs.jail.closeFd(fd).catch(() => undefined);
@@ -44,11 +43,11 @@ export async function setstat(fs: FsContext, path: string, a: SetAttrs): Promise
     }
     if (a.permissions !== undefined) {
       const mode = a.permissions & 0o777;
-      await run(() => sys.chmod(ref.at(), mode));
+      await run((s) => s.chmod(ref.at(), mode));
     }
     if (a.atime !== undefined && a.mtime !== undefined) {
       const { atime, mtime } = a;
-      await run(() => sys.utimes(ref.at(), atime, mtime));
+      await run((s) => s.utimes(ref.at(), atime, mtime));
     }
   } finally {
     ref.close();
@@ -58,9 +57,9 @@ export async function setstat(fs: FsContext, path: string, a: SetAttrs): Promise
 export async function remove(fs: FsContext, path: string): Promise<void> {
   const { dir, name } = await fs.jail.parent(fs.jail.normalize(path));
   await using(dir, async () => {
-    const st = await fs.jail.run(() => sys.lstat(dir.at(name)));
+    const st = await fs.jail.run((s) => s.lstat(dir.at(name)));
     if (st.isDirectory()) throw errno('EISDIR', 'is a directory');
-    await fs.jail.run(() => sys.unlink(dir.at(name)));
+    await fs.jail.run((s) => s.unlink(dir.at(name)));
     released(fs, st);
   });
 }
@@ -110,7 +109,7 @@ export async function rename(
 export async function readlink(fs: FsContext, path: string): Promise<string> {
   const jp = fs.jail.normalize(path);
   const { dir, name } = await fs.jail.parent(jp);
-  await using(dir, () => fs.jail.run(() => sys.readlink(dir.at(name)))); // EINVAL: not a link
+  await using(dir, () => fs.jail.run((s) => s.readlink(dir.at(name)))); // EINVAL: not a link
   const target = await using(await fs.jail.resolve(jp, true), (r) => r.real);
   return fs.jail.toClient(target)!;
 }
@@ -139,13 +138,13 @@ export async function symlink(
   const target = fs.jail.normalize(posix.resolve(posix.dirname(link), targetPath));
   const { dir, name } = await fs.jail.parent(link);
   const text = posix.relative(posix.dirname(link), target) || '.';
-  await using(dir, () => fs.jail.run(() => sys.symlink(text, dir.at(name))));
+  await using(dir, () => fs.jail.run((s) => s.symlink(text, dir.at(name))));
 }
 
 /** File system figures; with a quota, its size and what is left of it. */
 export async function statvfs(fs: FsContext, path: string): Promise<FsSpace> {
   (await fs.jail.resolve(fs.jail.normalize(path), true)).close();
-  const s = await fs.jail.run(() => sys.statfs(fs.jail.home));
+  const s = await fs.jail.run((s) => s.statfs(fs.jail.home));
   const base = {
     files: s.files,
     ffree: s.ffree,

@@ -4,7 +4,6 @@ import type { Stats } from 'node:fs';
 import { closeSync, constants as C } from 'node:fs';
 import { errno } from './errors.js';
 import type { Jail } from './jail.js';
-import * as sys from './sys.js';
 
 /** open(2) flag for a descriptor that only names an object (Linux; not in node's fs.constants) */
 const O_PATH = 0o10000000;
@@ -12,7 +11,7 @@ const O_PATH = 0o10000000;
 /** Whether a name exists (without following a final symlink). */
 async function exists(jail: Jail, path: string): Promise<boolean> {
   try {
-    await jail.run(() => sys.lstat(path));
+    await jail.run((s) => s.lstat(path));
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOTRESPONDING') throw e;
@@ -34,27 +33,27 @@ async function exists(jail: Jail, path: string): Promise<boolean> {
  */
 export async function renameNoReplace(jail: Jail, src: string, dst: string): Promise<void> {
   const run = jail.run.bind(jail);
-  const st = await run(() => sys.lstat(src));
+  const st = await run((s) => s.lstat(src));
   if (!st.isDirectory()) {
     try {
-      await run(() => sys.link(src, dst));
+      await run((s) => s.link(src, dst));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'EPERM' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
       if (await exists(jail, dst)) throw errno('EEXIST', 'target exists');
-      await run(() => sys.rename(src, dst));
+      await run((s) => s.rename(src, dst));
       return;
     }
     try {
-      await run(() => sys.unlink(src));
+      await run((s) => s.unlink(src));
     } catch (e) {
-      await run(() => sys.unlink(dst)); // undo: the file keeps its one old name
+      await run((s) => s.unlink(dst)); // undo: the file keeps its one old name
       throw e;
     }
     return;
   }
   if (await exists(jail, dst)) throw errno('EEXIST', 'target exists');
-  await run(() => sys.rename(src, dst));
+  await run((s) => s.rename(src, dst));
 }
 
 /**
@@ -68,19 +67,19 @@ export async function renameReplacing(
   dst: string,
 ): Promise<Stats | undefined> {
   const run = jail.run.bind(jail);
-  const s = await run(() => sys.lstat(src));
+  const s = await run((s) => s.lstat(src));
   let old = -1;
   try {
-    old = await run(() => sys.open(dst, O_PATH | C.O_NOFOLLOW));
+    old = await run((s) => s.open(dst, O_PATH | C.O_NOFOLLOW));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOTRESPONDING') throw e;
     /* no target */
   }
   try {
-    await run(() => sys.rename(src, dst));
+    await run((s) => s.rename(src, dst));
     if (old < 0) return undefined;
     const fd = old;
-    const st = await run(() => sys.fstat(fd));
+    const st = await run((s) => s.fstat(fd));
     return st.dev === s.dev && st.ino === s.ino ? undefined : st;
   } finally {
     if (old >= 0) closeSync(old); // O_PATH: never reaches the filesystem (jail.ts)

@@ -1,15 +1,18 @@
 // How many bytes a home holds: the sum of the apparent sizes of its regular files (symlinks are not
 // followed), the quota ledger's starting point at a user's first login and `user list`'s "used".
 //
-// Every call runs in the thread pool through the home's gate (gate.ts), and the scan as a whole is
-// bounded: when no call has answered for STALL_MS (the home's filesystem hangs), the scan fails
+// A home on a local filesystem (home-io.ts) is scanned with synchronous calls, several times cheaper
+// than their async forms here, yielding to the event loop every SLICE entries so that a huge home
+// does not stall other sessions. On a network filesystem every call runs in the thread pool
+// through the home's gate (gate.ts), and the scan as a whole is bounded: when no call has answered for STALL_MS (the home's filesystem hangs), the scan fails
 // with "filesystem not responding", and so does the login that waits for it, instead of waiting
 // as long as the filesystem does. A huge but healthy home keeps answering and is scanned to the end.
-import type { Dir } from 'node:fs';
+import { lstatSync, opendirSync, type Dir } from 'node:fs';
 import { join } from 'node:path';
 import { errorCode, FsNotRespondingError } from './errors.js';
 import { closeIn, runIn } from './gate.js';
-import * as sys from './sys.js';
+import { homeIo } from './home-io.js';
+import { pool as sys } from './sys.js';
 
 /** how long the scan waits without any call answering */
 export const STALL_MS = 10_000;
@@ -18,6 +21,43 @@ const BATCH = 64;
 
 /** Sum of the apparent sizes of the regular files under `home` (its path as configured). */
 export async function scanUsage(home: string): Promise<number> {
+  return (await homeIo(home)) === 'sync' ? scanLocal(home) : scanPooled(home);
+}
+
+async function scanLocal(dir: string): Promise<number> {
+  const SLICE = 2000;
+  let total = 0;
+  let work = 0;
+  const stack = [dir];
+  while (stack.length) {
+    const d = stack.pop()!;
+    let it: Dir;
+    try {
+      it = opendirSync(d, { bufferSize: 256 });
+    } catch {
+      continue;
+    }
+    try {
+      for (let e = it.readSync(); e; e = it.readSync()) {
+        const p = join(d, e.name);
+        if (e.isDirectory()) stack.push(p);
+        else if (e.isFile()) {
+          try {
+            total += lstatSync(p).size;
+          } catch {
+            /* vanished meanwhile */
+          }
+        }
+        if (++work % SLICE === 0) await new Promise<void>((r) => setImmediate(r));
+      }
+    } finally {
+      it.closeSync();
+    }
+  }
+  return total;
+}
+
+async function scanPooled(home: string): Promise<number> {
   let last = performance.now();
   let stalled: () => void = () => undefined;
   const stall = new Promise<never>((_, reject) => {

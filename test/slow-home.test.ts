@@ -21,7 +21,7 @@ import { needs } from './helpers/tools.js';
 /** how long the directories hang (longer than the server's queue bound of 10 s) */
 const WINDOW_MS = 12_000;
 /** the worst STAT latency bob may see meanwhile */
-const BOUND_MS = 250;
+const BOUND_MS = 500;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');

@@ -49,7 +49,7 @@ export async function serve(args: string[]): Promise<void> {
   for (const k of server.createdKeys) console.log(`created host key ${k}`);
   for (const l of server.hostKeyLines) console.log(`host key ${l}`);
   const { host, port, admin } = await server.listen();
-  log('listening', { store: describeStore(cfg), homes: cfg.homes });
+  log('listening', { store: describeStore(cfg), homes: cfg.homes, homesIo: cfg.homesIo });
   console.log(`jailsftpd listening on ${host}:${port}`);
   if (admin) console.log(`jailsftpd admin listening on ${admin}`);
   // SIGHUP: the config file again (a bad one is refused and the running config kept), and the

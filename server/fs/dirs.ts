@@ -1,13 +1,14 @@
 // Directories of a session: listing them a batch at a time (with "." and ".." first), creating and
 // removing them inside the jail. Functions over an FsContext; UserFs (userfs.ts) is their facade.
-import { lstatSync, type Dir, type Stats } from 'node:fs';
+import { lstatSync, type Dir } from 'node:fs';
+import { lstatBatch } from './lstat-worker.js';
 import { posix } from 'node:path';
-import { errno, errorCode } from './errors.js';
+import { errno } from './errors.js';
 import { using, type Ref } from './jail.js';
 import { releaseHandle, takeHandle } from './handle-budget.js';
 import type { FsContext } from './files.js';
 import { stat } from './paths.js';
-import type { DirEntry, StoredDir } from './storage.js';
+import type { DirEntry, FileStats, StoredDir } from './storage.js';
 
 export class OpenDir implements StoredDir {
   constructor(
@@ -79,7 +80,7 @@ export async function readdir(fs: FsContext, d: OpenDir, max: number): Promise<D
 }
 
 /** The lstats of a batch on a local filesystem, on the event loop (undefined: vanished). */
-function lstatNow(d: OpenDir, names: string[]): (Stats | undefined)[] {
+function lstatNow(d: OpenDir, names: string[]): (FileStats | undefined)[] {
   return names.map((name) => {
     try {
       return lstatSync(d.ref.at(name));
@@ -89,18 +90,13 @@ function lstatNow(d: OpenDir, names: string[]): (Stats | undefined)[] {
   });
 }
 
-/** The lstats of a batch in the pool (undefined: vanished). */
-async function lstatPooled(fs: FsContext, d: OpenDir, names: string[]) {
-  const run = fs.jail.run.bind(fs.jail);
-  // the lstats of a batch run side by side, as the gate allows
-  return Promise.all(
-    names.map((name) =>
-      run((s) => s.lstat(d.ref.at(name))).catch((err: unknown) => {
-        if (errorCode(err) === 'ENOTRESPONDING') throw err;
-        return undefined; // vanished between readdir and lstat
-      }),
-    ),
-  );
+/**
+ * The lstats of a batch in pool mode: one job on a worker thread (lstat-worker.ts) through the
+ * home's gate, not a pool round trip per name (undefined: vanished).
+ */
+function lstatPooled(fs: FsContext, d: OpenDir, names: string[]) {
+  const paths = names.map((name) => d.ref.at(name));
+  return fs.jail.run(() => lstatBatch(paths));
 }
 
 export async function closedir(fs: FsContext, d: OpenDir): Promise<void> {

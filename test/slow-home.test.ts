@@ -2,7 +2,9 @@
 // live on a real FUSE filesystem (test/py/slowfs.py) whose `hung` directories stop answering; the
 // server's default homesIo `auto` puts their calls in the pool (bob's, on a local disk, stay
 // synchronous: the log says which each home got). While
-// they hang, alice works in hers (list, stat, download) from several connections and carol logs in
+// they hang, alice works in hers (list, stat, download) from several connections, carol logs in
+// (the login scans her home) and dave, whose home itself is in a hung directory, logs in (auto's
+// statfs of his home does not answer: pool) and
 // (the login scans her home). bob, on a healthy disk, STATs in a loop and uploads: his worst STAT
 // latency over the whole window must stay small, his uploads land byte-identical, alice's queued
 // requests answer "filesystem not responding", and after the release everyone works again.
@@ -58,11 +60,13 @@ test(
     // (under JAILSFTP_TEST_HOMES_IO=sync this test must fail: bob stalls with alice's home)
     const srv = await fx.server({ users: { bob: { home: true } } });
     const pw: Record<string, string> = { bob: srv.users.bob.password };
-    for (const name of ['alice', 'carol']) {
+    const homeOf = (name: string) => join(slow.mnt, name === 'dave' ? 'hung/dave' : name);
+    for (const name of ['alice', 'carol', 'dave']) {
       mkdirSync(join(slow.src, name, 'hung'), { recursive: true });
+      mkdirSync(join(slow.src, 'hung', name), { recursive: true });
       pw[name] = `pw-${name}-secret`;
       const r = srv.cli(
-        ['user', 'add', name, '--password-stdin', '--home', join(slow.mnt, name)],
+        ['user', 'add', name, '--password-stdin', '--home', homeOf(name)],
         pw[name] + '\n',
       );
       assert.equal(r.status, 0, r.stderr);
@@ -115,12 +119,15 @@ test(
     ];
     // carol's login scans her home, and so meets the hung directory
     const carolLogin = outcome(connect(srv, 'carol', pw.carol!).then((c) => c.end()));
+    // dave's home does not answer at all: a refusal or a late login, and nobody else waits
+    const daveLogin = outcome(connect(srv, 'dave', pw.dave!).then((c) => c.end()));
     await sleep(WINDOW_MS);
     const to = performance.now();
     slow.release();
 
     const answered = await Promise.all(aliceOps);
     const carol = await carolLogin;
+    const dave = await daveLogin;
     stop = true;
     await Promise.all([statLoop, uploadLoop]);
     const during = stats.filter((s) => s.at >= from && s.at < to);
@@ -130,7 +137,7 @@ test(
     );
     t.diagnostic(
       `bob during ${WINDOW_MS} ms of hang: ${during.length} STATs, worst ${worst.toFixed(1)} ms, ` +
-        `${uploads} uploads; alice: ${answered.join(' | ')}; carol's login: ${carol}`,
+        `${uploads} uploads; alice: ${answered.join(' | ')}; carol's login: ${carol}; dave's: ${dave}`,
     );
     assert.ok(worst < BOUND_MS, `bob's worst STAT took ${worst.toFixed(0)} ms`);
     assert.ok(during.length > 100, `bob made only ${during.length} STATs`);
@@ -152,6 +159,11 @@ test(
           ?.match(/ io=(\w+)/)?.[1];
       assert.equal(io(join(slow.mnt, 'alice')), 'pool', srv.output());
       assert.equal(io(join(srv.homesDir, 'bob')), 'sync', srv.output());
+      assert.equal(io(homeOf('dave')), 'pool', srv.output());
+      assert.match(
+        srv.output(),
+        /home\.io home=\S+\/hung\/dave io=pool why="statfs did not answer"/,
+      );
     }
     const names = (await alices[0]!.list('/hung')).map((e) => e.name);
     assert.deepEqual(names, ['f.bin']);

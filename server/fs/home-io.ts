@@ -53,12 +53,15 @@ const KEEP_MS = 60_000;
 const KEEP_TIMEOUT_MS = 5_000;
 
 let setting: HomesIo = 'auto';
+/** the server logs its decisions (admin commands, which also scan homes, keep stdout for output) */
+let announce = false;
 const known = new Map<string, { io: HomeIo; until: number }>();
 const pending = new Map<string, Promise<HomeIo>>();
 
 /** Sets the config's choice (at start and on reload); forgets what auto decided. */
 export function setHomesIo(s: HomesIo): void {
   setting = s;
+  announce = true;
   known.clear();
 }
 
@@ -79,7 +82,7 @@ async function detect(home: string): Promise<HomeIo> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), DETECT_MS)));
   const probe = runIn(home, () => probeFs(home)).catch((e: unknown) => {
-    log('home.io_error', { home, error: (e as Error).message });
+    if (announce) log('home.io_error', { home, error: (e as Error).message });
     return undefined;
   });
   const found = await Promise.race([probe, late]);
@@ -97,7 +100,7 @@ async function detect(home: string): Promise<HomeIo> {
   }
   const keep = found ? KEEP_MS : KEEP_TIMEOUT_MS;
   known.set(home, { io, until: performance.now() + keep });
-  log('home.io', { home, io, why });
+  if (announce) log('home.io', { home, io, why });
   return io;
 }
 

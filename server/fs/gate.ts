@@ -1,5 +1,6 @@
-// The one place where the filesystem calls that touch a home run: off the event loop (libuv's thread
-// pool), at most PER_HOME at once for one home and at most TOTAL in all.
+// Where the filesystem calls of a home in pool mode (home-io.ts: a network or FUSE filesystem) run:
+// off the event loop (libuv's thread pool, or a worker for a listing's lstats), at most PER_HOME at
+// once for one home and at most TOTAL in all.
 //
 // Homes may live on a network filesystem (NFS, CephFS). A call into a directory whose server hangs
 // does not return, and no call can be cancelled: on the event loop it would stall every user; in

@@ -7,17 +7,18 @@
 // through the home's gate (gate.ts), and the scan as a whole is bounded: when no call has answered for STALL_MS (the home's filesystem hangs), the scan fails
 // with "filesystem not responding", and so does the login that waits for it, instead of waiting
 // as long as the filesystem does. A huge but healthy home keeps answering and is scanned to the end.
-import { lstatSync, opendirSync, type Dir } from 'node:fs';
+import { constants, lstatSync, opendirSync, type Dir } from 'node:fs';
 import { join } from 'node:path';
 import { errorCode, FsNotRespondingError } from './errors.js';
 import { closeIn, runIn } from './gate.js';
 import { homeIo } from './home-io.js';
+import { lstatBatch } from './lstat-worker.js';
 import { pool as sys } from './sys.js';
 
 /** how long the scan waits without any call answering */
 export const STALL_MS = 10_000;
-/** files whose sizes are asked for at once (the gate runs a few of them at a time) */
-const BATCH = 64;
+/** files whose sizes are asked for at once (one job) */
+const BATCH = 256;
 
 /** Sum of the apparent sizes of the regular files under `home` (its path as configured). */
 export async function scanUsage(home: string): Promise<number> {
@@ -99,21 +100,14 @@ async function scanPooled(home: string): Promise<number> {
             if (e.isDirectory()) stack.push(p);
             else if (e.isFile()) files.push(p); // or of a type not reported (sys.opendir)
           }
-          const sizes = await Promise.all(
-            files.map((p) =>
-              call(() => sys.lstat(p)).then(
-                (st) => {
-                  if (st.isDirectory()) stack.push(p);
-                  return st.isFile() ? st.size : 0;
-                },
-                (e: unknown) => {
-                  if (errorCode(e) === 'ENOTRESPONDING') throw e;
-                  return 0; // vanished meanwhile
-                },
-              ),
-            ),
-          );
-          for (const n of sizes) total += n;
+          // the batch's lstats as one job on a worker thread (lstat-worker.ts)
+          const stats = await call(() => lstatBatch(files));
+          stats.forEach((st, i) => {
+            if (!st) return; // vanished meanwhile
+            const type = st.mode & constants.S_IFMT;
+            if (type === constants.S_IFDIR) stack.push(files[i]!);
+            else if (type === constants.S_IFREG) total += st.size;
+          });
         }
       } finally {
         // after a stall, the close waits (in the background) for the read still in flight

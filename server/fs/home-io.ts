@@ -9,6 +9,7 @@
 // sshfs, or a type we do not know) is `pool`. The statfs runs in the pool through the home's gate
 // with a timeout: a home that does not answer is `pool`. Decisions are remembered for a while.
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { statfs, realpath } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { log } from '../log.js';
@@ -18,27 +19,10 @@ import type { HomeIo } from './jail.js';
 
 export type HomesIo = 'auto' | HomeIo;
 
-/** statfs f_type of filesystems served by the local kernel from local devices or memory */
-const LOCAL_TYPES = new Set([
-  0xef53, // ext2/3/4
-  0x58465342, // xfs
-  0x9123683e, // btrfs
-  0x01021994, // tmpfs
-  0x858458f6, // ramfs
-  0x794c7630, // overlayfs
-  0x2fc12fc1, // zfs
-  0xf2f52010, // f2fs
-  0xca451a4e, // bcachefs
-  0x52654973, // reiserfs
-  0x3153464a, // jfs
-  0x3434, // nilfs2
-  0x4d44, // vfat
-  0x2011bab0, // exfat
-  0x7366746e, // ntfs3
-  0xe0f5e1e2, // erofs
-  0x73717368, // squashfs
-  0xf15f, // ecryptfs
-]);
+/** statfs f_type of filesystems served by the local kernel (shared with bin/jailsftpd.cjs) */
+const LOCAL_TYPES = new Set(
+  createRequire(import.meta.url)('../../../bin/local-fs-types.cjs') as number[],
+);
 /** the same, as /proc/self/mountinfo names them (for filesystems mounted beneath a home) */
 const LOCAL_NAMES = new Set(
   'ext2 ext3 ext4 xfs btrfs tmpfs ramfs overlay zfs f2fs bcachefs reiserfs jfs nilfs2 vfat exfat ntfs3 erofs squashfs ecryptfs'.split(

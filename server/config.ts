@@ -36,6 +36,11 @@ export interface Config {
   limits: Limits;
   /** let users create symbolic links (inside their home) */
   allowSymlinks: boolean;
+  /**
+   * how homes' filesystem calls run: `sync` on the event loop (local disks), `pool` in the thread
+   * pool through a gate per home (network filesystems), `auto` by the home's filesystem type
+   */
+  homesIo: 'auto' | 'sync' | 'pool';
   /** also offer ssh-rsa (SHA-1) signatures, CBC ciphers and SHA-1 MACs, for very old clients */
   legacyAlgorithms: boolean;
   /** seconds running transfers get to finish after SIGTERM */
@@ -100,6 +105,7 @@ export const DEFAULTS: Config = {
     maxHandles: 1024,
   },
   allowSymlinks: false,
+  homesIo: 'auto',
   legacyAlgorithms: false,
   shutdownGrace: 30,
   logFormat: 'text',
@@ -126,7 +132,10 @@ export const DEFAULTS: Config = {
 };
 
 /** String keys that take one of a few values. */
-const CHOICES: Readonly<Record<string, readonly string[]>> = { logFormat: ['text', 'json'] };
+const CHOICES: Readonly<Record<string, readonly string[]>> = {
+  logFormat: ['text', 'json'],
+  homesIo: ['auto', 'sync', 'pool'],
+};
 
 export interface ConfigOverrides {
   config?: string;
@@ -265,6 +274,7 @@ export function loadConfig(o: ConfigOverrides): Config {
       if (file[k] !== undefined) c[k] = file[k];
     if (file.shutdownGrace !== undefined) c.shutdownGrace = file.shutdownGrace;
     if (file.logFormat !== undefined) c.logFormat = file.logFormat;
+    if (file.homesIo !== undefined) c.homesIo = file.homesIo;
     if (file.auditLog !== undefined) c.auditLog = file.auditLog;
     if (file.adminListen !== undefined) c.adminListen = file.adminListen;
     Object.assign(c.metrics, file.metrics);

@@ -4,9 +4,12 @@
 // new quota, new rates) can reach them. The SSH layer and the engine ask it; they never read records or
 // ledgers themselves.
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, statSync } from 'node:fs';
 import { log } from '../log.js';
-import { Jail } from '../fs/jail.js';
+import { mkdirSync, statSync } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
+import { runIn } from '../fs/gate.js';
+import { homeIo } from '../fs/home-io.js';
+import { Jail, type HomeIo } from '../fs/jail.js';
 import type { Storage } from '../fs/storage.js';
 import { UserFs } from '../fs/userfs.js';
 import { loginRefusal } from '../users/store.js';
@@ -189,9 +192,10 @@ export class Accounts {
     const refusal = loginRefusal(record) ?? addressRefusal(record, peer.addr);
     if (refusal) throw new Error(refusal);
     const home = this.store.homeOf(record);
-    prepareHome(home);
+    const io = await homeIo(home);
+    await prepareHome(home, io);
     const ledger = await this.ledgers.acquire(record, home);
-    const jail = new Jail(home);
+    const jail = await Jail.open(home, io);
     const disk = new UserFs(jail, ledger, { allowSymlinks: this.opts.allowSymlinks });
     const info: LoginInfo = { user: record.name, ...peer, bytesUp: 0, bytesDown: 0, handles: 0 };
     // bandwidth: the user's shared buckets, below the observer (its times include the waits)
@@ -341,13 +345,27 @@ function addressRefusal(record: UserRecord, addr: string): string | null {
   }
 }
 
-/** Homes are created on demand; a home that is not a directory refuses the login. */
-function prepareHome(home: string): void {
+/**
+ * Homes are created on demand; a home that is not a directory refuses the login. On a network
+ * filesystem the calls run through the home's gate (fs/gate.ts): a home on a hung filesystem
+ * refuses the login in time rather than stall the server.
+ */
+async function prepareHome(home: string, io: HomeIo): Promise<void> {
+  if (io === 'sync') {
+    try {
+      mkdirSync(home, { recursive: true, mode: 0o755 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    if (!statSync(home).isDirectory()) throw new Error(`home ${home} is not a directory`);
+    return;
+  }
   try {
-    mkdirSync(home, { recursive: true, mode: 0o755 });
+    await runIn(home, () => mkdir(home, { recursive: true, mode: 0o755 }));
   } catch (e) {
     // mkdir -p answers EEXIST when the home is a file: say what the admin must fix
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }
-  if (!statSync(home).isDirectory()) throw new Error(`home ${home} is not a directory`);
+  const st = await runIn(home, () => stat(home));
+  if (!st.isDirectory()) throw new Error(`home ${home} is not a directory`);
 }

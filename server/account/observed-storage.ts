@@ -80,23 +80,17 @@ export class ObservedStorage extends StorageWrapper {
   }
 
   /** Runs a change of a name and reports it with its outcome. */
-  private change<T>(event: AuditEvent['event'], path: string, fn: () => T, target?: string): T {
-    try {
-      const r = fn();
-      this.emit({ event, path, target, status: 'ok' });
-      return r;
-    } catch (e) {
-      this.emit({ event, path, target, status: errorText(e) });
-      throw this.refused(e, path);
-    }
-  }
-
-  private async changeAsync(event: AuditEvent['event'], path: string, fn: () => Promise<void>) {
+  private async change(
+    event: AuditEvent['event'],
+    path: string,
+    fn: () => Promise<void>,
+    target?: string,
+  ): Promise<void> {
     try {
       await fn();
-      this.emit({ event, path, status: 'ok' });
+      this.emit({ event, path, target, status: 'ok' });
     } catch (e) {
-      this.emit({ event, path, status: errorText(e) });
+      this.emit({ event, path, target, status: errorText(e) });
       throw this.refused(e, path);
     }
   }
@@ -140,7 +134,8 @@ export class ObservedStorage extends StorageWrapper {
   override async write(file: StoredFile, offset: number, data: Buffer): Promise<void> {
     const t = this.transfers.get(file);
     // an APPEND handle writes at the end, whatever the offset says
-    if (t && t.offset === undefined) t.offset = file.append ? this.inner.fstat(file).size : offset;
+    if (t && t.offset === undefined)
+      t.offset = file.append ? (await this.inner.fstat(file)).size : offset;
     try {
       await this.inner.write(file, offset, data);
     } catch (e) {
@@ -177,11 +172,11 @@ export class ObservedStorage extends StorageWrapper {
   }
 
   override fsetstat(file: StoredFile, a: SetAttrs): Promise<void> {
-    return this.changeAsync('setstat', file.path, () => this.inner.fsetstat(file, a));
+    return this.change('setstat', file.path, () => this.inner.fsetstat(file, a));
   }
 
-  override opendir(path: string): StoredDir {
-    const d = this.inner.opendir(path);
+  override async opendir(path: string): Promise<StoredDir> {
+    const d = await this.inner.opendir(path);
     this.opened();
     return d;
   }
@@ -195,28 +190,28 @@ export class ObservedStorage extends StorageWrapper {
   }
 
   override setstat(path: string, a: SetAttrs): Promise<void> {
-    return this.changeAsync('setstat', path, () => this.inner.setstat(path, a));
+    return this.change('setstat', path, () => this.inner.setstat(path, a));
   }
 
-  override remove(path: string): void {
-    this.change('remove', path, () => this.inner.remove(path));
+  override remove(path: string): Promise<void> {
+    return this.change('remove', path, () => this.inner.remove(path));
   }
 
-  override mkdir(path: string, mode?: number): void {
-    this.change('mkdir', path, () => this.inner.mkdir(path, mode));
+  override mkdir(path: string, mode?: number): Promise<void> {
+    return this.change('mkdir', path, () => this.inner.mkdir(path, mode));
   }
 
-  override rmdir(path: string): void {
-    this.change('rmdir', path, () => this.inner.rmdir(path));
+  override rmdir(path: string): Promise<void> {
+    return this.change('rmdir', path, () => this.inner.rmdir(path));
   }
 
-  override rename(from: string, to: string, replace: boolean): void {
-    this.change('rename', from, () => this.inner.rename(from, to, replace), to);
+  override rename(from: string, to: string, replace: boolean): Promise<void> {
+    return this.change('rename', from, () => this.inner.rename(from, to, replace), to);
   }
 
-  override symlink(linkPath: string, targetPath: string): void {
+  override async symlink(linkPath: string, targetPath: string): Promise<void> {
     try {
-      this.inner.symlink(linkPath, targetPath);
+      await this.inner.symlink(linkPath, targetPath);
     } catch (e) {
       throw this.refused(e, linkPath);
     }

@@ -5,7 +5,7 @@
 // rules may change while sessions are open (`rules` is replaced); handles are checked again at
 // each read and write. STAT, LSTAT, REALPATH, READLINK and statvfs stay allowed for navigation.
 import { posix } from 'node:path';
-import { errno } from '../fs/errors.js';
+import { errno, errorCode } from '../fs/errors.js';
 import type {
   Capability,
   DirEntry,
@@ -38,15 +38,16 @@ export class PermissionStorage extends StorageWrapper {
   }
 
   /** The path as the user sees it, links resolved (for what an operation reaches through a name). */
-  private target(path: string): string {
-    return normalizePath(this.inner.realpath(path));
+  private async target(path: string): Promise<string> {
+    return normalizePath(await this.inner.realpath(path));
   }
 
   /** The name itself (its directory's links resolved, not the name's own): remove, rename, mkdir. */
-  private name(path: string): string {
+  private async name(path: string): Promise<string> {
     const p = normalizePath(path);
     if (p === '/') return p;
-    return normalizePath(posix.join(this.inner.realpath(posix.dirname(p)), posix.basename(p)));
+    const dir = await this.inner.realpath(posix.dirname(p));
+    return normalizePath(posix.join(dir, posix.basename(p)));
   }
 
   /** Throws (and audits) unless every right in `need` holds at `at`. */
@@ -73,22 +74,23 @@ export class PermissionStorage extends StorageWrapper {
     return all.some((l) => l === undefined || l.some((p) => need.includes(p)));
   }
 
-  private exists(path: string): boolean {
+  private async exists(path: string): Promise<boolean> {
     try {
-      this.inner.stat(path);
+      await this.inner.stat(path);
       return true;
-    } catch {
+    } catch (e) {
+      if (errorCode(e) === 'ENOTRESPONDING') throw e;
       return false;
     }
   }
 
   override async open(path: string, flags: OpenFlags, mode?: number): Promise<StoredFile> {
-    const at = this.target(path);
+    const at = await this.target(path);
     const need: Perm[] = [];
     if (flags.read) need.push('download');
     let f = flags;
     if (flags.write) {
-      if (this.exists(path)) need.push('overwrite');
+      if (await this.exists(path)) need.push('overwrite');
       else {
         need.push('upload');
         // created meanwhile by another session: without overwrite, fail rather than replace it
@@ -102,7 +104,7 @@ export class PermissionStorage extends StorageWrapper {
   }
 
   /** Where an open file is, as checked at its open (no lookup at each read and write). */
-  private fileAt(file: StoredFile): string {
+  private async fileAt(file: StoredFile): Promise<string> {
     return this.granted.get(file)?.at ?? this.target(file.path);
   }
 
@@ -133,75 +135,75 @@ export class PermissionStorage extends StorageWrapper {
     }
   }
 
-  override fsetstat(file: StoredFile, a: SetAttrs): Promise<void> {
-    this.checkAttrs(this.fileAt(file), a);
+  override async fsetstat(file: StoredFile, a: SetAttrs): Promise<void> {
+    this.checkAttrs(await this.fileAt(file), a);
     return this.inner.fsetstat(file, a);
   }
 
-  override opendir(path: string): StoredDir {
-    const at = this.target(path);
+  override async opendir(path: string): Promise<StoredDir> {
+    const at = await this.target(path);
     this.require(at, 'list');
-    const dir = this.inner.opendir(path);
+    const dir = await this.inner.opendir(path);
     this.dirs.set(dir, at);
     return dir;
   }
 
-  override readdir(dir: StoredDir, max: number): Promise<DirEntry[]> {
-    this.require(this.dirs.get(dir) ?? this.target(dir.path), 'list');
+  override async readdir(dir: StoredDir, max: number): Promise<DirEntry[]> {
+    this.require(this.dirs.get(dir) ?? (await this.target(dir.path)), 'list');
     return this.inner.readdir(dir, max);
   }
 
-  override setstat(path: string, a: SetAttrs): Promise<void> {
-    this.checkAttrs(this.target(path), a);
+  override async setstat(path: string, a: SetAttrs): Promise<void> {
+    this.checkAttrs(await this.target(path), a);
     return this.inner.setstat(path, a);
   }
 
-  override remove(path: string): void {
-    this.require(this.name(path), 'delete');
-    this.inner.remove(path);
+  override async remove(path: string): Promise<void> {
+    this.require(await this.name(path), 'delete');
+    return this.inner.remove(path);
   }
 
-  override mkdir(path: string, mode?: number): void {
-    this.require(this.name(path), 'mkdir');
-    this.inner.mkdir(path, mode);
+  override async mkdir(path: string, mode?: number): Promise<void> {
+    this.require(await this.name(path), 'mkdir');
+    return this.inner.mkdir(path, mode);
   }
 
-  override rmdir(path: string): void {
-    this.require(this.name(path), 'delete');
-    this.inner.rmdir(path);
+  override async rmdir(path: string): Promise<void> {
+    this.require(await this.name(path), 'delete');
+    return this.inner.rmdir(path);
   }
 
   /** `rename` at the source; at the target a new name (`upload`), and `overwrite` to replace one. */
-  override rename(from: string, to: string, replace: boolean): void {
-    this.require(this.name(from), 'rename');
-    const target = this.name(to);
+  override async rename(from: string, to: string, replace: boolean): Promise<void> {
+    this.require(await this.name(from), 'rename');
+    const target = await this.name(to);
     this.require(target, 'upload');
-    if (replace && this.exists(to)) this.require(target, 'overwrite');
-    this.inner.rename(from, to, replace);
+    if (replace && (await this.exists(to))) this.require(target, 'overwrite');
+    return this.inner.rename(from, to, replace);
   }
 
-  override symlink(linkPath: string, targetPath: string): void {
-    this.require(this.name(linkPath), 'upload');
-    this.inner.symlink(linkPath, targetPath);
+  override async symlink(linkPath: string, targetPath: string): Promise<void> {
+    this.require(await this.name(linkPath), 'upload');
+    return this.inner.symlink(linkPath, targetPath);
   }
 
-  override openRead(path: string): Promise<StoredFile> {
-    this.require(this.target(path), 'check');
+  override async openRead(path: string): Promise<StoredFile> {
+    this.require(await this.target(path), 'check');
     return this.inner.openRead(path);
   }
 
-  override hash(
+  override async hash(
     file: StoredFile,
     alg: HashAlgorithm,
     offset: number,
     length: number,
     blockSize: number,
   ): Promise<Buffer[]> {
-    this.require(this.fileAt(file), 'check');
+    this.require(await this.fileAt(file), 'check');
     return this.inner.hash(file, alg, offset, length, blockSize);
   }
 
-  override copy(
+  override async copy(
     src: StoredFile,
     srcOffset: number,
     length: number,
@@ -211,7 +213,7 @@ export class PermissionStorage extends StorageWrapper {
     this.recheck(src, 'download');
     // into a handle opened without a right to write: refused here when no right to write holds
     if (this.granted.get(dst)?.need.some((p) => p !== 'download')) this.recheck(dst, 'overwrite');
-    else this.require(this.fileAt(dst), 'overwrite');
+    else this.require(await this.fileAt(dst), 'overwrite');
     return this.inner.copy(src, srcOffset, length, dst, dstOffset);
   }
 }

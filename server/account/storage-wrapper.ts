@@ -47,16 +47,16 @@ export class StorageWrapper implements Storage {
     return this.inner.setstat(...a);
   }
   remove(...a: Args<'remove'>) {
-    this.inner.remove(...a);
+    return this.inner.remove(...a);
   }
   mkdir(...a: Args<'mkdir'>) {
-    this.inner.mkdir(...a);
+    return this.inner.mkdir(...a);
   }
   rmdir(...a: Args<'rmdir'>) {
-    this.inner.rmdir(...a);
+    return this.inner.rmdir(...a);
   }
   rename(...a: Args<'rename'>) {
-    this.inner.rename(...a);
+    return this.inner.rename(...a);
   }
   realpath(...a: Args<'realpath'>) {
     return this.inner.realpath(...a);
@@ -65,7 +65,7 @@ export class StorageWrapper implements Storage {
     return this.inner.readlink(...a);
   }
   symlink(...a: Args<'symlink'>) {
-    this.inner.symlink(...a);
+    return this.inner.symlink(...a);
   }
   statvfs(...a: Args<'statvfs'>) {
     return this.inner.statvfs(...a);

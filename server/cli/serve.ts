@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../config.js';
 import { JailServer } from '../ssh/server.js';
 import { log, setLogFormat } from '../log.js';
+import { setHomesIo } from '../fs/home-io.js';
 import { describeStore, openStore } from '../store/open.js';
 import { PgStore } from '../store/pg-store.js';
 import { COMMON, storeOverride } from './args.js';
@@ -34,6 +35,7 @@ export async function serve(args: string[]): Promise<void> {
   };
   const cfg: Config = loadConfig(overrides);
   setLogFormat(cfg.logFormat);
+  setHomesIo(cfg.homesIo);
   // a PostgreSQL store must answer and have this version's schema, or the node does not start
   const store = await openStore(cfg);
   const server = new JailServer(cfg, store);
@@ -47,7 +49,7 @@ export async function serve(args: string[]): Promise<void> {
   for (const k of server.createdKeys) console.log(`created host key ${k}`);
   for (const l of server.hostKeyLines) console.log(`host key ${l}`);
   const { host, port, admin } = await server.listen();
-  log('listening', { store: describeStore(cfg), homes: cfg.homes });
+  log('listening', { store: describeStore(cfg), homes: cfg.homes, homesIo: cfg.homesIo });
   console.log(`jailsftpd listening on ${host}:${port}`);
   if (admin) console.log(`jailsftpd admin listening on ${admin}`);
   // SIGHUP: the config file again (a bad one is refused and the running config kept), and the
@@ -57,6 +59,7 @@ export async function serve(args: string[]): Promise<void> {
       const next = loadConfig(overrides);
       server.reload(next);
       setLogFormat(next.logFormat);
+      setHomesIo(next.homesIo); // for the sessions that start from now on
       log('reload', { config: values.config ?? '(none)' });
     } catch (e) {
       log('reload.refused', { error: (e as Error).message });

@@ -1,7 +1,6 @@
 // Reading whole ranges of open files: copy-data (through the quota, one buffer at a time) and the
 // block hashes of check-file and the exec hash command (served from the streamed digest when it is
 // known). Functions over an FsContext; UserFs (userfs.ts) is their facade.
-import { fstatSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { errno } from './errors.js';
 import { hashSlot, recall } from './digests.js';
@@ -28,9 +27,9 @@ export async function copy(
   dstOffset: number,
 ): Promise<void> {
   // length 0 = to the end as it is now (a copy into the same file must not chase its own end)
-  const a = fstatSync(src.fd);
+  const a = await fs.jail.run((s) => s.fstat(src.fd));
   if (length === 0) length = Math.max(0, a.size - srcOffset);
-  const b = fstatSync(dst.fd);
+  const b = await fs.jail.run((s) => s.fstat(dst.fd));
   const overlap = srcOffset < dstOffset + length && dstOffset < srcOffset + length;
   if (a.dev === b.dev && a.ino === b.ino && overlap && length > 0) {
     throw errno('EINVAL', 'source and destination overlap');
@@ -75,7 +74,7 @@ export async function hash(
 ): Promise<Buffer[]> {
   const release = await hashSlot(fs.ledger);
   try {
-    const st = fstatSync(file.fd, { bigint: true });
+    const st = await fs.jail.run((s) => s.fstatBig(file.fd));
     const size = Number(st.size);
     if (alg === 'sha256' && offset === 0 && blockSize === 0 && (length === 0 || length >= size)) {
       const known = recall(`${st.dev}:${st.ino}`, st);

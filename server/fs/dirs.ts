@@ -1,13 +1,14 @@
 // Directories of a session: listing them a batch at a time (with "." and ".." first), creating and
 // removing them inside the jail. Functions over an FsContext; UserFs (userfs.ts) is their facade.
-import { fstatSync, lstatSync, mkdirSync, opendirSync, rmdirSync, type Dir } from 'node:fs';
+import { lstatSync, type Dir } from 'node:fs';
+import { lstatBatch } from './lstat-worker.js';
 import { posix } from 'node:path';
 import { errno } from './errors.js';
 import { using, type Ref } from './jail.js';
 import { releaseHandle, takeHandle } from './handle-budget.js';
 import type { FsContext } from './files.js';
 import { stat } from './paths.js';
-import type { DirEntry, StoredDir } from './storage.js';
+import type { DirEntry, FileStats, StoredDir } from './storage.js';
 
 export class OpenDir implements StoredDir {
   constructor(
@@ -22,11 +23,12 @@ export class OpenDir implements StoredDir {
   closed = false;
 }
 
-export function opendir(fs: FsContext, path: string): OpenDir {
+export async function opendir(fs: FsContext, path: string): Promise<OpenDir> {
   const jp = fs.jail.normalize(path);
-  const ref = fs.jail.resolve(jp, true);
+  const ref = await fs.jail.resolve(jp, true);
   try {
-    if (!fstatSync(ref.fd).isDirectory()) throw errno('ENOTDIR', 'not a directory');
+    if (!(await fs.jail.run((s) => s.fstat(ref.fd))).isDirectory())
+      throw errno('ENOTDIR', 'not a directory');
     takeHandle(fs.ledger);
   } catch (e) {
     ref.close();
@@ -34,7 +36,7 @@ export function opendir(fs: FsContext, path: string): OpenDir {
   }
   try {
     // entries are read 128 at a time as READDIR asks for them: a huge directory is never loaded
-    return new OpenDir(ref, opendirSync(ref.at(), { bufferSize: 128 }), jp);
+    return new OpenDir(ref, await fs.jail.run((s) => s.opendir(ref.at(), 128)), jp);
   } catch (e) {
     releaseHandle(fs.ledger);
     ref.close();
@@ -45,33 +47,56 @@ export function opendir(fs: FsContext, path: string): OpenDir {
 /** Up to max entries with their lstat; an empty array at the end. */
 export async function readdir(fs: FsContext, d: OpenDir, max: number): Promise<DirEntry[]> {
   const out: DirEntry[] = [];
+  const run = fs.jail.run.bind(fs.jail);
   if (d.dots) {
     d.dots = false;
-    const self = fstatSync(d.ref.fd);
+    const self = await run((s) => s.fstat(d.ref.fd));
     out.push({ name: '.', stats: self });
     let parent = self;
     if (d.path !== '/') {
       try {
-        parent = stat(fs, posix.dirname(d.path));
+        parent = await stat(fs, posix.dirname(d.path));
       } catch {
         /* keep self */
       }
     }
     out.push({ name: '..', stats: parent });
   }
-  while (out.length < max && !d.eof) {
-    const e = await d.dir.read();
-    if (!e) {
-      d.eof = true;
-      break;
+  // (again when every name of a batch vanished: an empty answer means the end)
+  do {
+    const names: string[] = [];
+    while (out.length + names.length < max && !d.eof) {
+      const e = await run(() => d.dir.read());
+      if (e) names.push(e.name);
+      else d.eof = true;
     }
-    try {
-      out.push({ name: e.name, stats: lstatSync(d.ref.at(e.name)) });
-    } catch {
-      /* vanished between readdir and lstat */
-    }
-  }
+    const stats = fs.jail.io === 'sync' ? lstatNow(d, names) : await lstatPooled(fs, d, names);
+    names.forEach((name, i) => {
+      const st = stats[i];
+      if (st) out.push({ name, stats: st });
+    });
+  } while (out.length === 0 && !d.eof);
   return out;
+}
+
+/** The lstats of a batch on a local filesystem, on the event loop (undefined: vanished). */
+function lstatNow(d: OpenDir, names: string[]): (FileStats | undefined)[] {
+  return names.map((name) => {
+    try {
+      return lstatSync(d.ref.at(name));
+    } catch {
+      return undefined; // vanished between readdir and lstat
+    }
+  });
+}
+
+/**
+ * The lstats of a batch in pool mode: one job on a worker thread (lstat-worker.ts) through the
+ * home's gate, not a pool round trip per name (undefined: vanished).
+ */
+function lstatPooled(fs: FsContext, d: OpenDir, names: string[]) {
+  const paths = names.map((name) => d.ref.at(name));
+  return fs.jail.run(() => lstatBatch(paths));
 }
 
 export async function closedir(fs: FsContext, d: OpenDir): Promise<void> {
@@ -79,19 +104,19 @@ export async function closedir(fs: FsContext, d: OpenDir): Promise<void> {
   d.closed = true;
   releaseHandle(fs.ledger);
   try {
-    await d.dir.close();
+    await fs.jail.closing(() => d.dir.close());
   } catch {
     /* already closed */
   }
   d.ref.close();
 }
 
-export function mkdir(fs: FsContext, path: string, mode = 0o755): void {
-  const { dir, name } = fs.jail.parent(fs.jail.normalize(path));
-  using(dir, () => mkdirSync(dir.at(name), mode & 0o777));
+export async function mkdir(fs: FsContext, path: string, mode = 0o755): Promise<void> {
+  const { dir, name } = await fs.jail.parent(fs.jail.normalize(path));
+  await using(dir, () => fs.jail.run((s) => s.mkdir(dir.at(name), mode & 0o777)));
 }
 
-export function rmdir(fs: FsContext, path: string): void {
-  const { dir, name } = fs.jail.parent(fs.jail.normalize(path));
-  using(dir, () => rmdirSync(dir.at(name)));
+export async function rmdir(fs: FsContext, path: string): Promise<void> {
+  const { dir, name } = await fs.jail.parent(fs.jail.normalize(path));
+  await using(dir, () => fs.jail.run((s) => s.rmdir(dir.at(name))));
 }

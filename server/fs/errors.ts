@@ -15,6 +15,14 @@ export class NotAllowedError extends Error {
   readonly code = 'ENOTALLOWED';
 }
 
+/** A filesystem call of a home that could not even start in time: its filesystem hangs (gate.ts). */
+export class FsNotRespondingError extends Error {
+  readonly code = 'ENOTRESPONDING';
+  constructor() {
+    super('filesystem not responding');
+  }
+}
+
 /** An errno-style error, as node's fs raises them. */
 export function errno(code: string, message: string): NodeJS.ErrnoException {
   const e: NodeJS.ErrnoException = new Error(message);
@@ -56,7 +64,8 @@ export function errorCode(e: unknown): string | undefined {
 /** What a user or a log line is told about a storage error: our own messages, else the code's text. */
 export function errorText(e: unknown): string {
   const code = errorCode(e);
-  if (code === 'EQUOTA' || code === 'ENOTALLOWED') return (e as Error).message;
+  if (code === 'EQUOTA' || code === 'ENOTALLOWED' || code === 'ENOTRESPONDING')
+    return (e as Error).message;
   // EBADF and EMFILE raised by our storage layer (no system call) carry a precise message:
   // "file not open for writing", "too many open handles for this user (limit 2048)"
   if ((code === 'EBADF' || code === 'EMFILE') && e instanceof Error && !('syscall' in e))

@@ -1,18 +1,7 @@
 // Open files of a session: opening inside the jail, reads, writes and resizes through the quota
 // ledger, and the close that reconciles the ledger with the disk (and remembers a streamed digest).
 // Functions over an FsContext (the session's jail and ledger); UserFs (userfs.ts) is their facade.
-import {
-  closeSync,
-  constants as C,
-  fchmodSync,
-  fstatSync,
-  fsync as fsyncCb,
-  ftruncate,
-  futimesSync,
-  openSync,
-  type Stats,
-} from 'node:fs';
-import { promisify } from 'node:util';
+import { constants as C, type Stats } from 'node:fs';
 import { errno, errorCode, NotAllowedError } from './errors.js';
 import { using, type Jail } from './jail.js';
 import type { QuotaLedger, TrackedFile } from './quota.js';
@@ -21,8 +10,8 @@ import { pread, pwriteAll } from './io.js';
 import { releaseHandle, takeHandle } from './handle-budget.js';
 import type { OpenFlags, SetAttrs, StoredFile } from './storage.js';
 
-const ftruncateP = promisify(ftruncate);
-const fsyncP = promisify(fsyncCb);
+/** writes in flight per open inode: the last one to finish records the mtime (see write) */
+const writing = new WeakMap<TrackedFile, number>();
 
 /** What the storage functions work on: one user's jail and quota ledger. */
 export interface FsContext {
@@ -54,19 +43,21 @@ export async function open(
   flags: OpenFlags,
   mode = 0o644,
 ): Promise<OpenFile> {
-  const jp = fs.jail.normalize(path);
+  const jail = fs.jail;
+  const jp = jail.normalize(path);
   const write = flags.write || flags.append;
   const access = flags.read && write ? C.O_RDWR : write ? C.O_WRONLY : C.O_RDONLY;
   const base = access | C.O_NONBLOCK; // never O_TRUNC, never O_APPEND
   let fd = -1;
   if (flags.create) {
     // as OpenSSH: CREAT creates a missing file even on a read-only open
-    const { dir, name } = fs.jail.parent(jp);
-    fd = using(dir, () => {
+    const { dir, name } = await jail.parent(jp);
+    const how = base | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
+    fd = await using(dir, async () => {
       try {
-        return openSync(dir.at(name), base | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, mode & 0o777);
+        return await jail.run((s) => s.open(dir.at(name), how, mode & 0o777));
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || flags.exclusive) throw e;
+        if (errorCode(e) !== 'EEXIST' || flags.exclusive) throw e;
         return -1;
       }
     });
@@ -75,21 +66,21 @@ export async function open(
     // an existing object: find it (O_PATH), prove it lies inside, and only then open that very
     // inode, so that nothing outside is ever opened and an outside object answers like a missing
     // one (opening first answered EISDIR for a link to an outside directory)
-    fd = using(fs.jail.resolve(jp, true), (r) => {
-      const st = fstatSync(r.fd);
+    fd = await using(await jail.resolve(jp, true), async (r) => {
+      const st = await jail.run((s) => s.fstat(r.fd));
       if (st.isDirectory()) throw errno('EISDIR', 'is a directory');
       if (!st.isFile()) throw new NotAllowedError('not a regular file');
-      return openSync(r.at(), base);
+      return jail.run((s) => s.open(r.at(), base));
     });
   }
-  const ref = fs.jail.verify(fd);
+  await jail.verify(fd);
   let st: Stats;
   try {
-    st = fstatSync(fd);
+    st = await jail.run((s) => s.fstat(fd));
     if (st.isDirectory()) throw errno('EISDIR', 'is a directory');
     if (!st.isFile()) throw new NotAllowedError('not a regular file');
   } catch (e) {
-    ref.close();
+    await jail.closeFd(fd).catch(() => undefined);
     throw e;
   }
   const tracked = write ? fs.ledger.track(st.dev, st.ino, st.size) : undefined;
@@ -116,7 +107,7 @@ export async function read(
   at: number,
 ): Promise<number> {
   if (!file.readable) throw errno('EBADF', 'file not open for reading');
-  return pread(file.fd, into, at, length, offset);
+  return pread(fs.jail, file.fd, into, at, length, offset);
 }
 
 /** Writes data at offset (at the end for an APPEND handle), after reserving any growth. */
@@ -136,6 +127,7 @@ export async function write(
   const refused = file.refused;
   if (refused && !file.append && offset > refused.at) throw refused.error;
   await t.acquire(false);
+  writing.set(t, (writing.get(t) ?? 0) + 1);
   try {
     let at: number;
     try {
@@ -156,15 +148,18 @@ export async function write(
       file.refused = undefined;
     if (t.running && !t.running.feed(at, data)) t.running = undefined;
     try {
-      await pwriteAll(file.fd, data, at);
-      // what our own writes left as mtime: a different one at close means someone else wrote
-      if (t.running) t.writtenMtime = fstatSync(file.fd, { bigint: true }).mtimeNs;
+      await pwriteAll(fs.jail, file.fd, data, at);
+      // what our own writes left as mtime (a different one at close means someone else wrote):
+      // read once the last write in flight is done, not after each of a pipelined stream
+      if (t.running && writing.get(t) === 1)
+        t.writtenMtime = (await fs.jail.run((s) => s.fstatBig(file.fd))).mtimeNs;
     } catch (e) {
       t.running = undefined;
-      reconcile(fs, file);
+      await reconcile(fs, file);
       throw e;
     }
   } finally {
+    writing.set(t, writing.get(t)! - 1);
     t.release(false);
   }
 }
@@ -227,11 +222,11 @@ async function growAfterWait(
 }
 
 /** After a failed write (disk full): count what is really on disk, if no other write is in flight. */
-function reconcile(fs: FsContext, file: OpenFile): void {
+async function reconcile(fs: FsContext, file: OpenFile): Promise<void> {
   const t = file.tracked!;
   if (t.refs > 1) return; // others may have reservations in flight; close reconciles
   try {
-    const real = fstatSync(file.fd).size;
+    const real = (await fs.jail.run((s) => s.fstat(file.fd))).size;
     if (real < t.size) {
       fs.ledger.give(t.size - real);
       t.size = real;
@@ -247,12 +242,12 @@ export async function resize(fs: FsContext, file: OpenFile, size: number): Promi
   if (!t) throw errno('EBADF', 'file not open for writing');
   await t.acquire(true);
   try {
-    const cur = fstatSync(file.fd).size;
+    const cur = (await fs.jail.run((s) => s.fstat(file.fd))).size;
     fs.ledger.correct(cur - t.size);
     t.size = cur;
     if (size > cur) await fs.ledger.reserve(size - cur);
     try {
-      await ftruncateP(file.fd, size);
+      await fs.jail.run((s) => s.ftruncate(file.fd, size));
     } catch (e) {
       if (size > cur) fs.ledger.give(size - cur);
       throw e;
@@ -265,18 +260,24 @@ export async function resize(fs: FsContext, file: OpenFile, size: number): Promi
   }
 }
 
-export function fstat(fs: FsContext, file: OpenFile): Stats {
-  return fstatSync(file.fd);
+export function fstat(fs: FsContext, file: OpenFile): Promise<Stats> {
+  return fs.jail.run((s) => s.fstat(file.fd));
 }
 
 export async function fsetstat(fs: FsContext, file: OpenFile, a: SetAttrs): Promise<void> {
   if (a.size !== undefined) await resize(fs, file, a.size);
-  if (a.permissions !== undefined) fchmodSync(file.fd, a.permissions & 0o777);
-  if (a.atime !== undefined && a.mtime !== undefined) futimesSync(file.fd, a.atime, a.mtime);
+  if (a.permissions !== undefined) {
+    const mode = a.permissions & 0o777;
+    await fs.jail.run((s) => s.fchmod(file.fd, mode));
+  }
+  if (a.atime !== undefined && a.mtime !== undefined) {
+    const { atime, mtime } = a;
+    await fs.jail.run((s) => s.futimes(file.fd, atime, mtime));
+  }
 }
 
 export async function fsync(fs: FsContext, file: OpenFile): Promise<void> {
-  await fsyncP(file.fd);
+  await fs.jail.run((s) => s.fsync(file.fd));
 }
 
 export async function close(fs: FsContext, file: OpenFile): Promise<void> {
@@ -284,13 +285,14 @@ export async function close(fs: FsContext, file: OpenFile): Promise<void> {
   file.closed = true;
   if (file.counted) releaseHandle(fs.ledger);
   const t = file.tracked;
+  const run = fs.jail.run.bind(fs.jail);
   if (t) {
     // wait for writes in flight on this inode, then reconcile the ledger with the disk
     await t.acquire(true);
     try {
       let disk = { size: t.size, nlink: 1 };
       try {
-        let st = fstatSync(file.fd, { bigint: true });
+        let st = await run((s) => s.fstatBig(file.fd));
         disk = { size: Number(st.size), nlink: Number(st.nlink) };
         // the last writer closes a file written in sequence: remember its digest
         const ours = t.running && (t.writtenMtime === undefined || t.writtenMtime === st.mtimeNs);
@@ -298,9 +300,10 @@ export async function close(fs: FsContext, file: OpenFile): Promise<void> {
           // File times are coarse (a clock tick): a write by someone else within the same tick
           // would leave mtime as it is and the digest stale. Setting mtime 10 ms back makes any
           // later write change it, so the entry no longer matches.
+          const atime = Number(st.atimeNs) / 1e9;
           const mtime = Number(st.mtimeNs) / 1e9 - 0.01;
-          futimesSync(file.fd, Number(st.atimeNs) / 1e9, mtime);
-          st = fstatSync(file.fd, { bigint: true });
+          await run((s) => s.futimes(file.fd, atime, mtime));
+          st = await run((s) => s.fstatBig(file.fd));
           const digest = t.running.digest();
           remember(t.key, st, digest);
           file.sha256 = digest.toString('hex');
@@ -313,5 +316,5 @@ export async function close(fs: FsContext, file: OpenFile): Promise<void> {
       t.release(true);
     }
   }
-  closeSync(file.fd);
+  await fs.jail.closeFd(file.fd);
 }

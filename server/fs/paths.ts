@@ -1,61 +1,65 @@
 // Operations on paths of a session: status and attributes, remove, rename (no-replace and
 // posix-rename), links, realpath and file system figures, all inside the jail and kept in the quota
 // ledger. Functions over an FsContext; UserFs (userfs.ts) is their facade.
-import {
-  chmodSync,
-  constants as C,
-  fstatSync,
-  lstatSync,
-  openSync,
-  readlinkSync,
-  statfsSync,
-  symlinkSync,
-  unlinkSync,
-  utimesSync,
-  type Stats,
-} from 'node:fs';
+import { constants as C, type Stats } from 'node:fs';
 import { posix } from 'node:path';
-import { errno, NotAllowedError } from './errors.js';
+import { errno, errorCode, NotAllowedError } from './errors.js';
 import { using } from './jail.js';
 import { renameNoReplace, renameReplacing } from './rename.js';
 import { close, OpenFile, resize, type FsContext } from './files.js';
 import type { FsSpace, SetAttrs } from './storage.js';
 
-export function stat(fs: FsContext, path: string): Stats {
-  return using(fs.jail.resolve(fs.jail.normalize(path), true), (r) => fstatSync(r.fd));
+export async function stat(fs: FsContext, path: string): Promise<Stats> {
+  const ref = await fs.jail.resolve(fs.jail.normalize(path), true);
+  return using(ref, (r) => fs.jail.run((s) => s.fstat(r.fd)));
 }
 
-export function lstat(fs: FsContext, path: string): Stats {
-  return using(fs.jail.resolve(fs.jail.normalize(path), false), (r) => fstatSync(r.fd));
+export async function lstat(fs: FsContext, path: string): Promise<Stats> {
+  const ref = await fs.jail.resolve(fs.jail.normalize(path), false);
+  return using(ref, (r) => fs.jail.run((s) => s.fstat(r.fd)));
 }
 
 export async function setstat(fs: FsContext, path: string, a: SetAttrs): Promise<void> {
-  const ref = fs.jail.resolve(fs.jail.normalize(path), true);
+  const ref = await fs.jail.resolve(fs.jail.normalize(path), true);
+  const run = fs.jail.run.bind(fs.jail);
   try {
     if (a.size !== undefined) {
-      if (fstatSync(ref.fd).isDirectory()) throw errno('EISDIR', 'is a directory');
-      const fd = openSync(ref.at(), C.O_WRONLY | C.O_NONBLOCK);
-      const st = fstatSync(fd);
-      const file = new OpenFile(fd, path, false, fs.ledger.track(st.dev, st.ino, st.size), false);
+      if ((await run((s) => s.fstat(ref.fd))).isDirectory())
+        throw errno('EISDIR', 'is a directory');
+      const fd = await run((s) => s.open(ref.at(), C.O_WRONLY | C.O_NONBLOCK));
+      let file: OpenFile;
+      try {
+        const st = await run((s) => s.fstat(fd));
+        file = new OpenFile(fd, path, false, fs.ledger.track(st.dev, st.ino, st.size), false);
+      } catch (e) {
+        await fs.jail.closeFd(fd).catch(() => undefined);
+        throw e;
+      }
       try {
         await resize(fs, file, a.size);
       } finally {
         await close(fs, file);
       }
     }
-    if (a.permissions !== undefined) chmodSync(ref.at(), a.permissions & 0o777);
-    if (a.atime !== undefined && a.mtime !== undefined) utimesSync(ref.at(), a.atime, a.mtime);
+    if (a.permissions !== undefined) {
+      const mode = a.permissions & 0o777;
+      await run((s) => s.chmod(ref.at(), mode));
+    }
+    if (a.atime !== undefined && a.mtime !== undefined) {
+      const { atime, mtime } = a;
+      await run((s) => s.utimes(ref.at(), atime, mtime));
+    }
   } finally {
     ref.close();
   }
 }
 
-export function remove(fs: FsContext, path: string): void {
-  const { dir, name } = fs.jail.parent(fs.jail.normalize(path));
-  using(dir, () => {
-    const st = lstatSync(dir.at(name));
+export async function remove(fs: FsContext, path: string): Promise<void> {
+  const { dir, name } = await fs.jail.parent(fs.jail.normalize(path));
+  await using(dir, async () => {
+    const st = await fs.jail.run((s) => s.lstat(dir.at(name)));
     if (st.isDirectory()) throw errno('EISDIR', 'is a directory');
-    unlinkSync(dir.at(name));
+    await fs.jail.run((s) => s.unlink(dir.at(name)));
     released(fs, st);
   });
 }
@@ -77,16 +81,21 @@ function released(fs: FsContext, st: Stats): void {
  * directory being replaced: no data is lost. Where the file system has no hard links (EPERM,
  * EOPNOTSUPP, ENOSYS), the same check-then-rename is used, with the same small window.
  */
-export function rename(fs: FsContext, from: string, to: string, replace: boolean): void {
-  const a = fs.jail.parent(fs.jail.normalize(from));
+export async function rename(
+  fs: FsContext,
+  from: string,
+  to: string,
+  replace: boolean,
+): Promise<void> {
+  const a = await fs.jail.parent(fs.jail.normalize(from));
   try {
-    const b = fs.jail.parent(fs.jail.normalize(to));
+    const b = await fs.jail.parent(fs.jail.normalize(to));
     try {
       const src = a.dir.at(a.name);
       const dst = b.dir.at(b.name);
-      if (!replace) return renameNoReplace(src, dst);
+      if (!replace) return await renameNoReplace(fs.jail, src, dst);
       // posix-rename: the replaced file's bytes leave the ledger
-      const old = renameReplacing(src, dst);
+      const old = await renameReplacing(fs.jail, src, dst);
       if (old) released(fs, old);
     } finally {
       b.dir.close();
@@ -97,41 +106,45 @@ export function rename(fs: FsContext, from: string, to: string, replace: boolean
 }
 
 /** The target of a link, as a path inside the jail (links that lead outside are missing). */
-export function readlink(fs: FsContext, path: string): string {
+export async function readlink(fs: FsContext, path: string): Promise<string> {
   const jp = fs.jail.normalize(path);
-  const { dir, name } = fs.jail.parent(jp);
-  using(dir, () => readlinkSync(dir.at(name))); // EINVAL when it is not a link
-  const target = using(fs.jail.resolve(jp, true), (r) => r.real);
+  const { dir, name } = await fs.jail.parent(jp);
+  await using(dir, () => fs.jail.run((s) => s.readlink(dir.at(name)))); // EINVAL: not a link
+  const target = await using(await fs.jail.resolve(jp, true), (r) => r.real);
   return fs.jail.toClient(target)!;
 }
 
 /** Canonical client path: symlinks inside the home resolved; missing paths normalised as text. */
-export function realpath(fs: FsContext, path: string): string {
+export async function realpath(fs: FsContext, path: string): Promise<string> {
   const jp = fs.jail.normalize(path);
+  let ref;
   try {
-    return fs.jail.toClient(using(fs.jail.resolve(jp, true), (r) => r.real)) ?? jp;
-  } catch {
+    ref = await fs.jail.resolve(jp, true);
+  } catch (e) {
+    if (errorCode(e) === 'ENOTRESPONDING') throw e;
     return jp;
   }
+  return fs.jail.toClient(await using(ref, (r) => r.real)) ?? jp;
 }
 
-export function symlink(
+export async function symlink(
   fs: FsContext,
   linkPath: string,
   targetPath: string,
   allowSymlinks: boolean,
-): void {
+): Promise<void> {
   if (!allowSymlinks) throw new NotAllowedError('symbolic links are not allowed');
   const link = fs.jail.normalize(linkPath);
   const target = fs.jail.normalize(posix.resolve(posix.dirname(link), targetPath));
-  const { dir, name } = fs.jail.parent(link);
-  using(dir, () => symlinkSync(posix.relative(posix.dirname(link), target) || '.', dir.at(name)));
+  const { dir, name } = await fs.jail.parent(link);
+  const text = posix.relative(posix.dirname(link), target) || '.';
+  await using(dir, () => fs.jail.run((s) => s.symlink(text, dir.at(name))));
 }
 
 /** File system figures; with a quota, its size and what is left of it. */
-export function statvfs(fs: FsContext, path: string): FsSpace {
-  using(fs.jail.resolve(fs.jail.normalize(path), true), () => undefined);
-  const s = statfsSync(fs.jail.home);
+export async function statvfs(fs: FsContext, path: string): Promise<FsSpace> {
+  (await fs.jail.resolve(fs.jail.normalize(path), true)).close();
+  const s = await fs.jail.run((s) => s.statfs(fs.jail.home));
   const base = {
     files: s.files,
     ffree: s.ffree,

@@ -5,8 +5,6 @@
 // reserved. A write that grows a file reserves the growth first, so stored bytes never pass the
 // limit whatever the order of concurrent writes. Closing a file reconciles its tracked size with
 // the disk.
-import { lstatSync, opendirSync, type Dir } from 'node:fs';
-import { join } from 'node:path';
 import { QuotaError } from './errors.js';
 import type { RunningHash } from './digests.js';
 
@@ -149,40 +147,5 @@ export class Ledger extends FileLedger {
   }
 }
 
-/**
- * Sum of the apparent sizes of the regular files under dir (symlinks are not followed).
- * Synchronous calls are several times cheaper than their async forms here; the scan yields to the
- * event loop every SLICE entries so that a huge home does not stall other sessions.
- */
-export async function scanUsage(dir: string): Promise<number> {
-  const SLICE = 2000;
-  let total = 0;
-  let work = 0;
-  const stack = [dir];
-  while (stack.length) {
-    const d = stack.pop()!;
-    let it: Dir;
-    try {
-      it = opendirSync(d, { bufferSize: 256 });
-    } catch {
-      continue;
-    }
-    try {
-      for (let e = it.readSync(); e; e = it.readSync()) {
-        const p = join(d, e.name);
-        if (e.isDirectory()) stack.push(p);
-        else if (e.isFile()) {
-          try {
-            total += lstatSync(p).size;
-          } catch {
-            /* vanished meanwhile */
-          }
-        }
-        if (++work % SLICE === 0) await new Promise<void>((r) => setImmediate(r));
-      }
-    } finally {
-      it.closeSync();
-    }
-  }
-  return total;
-}
+// the scan of a home at the first login lives in usage.ts (it runs through the home's gate)
+export { scanUsage } from './usage.js';

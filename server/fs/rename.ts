@@ -1,27 +1,20 @@
 // Renames on verified paths (see jail.ts): SFTP v3 RENAME, which must never replace an existing
 // target, and posix-rename, which replaces it atomically and reports what it replaced.
-import {
-  closeSync,
-  fstatSync,
-  linkSync,
-  lstatSync,
-  openSync,
-  renameSync,
-  unlinkSync,
-} from 'node:fs';
 import type { Stats } from 'node:fs';
-import { constants as C } from 'node:fs';
+import { closeSync, constants as C } from 'node:fs';
 import { errno } from './errors.js';
+import type { Jail } from './jail.js';
 
 /** open(2) flag for a descriptor that only names an object (Linux; not in node's fs.constants) */
 const O_PATH = 0o10000000;
 
 /** Whether a name exists (without following a final symlink). */
-function exists(path: string): boolean {
+async function exists(jail: Jail, path: string): Promise<boolean> {
   try {
-    lstatSync(path);
+    await jail.run((s) => s.lstat(path));
     return true;
-  } catch {
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOTRESPONDING') throw e;
     return false;
   }
 }
@@ -38,28 +31,29 @@ function exists(path: string): boolean {
  * data is lost. Where the file system has no hard links (EPERM, EOPNOTSUPP, ENOSYS), the same
  * check-then-rename is used, with the same small window.
  */
-export function renameNoReplace(src: string, dst: string): void {
-  const st = lstatSync(src);
+export async function renameNoReplace(jail: Jail, src: string, dst: string): Promise<void> {
+  const run = jail.run.bind(jail);
+  const st = await run((s) => s.lstat(src));
   if (!st.isDirectory()) {
     try {
-      linkSync(src, dst);
+      await run((s) => s.link(src, dst));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'EPERM' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
-      if (exists(dst)) throw errno('EEXIST', 'target exists');
-      renameSync(src, dst);
+      if (await exists(jail, dst)) throw errno('EEXIST', 'target exists');
+      await run((s) => s.rename(src, dst));
       return;
     }
     try {
-      unlinkSync(src);
+      await run((s) => s.unlink(src));
     } catch (e) {
-      unlinkSync(dst); // undo: the file keeps its one old name
+      await run((s) => s.unlink(dst)); // undo: the file keeps its one old name
       throw e;
     }
     return;
   }
-  if (exists(dst)) throw errno('EEXIST', 'target exists');
-  renameSync(src, dst);
+  if (await exists(jail, dst)) throw errno('EEXIST', 'target exists');
+  await run((s) => s.rename(src, dst));
 }
 
 /**
@@ -67,20 +61,27 @@ export function renameNoReplace(src: string, dst: string): void {
  * descriptor held across the rename (not from a stat taken before it), or undefined when nothing
  * was replaced (no target, or the target was src itself).
  */
-export function renameReplacing(src: string, dst: string): Stats | undefined {
-  const s = lstatSync(src);
+export async function renameReplacing(
+  jail: Jail,
+  src: string,
+  dst: string,
+): Promise<Stats | undefined> {
+  const run = jail.run.bind(jail);
+  const s = await run((s) => s.lstat(src));
   let old = -1;
   try {
-    old = openSync(dst, O_PATH | C.O_NOFOLLOW);
-  } catch {
+    old = await run((s) => s.open(dst, O_PATH | C.O_NOFOLLOW));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOTRESPONDING') throw e;
     /* no target */
   }
   try {
-    renameSync(src, dst);
+    await run((s) => s.rename(src, dst));
     if (old < 0) return undefined;
-    const st = fstatSync(old);
+    const fd = old;
+    const st = await run((s) => s.fstat(fd));
     return st.dev === s.dev && st.ino === s.ino ? undefined : st;
   } finally {
-    if (old >= 0) closeSync(old);
+    if (old >= 0) closeSync(old); // O_PATH: never reaches the filesystem (jail.ts)
   }
 }

@@ -1,5 +1,6 @@
 // The Storage interface: the file operations the SFTP engine and the exec hash command may call on a
-// user's storage, and the values they exchange. Types only; UserFs (the jailed disk) implements it,
+// user's storage, and the values they exchange. Every operation that reaches the disk is
+// asynchronous: homes may live on a network filesystem that hangs (gate.ts). Types only; UserFs (the jailed disk) implements it,
 // tests use an in-memory fake. Errors are errno-style (`code`: ENOENT, EACCES, ...), QuotaError
 // (EQUOTA) or NotAllowedError (ENOTALLOWED); server/sftp/status.ts maps them to replies.
 //
@@ -79,7 +80,7 @@ export interface FileOps {
   read(file: StoredFile, offset: number, length: number, into: Buffer, at: number): Promise<number>;
   /** Writes all of data at offset (at the end for an APPEND file), within the quota. */
   write(file: StoredFile, offset: number, data: Buffer): Promise<void>;
-  fstat(file: StoredFile): FileStats;
+  fstat(file: StoredFile): Promise<FileStats>;
   fsetstat(file: StoredFile, a: SetAttrs): Promise<void>;
   fsync(file: StoredFile): Promise<void>;
   /** Closes the file; closing twice is harmless. */
@@ -88,7 +89,7 @@ export interface FileOps {
 
 /** Directory listings. */
 export interface DirOps {
-  opendir(path: string): StoredDir;
+  opendir(path: string): Promise<StoredDir>;
   /** Up to max entries ("." and ".." first); an empty array at the end. */
   readdir(dir: StoredDir, max: number): Promise<DirEntry[]>;
   closedir(dir: StoredDir): Promise<void>;
@@ -96,23 +97,23 @@ export interface DirOps {
 
 /** Operations on names. */
 export interface PathOps {
-  stat(path: string): FileStats;
-  lstat(path: string): FileStats;
+  stat(path: string): Promise<FileStats>;
+  lstat(path: string): Promise<FileStats>;
   setstat(path: string, a: SetAttrs): Promise<void>;
-  remove(path: string): void;
-  mkdir(path: string, mode?: number): void;
-  rmdir(path: string): void;
+  remove(path: string): Promise<void>;
+  mkdir(path: string, mode?: number): Promise<void>;
+  rmdir(path: string): Promise<void>;
   /** `replace`: replace an existing target atomically (posix-rename); else fail with EEXIST. */
-  rename(from: string, to: string, replace: boolean): void;
+  rename(from: string, to: string, replace: boolean): Promise<void>;
   /** The canonical client path (missing paths normalised as text). */
-  realpath(path: string): string;
-  readlink(path: string): string;
-  symlink(linkPath: string, targetPath: string): void;
+  realpath(path: string): Promise<string>;
+  readlink(path: string): Promise<string>;
+  symlink(linkPath: string, targetPath: string): Promise<void>;
 }
 
 /** Disk figures (statvfs@openssh.com, df). */
 export interface SpaceInfo {
-  statvfs(path: string): FsSpace;
+  statvfs(path: string): Promise<FsSpace>;
 }
 
 /** Digests of stored files (check-file-*, exec sha256sum). */

@@ -53,7 +53,7 @@ export class UserFs implements Storage {
     return files.resize(this, file, size);
   }
 
-  fstat(file: OpenFile): Stats {
+  fstat(file: OpenFile): Promise<Stats> {
     return files.fstat(this, file);
   }
 
@@ -71,11 +71,11 @@ export class UserFs implements Storage {
 
   // ---- paths ---------------------------------------------------------------------------------
 
-  stat(path: string): Stats {
+  stat(path: string): Promise<Stats> {
     return paths.stat(this, path);
   }
 
-  lstat(path: string): Stats {
+  lstat(path: string): Promise<Stats> {
     return paths.lstat(this, path);
   }
 
@@ -83,37 +83,37 @@ export class UserFs implements Storage {
     return paths.setstat(this, path, a);
   }
 
-  remove(path: string): void {
-    paths.remove(this, path);
+  remove(path: string): Promise<void> {
+    return paths.remove(this, path);
   }
 
   /** SFTP v3 RENAME never replaces an existing target; posix-rename replaces it atomically. */
-  rename(from: string, to: string, replace: boolean): void {
-    paths.rename(this, from, to, replace);
+  rename(from: string, to: string, replace: boolean): Promise<void> {
+    return paths.rename(this, from, to, replace);
   }
 
   /** The target of a link, as a path inside the jail (links that lead outside are missing). */
-  readlink(path: string): string {
+  readlink(path: string): Promise<string> {
     return paths.readlink(this, path);
   }
 
   /** Canonical client path: symlinks inside the home resolved; missing paths normalised as text. */
-  realpath(path: string): string {
+  realpath(path: string): Promise<string> {
     return paths.realpath(this, path);
   }
 
-  symlink(linkPath: string, targetPath: string): void {
-    paths.symlink(this, linkPath, targetPath, this.opts.allowSymlinks);
+  symlink(linkPath: string, targetPath: string): Promise<void> {
+    return paths.symlink(this, linkPath, targetPath, this.opts.allowSymlinks);
   }
 
   /** File system figures; with a quota, its size and what is left of it. */
-  statvfs(path: string): FsSpace {
+  statvfs(path: string): Promise<FsSpace> {
     return paths.statvfs(this, path);
   }
 
   // ---- directories ---------------------------------------------------------------------------
 
-  opendir(path: string): OpenDir {
+  opendir(path: string): Promise<OpenDir> {
     return dirs.opendir(this, path);
   }
 
@@ -126,12 +126,12 @@ export class UserFs implements Storage {
     return dirs.closedir(this, d);
   }
 
-  mkdir(path: string, mode = 0o755): void {
-    dirs.mkdir(this, path, mode);
+  mkdir(path: string, mode = 0o755): Promise<void> {
+    return dirs.mkdir(this, path, mode);
   }
 
-  rmdir(path: string): void {
-    dirs.rmdir(this, path);
+  rmdir(path: string): Promise<void> {
+    return dirs.rmdir(this, path);
   }
 
   // ---- copy and hashes -----------------------------------------------------------------------

@@ -92,12 +92,12 @@ export const handlers: Table = {
     return ok(r.id);
   },
 
-  [PacketType.LSTAT]: (s, r) => encode.attrs(r.id, attrsFromStats(s.fs.lstat(r.path))),
-  [PacketType.STAT]: (s, r) => encode.attrs(r.id, attrsFromStats(s.fs.stat(r.path))),
+  [PacketType.LSTAT]: async (s, r) => encode.attrs(r.id, attrsFromStats(await s.fs.lstat(r.path))),
+  [PacketType.STAT]: async (s, r) => encode.attrs(r.id, attrsFromStats(await s.fs.stat(r.path))),
 
-  [PacketType.FSTAT]: (s, r) => {
+  [PacketType.FSTAT]: async (s, r) => {
     const h = s.handles.get(r.handle);
-    const st = h.kind === 'file' ? s.fs.fstat(h.file) : s.fs.stat(h.dir.path);
+    const st = await (h.kind === 'file' ? s.fs.fstat(h.file) : s.fs.stat(h.dir.path));
     return encode.attrs(r.id, attrsFromStats(st));
   },
 
@@ -113,7 +113,8 @@ export const handlers: Table = {
     return ok(r.id);
   },
 
-  [PacketType.OPENDIR]: (s, r) => handleReply(s, r.id, { kind: 'dir', dir: s.fs.opendir(r.path) }),
+  [PacketType.OPENDIR]: async (s, r) =>
+    handleReply(s, r.id, { kind: 'dir', dir: await s.fs.opendir(r.path) }),
 
   [PacketType.READDIR]: async (s, r) => {
     const entries = await s.fs.readdir(s.handles.dir(r.handle), MAX_NAMES_PER_READDIR);
@@ -129,27 +130,27 @@ export const handlers: Table = {
     );
   },
 
-  [PacketType.REMOVE]: (s, r) => {
-    s.fs.remove(r.path);
+  [PacketType.REMOVE]: async (s, r) => {
+    await s.fs.remove(r.path);
     return ok(r.id);
   },
-  [PacketType.MKDIR]: (s, r) => {
-    s.fs.mkdir(r.path, r.attrs.permissions ?? 0o755);
+  [PacketType.MKDIR]: async (s, r) => {
+    await s.fs.mkdir(r.path, r.attrs.permissions ?? 0o755);
     return ok(r.id);
   },
-  [PacketType.RMDIR]: (s, r) => {
-    s.fs.rmdir(r.path);
+  [PacketType.RMDIR]: async (s, r) => {
+    await s.fs.rmdir(r.path);
     return ok(r.id);
   },
-  [PacketType.REALPATH]: (s, r) => nameReply(r.id, s.fs.realpath(r.path)),
-  [PacketType.RENAME]: (s, r) => {
-    s.fs.rename(r.oldPath, r.newPath, false);
+  [PacketType.REALPATH]: async (s, r) => nameReply(r.id, await s.fs.realpath(r.path)),
+  [PacketType.RENAME]: async (s, r) => {
+    await s.fs.rename(r.oldPath, r.newPath, false);
     return ok(r.id);
   },
-  [PacketType.READLINK]: (s, r) => nameReply(r.id, s.fs.readlink(r.path)),
+  [PacketType.READLINK]: async (s, r) => nameReply(r.id, await s.fs.readlink(r.path)),
   // OpenSSH sends (target, link), the draft says (link, target); it is refused by default anyway
-  [PacketType.SYMLINK]: (s, r) => {
-    s.fs.symlink(r.second, r.first);
+  [PacketType.SYMLINK]: async (s, r) => {
+    await s.fs.symlink(r.second, r.first);
     return ok(r.id);
   },
 };
@@ -192,7 +193,7 @@ async function checkFile(s: Session, id: number, p: Reader, byHandle: boolean): 
     throw new ProtocolError(Status.FAILURE, 'block size must be 0 or >= 256');
   const file = typeof target === 'string' ? await s.fs.openRead(target) : s.handles.file(target);
   try {
-    const size = s.fs.fstat(file).size;
+    const size = (await s.fs.fstat(file)).size;
     const end = length === 0 ? size : Math.min(size, offset + length);
     const range = Math.max(0, end - offset);
     const blocks = blockSize === 0 ? 1 : Math.max(1, Math.ceil(range / blockSize));
@@ -216,8 +217,8 @@ async function checkFile(s: Session, id: number, p: Reader, byHandle: boolean): 
   }
 }
 
-function statvfsReply(id: number, s: Session, path: string): Buffer {
-  const v = s.fs.statvfs(path);
+async function statvfsReply(id: number, s: Session, path: string): Promise<Buffer> {
+  const v = await s.fs.statvfs(path);
   return encode.extendedReply(id, (w) => {
     for (const n of [
       v.bsize,
@@ -240,8 +241,8 @@ function statvfsReply(id: number, s: Session, path: string): Buffer {
 export const extensions: Record<string, Extension> = {
   'posix-rename@openssh.com': {
     version: '1',
-    run: (s, id, p) => {
-      s.fs.rename(p.path(), p.path(), true);
+    run: async (s, id, p) => {
+      await s.fs.rename(p.path(), p.path(), true);
       return ok(id);
     },
   },
@@ -269,7 +270,7 @@ export const extensions: Record<string, Extension> = {
   },
   'expand-path@openssh.com': {
     version: '1',
-    run: (s, id, p) => {
+    run: async (s, id, p) => {
       let path = p.path();
       // the home is "/": "~" and "~/x" expand there; "~user" only for the user's own name
       const m = /^~([^/]*)(\/.*)?$/.exec(path);
@@ -277,7 +278,7 @@ export const extensions: Record<string, Extension> = {
         if (m[1] && m[1] !== s.user) throw new ProtocolError(Status.NO_SUCH_FILE, 'No such user');
         path = '/' + (m[2] ?? '');
       }
-      return nameReply(id, s.fs.realpath(path));
+      return nameReply(id, await s.fs.realpath(path));
     },
   },
   'home-directory': {

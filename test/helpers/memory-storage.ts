@@ -67,7 +67,7 @@ export class MemoryStorage implements Storage {
   /** Creates a file with this content (and its missing parents). */
   put(path: string, content: string | Buffer): void {
     const p = this.norm(path);
-    for (let d = posix.dirname(p); !this.nodes.has(d); d = posix.dirname(d)) this.mkdir(d);
+    for (let d = posix.dirname(p); !this.nodes.has(d); d = posix.dirname(d)) this.mkdirNow(d);
     const data = Buffer.from(content);
     this.nodes.set(p, { dir: false, data, mode: 0o100644, mtimeMs: Date.now() });
   }
@@ -162,7 +162,7 @@ export class MemoryStorage implements Storage {
     this.finished.push(`write ${f.path}`);
   }
 
-  fstat(f: MemFile): FileStats {
+  async fstat(f: MemFile): Promise<FileStats> {
     return this.stats(f.node);
   }
 
@@ -178,11 +178,11 @@ export class MemoryStorage implements Storage {
     this.openCount--;
   }
 
-  stat(path: string): FileStats {
+  async stat(path: string): Promise<FileStats> {
     return this.stats(this.node(path));
   }
 
-  lstat(path: string): FileStats {
+  async lstat(path: string): Promise<FileStats> {
     return this.stat(path);
   }
 
@@ -202,7 +202,7 @@ export class MemoryStorage implements Storage {
     if (a.mtime !== undefined) n.mtimeMs = a.mtime * 1000;
   }
 
-  opendir(path: string): MemDir {
+  async opendir(path: string): Promise<MemDir> {
     const p = this.norm(path);
     if (!this.node(p).dir) throw errno('ENOTDIR', 'not a directory');
     const prefix = p === '/' ? '/' : p + '/';
@@ -227,12 +227,16 @@ export class MemoryStorage implements Storage {
     this.openCount--;
   }
 
-  remove(path: string): void {
+  async remove(path: string): Promise<void> {
     if (this.node(path).dir) throw errno('EISDIR', 'is a directory');
     this.nodes.delete(this.norm(path));
   }
 
-  mkdir(path: string, mode = 0o755): void {
+  async mkdir(path: string, mode = 0o755): Promise<void> {
+    this.mkdirNow(path, mode);
+  }
+
+  private mkdirNow(path: string, mode = 0o755): void {
     const p = this.norm(path);
     if (this.nodes.has(p)) throw errno('EEXIST', 'exists');
     this.node(posix.dirname(p));
@@ -244,7 +248,7 @@ export class MemoryStorage implements Storage {
     });
   }
 
-  rmdir(path: string): void {
+  async rmdir(path: string): Promise<void> {
     const p = this.norm(path);
     if (!this.node(p).dir) throw errno('ENOTDIR', 'not a directory');
     if ([...this.nodes.keys()].some((k) => k.startsWith(p + '/')))
@@ -252,26 +256,26 @@ export class MemoryStorage implements Storage {
     this.nodes.delete(p);
   }
 
-  rename(from: string, to: string, replace: boolean): void {
+  async rename(from: string, to: string, replace: boolean): Promise<void> {
     const n = this.node(from);
     if (this.nodes.has(this.norm(to)) && !replace) throw errno('EEXIST', 'target exists');
     this.nodes.delete(this.norm(from));
     this.nodes.set(this.norm(to), n);
   }
 
-  realpath(path: string): string {
+  async realpath(path: string): Promise<string> {
     return this.norm(path);
   }
 
-  readlink(): string {
+  async readlink(): Promise<string> {
     throw errno('EINVAL', 'not a link');
   }
 
-  symlink(): void {
+  async symlink(): Promise<void> {
     throw new NotAllowedError('symbolic links are not allowed');
   }
 
-  statvfs(path: string): FsSpace {
+  async statvfs(path: string): Promise<FsSpace> {
     this.node(path);
     const blocks = Math.ceil((this.quota || 1 << 30) / 1024);
     const free = Math.floor(((this.quota || 1 << 30) - this.used()) / 1024);

@@ -9,6 +9,8 @@ import { spawnChild, tempDir } from './proc.js';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
 export const CLI = join(ROOT, 'dist/server/cli.js');
+/** the jailsftpd command (bin/jailsftpd.cjs: it sizes libuv's pool, then loads CLI) */
+export const SERVER_ENTRY = join(ROOT, 'bin/jailsftpd.cjs');
 
 export interface ServerOptions {
   /** extra JSON config merged into the config file */
@@ -100,7 +102,15 @@ export async function launchServer(o: LaunchOptions): Promise<Launched> {
   const keysDir = join(dir, 'keys');
   for (const d of [usersDir, homesDir, keysDir]) mkdirSync(d, { recursive: true });
   const configFile = join(dir, 'config.json');
-  const config = { listen: '127.0.0.1:0', users: usersDir, homes: homesDir, hostKeys: keysDir };
+  const config: Record<string, unknown> = {
+    listen: '127.0.0.1:0',
+    users: usersDir,
+    homes: homesDir,
+    hostKeys: keysDir,
+  };
+  // JAILSFTP_TEST_HOMES_IO=pool runs a test file with every home in the pool (README homesIo)
+  const io = process.env.JAILSFTP_TEST_HOMES_IO;
+  if (io) config.homesIo = io;
   writeFileSync(configFile, JSON.stringify({ ...config, ...o.config }, null, 2));
   let out = '';
   const max = o.maxOutput ?? Infinity;
@@ -110,8 +120,13 @@ export async function launchServer(o: LaunchOptions): Promise<Launched> {
   };
   const proc = spawnChild(
     process.execPath,
-    [...(o.nodeArgs ?? []), CLI, 'serve', '--config', configFile],
-    { env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'], cwd: o.cwd },
+    [...(o.nodeArgs ?? []), SERVER_ENTRY, 'serve', '--config', configFile],
+    {
+      // as `npm start`: the command sizes the pool (server/threadpool.ts), glibc's arenas limited
+      env: { MALLOC_ARENA_MAX: '2', ...process.env, ...o.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: o.cwd,
+    },
   );
   o.onSpawn?.(proc);
   proc.stdout!.on('data', keep);

@@ -22,6 +22,11 @@ const probes: Record<string, { pkg: string; cmd: string[] }> = {
   postgres: { pkg: 'postgresql', cmd: ['sh', '-c', 'ls /usr/lib/postgresql/*/bin/initdb'] },
   haproxy: { pkg: 'haproxy', cmd: ['sh', '-c', 'command -v haproxy'] },
   sshd: { pkg: 'openssh-server', cmd: ['sh', '-c', 'test -x /usr/sbin/sshd'] },
+  // a FUSE filesystem in python (test/py/slowfs.py): root and /dev/fuse too
+  fusepy: {
+    pkg: 'python3-fusepy fuse3',
+    cmd: ['sh', '-c', `test "$(id -u)" = 0 && test -c /dev/fuse && ${PY} -c 'import fusepy'`],
+  },
 };
 
 /**

@@ -1,7 +1,9 @@
 // CPU profile of our server during one large upload and one large download (OpenSSH sftp client),
-// for tuning: node --cpu-prof on the server, then the functions with the most self time.
+// or with --small, during `put -r` / `get -r` of many 4 KiB files (the per-request cost), for
+// tuning: node --cpu-prof on the server, then the functions with the most self time.
 //
 //   npm run build && node dist/bench/profile.js [--size-mib 1024] [--cipher C] [--top 25]
+//   node dist/bench/profile.js --small [--files 2000] [--cipher C]
 //
 // The .cpuprofile files stay in bench/results/profiles/ (open them in Chrome DevTools or
 // speedscope for a flame graph); a summary is printed.
@@ -17,6 +19,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -133,8 +136,10 @@ function threadCpu(pid: number): Map<string, number> {
   return m;
 }
 
+type What = 'upload' | 'download' | 'upload_small' | 'download_small';
+
 async function profileOne(
-  what: 'upload' | 'download',
+  what: What,
   sizeMiB: number,
   cipher: string | undefined,
   work: string,
@@ -159,12 +164,17 @@ async function profileOne(
     nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
   });
   const big = join(work, 'large.bin');
+  const small = join(work, 'small');
   mkdirSync(join(t.startDir, 'p'), { recursive: true });
   if (what === 'download') copyFileSync(big, join(t.startDir, 'p/large.bin'));
+  if (what === 'download_small') cpSync(small, join(t.startDir, 'p/small'), { recursive: true });
   const before = threadCpu(t.pid);
   const t0 = performance.now();
   if (what === 'upload') await sftp(t, `put ${big} p/large.bin\n`, cipher);
-  else await sftp(t, `get p/large.bin ${join(work, 'large.dl')}\n`, cipher);
+  else if (what === 'download')
+    await sftp(t, `get p/large.bin ${join(work, 'large.dl')}\n`, cipher);
+  else if (what === 'upload_small') await sftp(t, `put -r ${small} p\n`, cipher);
+  else await sftp(t, `get -r p/small ${join(work, 'small.dl')}\n`, cipher);
   const secs = (performance.now() - t0) / 1000;
   const after = threadCpu(t.pid);
   const threads = [...after]
@@ -178,12 +188,15 @@ async function profileOne(
     `(${((main / secs) * 100).toFixed(0)}% of wall), other threads (libuv pool, V8) ${others.toFixed(2)} s`;
   await t.stop();
   rmSync(join(work, 'large.dl'), { force: true });
+  rmSync(join(work, 'small.dl'), { recursive: true, force: true });
   const f = readdirSync(profDir).find((x) => x.endsWith('.cpuprofile'));
   if (!f) throw new Error('the server wrote no .cpuprofile');
   const dest = join(outDir, `server-${what}.cpuprofile`);
   renameSync(join(profDir, f), dest);
   const p = JSON.parse(readFileSync(dest, 'utf8')) as CpuProfile;
-  return `=== ${what} of ${sizeMiB} MiB with OpenSSH sftp, ${cipher ?? 'default cipher'}: ${secs.toFixed(2)} s, ${(sizeMiB / secs).toFixed(1)} MiB/s\n${cpuLine}\n${summarise(p, top)}\nfull profile: ${dest}`;
+  const amount = what.endsWith('_small') ? `${sizeMiB} files of 4 KiB` : `${sizeMiB} MiB`;
+  const rate = what.endsWith('_small') ? 'files/s' : 'MiB/s';
+  return `=== ${what} of ${amount} with OpenSSH sftp, ${cipher ?? 'default cipher'}: ${secs.toFixed(2)} s, ${(sizeMiB / secs).toFixed(1)} ${rate}\n${cpuLine}\n${summarise(p, top)}\nfull profile: ${dest}`;
 }
 
 async function main(): Promise<void> {
@@ -192,10 +205,14 @@ async function main(): Promise<void> {
       'size-mib': { type: 'string', default: '1024' },
       cipher: { type: 'string' },
       top: { type: 'string', default: '25' },
+      small: { type: 'boolean' },
+      files: { type: 'string', default: '2000' },
     },
   });
   installCleanupHandlers();
-  const size = Number(values['size-mib']);
+  const smallRun = values.small ?? false;
+  const size = smallRun ? 0 : Number(values['size-mib']);
+  const files = Number(values.files);
   const work = tempDir('jailsftp-profile-');
   cleanupDir(work);
   const keyFile = join(work, 'key');
@@ -204,12 +221,20 @@ async function main(): Promise<void> {
   const buf = Buffer.alloc(1 << 20);
   for (let i = 0; i < size; i++) writeSync(fd, randomFillSync(buf));
   closeSync(fd);
+  if (smallRun) {
+    mkdirSync(join(work, 'small'));
+    const b = Buffer.alloc(4096);
+    for (let i = 0; i < files; i++)
+      writeFileSync(join(work, 'small', `f${String(i).padStart(5, '0')}`), randomFillSync(b));
+  }
   const outDir = join(ROOT, 'bench/results/profiles');
   mkdirSync(outDir, { recursive: true });
-  for (const w of ['upload', 'download'] as const) {
-    log(`profiling a ${size} MiB ${w}`);
+  const whats: What[] = smallRun ? ['upload_small', 'download_small'] : ['upload', 'download'];
+  for (const w of whats) {
+    log(smallRun ? `profiling a ${w} of ${files} files` : `profiling a ${size} MiB ${w}`);
+    const amount = smallRun ? files : size;
     console.log(
-      await profileOne(w, size, values.cipher, work, keyFile, outDir, Number(values.top)),
+      await profileOne(w, amount, values.cipher, work, keyFile, outDir, Number(values.top)),
     );
   }
 }

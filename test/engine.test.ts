@@ -16,12 +16,15 @@ class Wire {
   closed = false;
   private nextId = 1;
   readonly ch: Duplex;
+  /** size of the memory behind each chunk the engine wrote (what a reply holds while it waits) */
+  readonly held: number[] = [];
 
   constructor(readonly fs: MemoryStorage) {
     const framer = new Framer();
     this.ch = new Duplex({
       read() {},
       write: (chunk: Buffer, _enc, cb) => {
+        this.held.push(chunk.buffer.byteLength);
         for (const b of framer.push(chunk)) this.replies.push(Buffer.from(b));
         this.wake?.();
         cb();
@@ -309,4 +312,43 @@ test('when the client ends the channel, every open handle is closed and the engi
   for (let i = 0; i < 50 && !w.closed; i++) await new Promise((r) => setTimeout(r, 10));
   assert.equal(w.closed, true, 'onClosed ran');
   assert.equal(w.fs.openCount, 0, 'files and directory closed');
+});
+
+test('a READ of 255 KiB on a 4 KiB file holds no 255 KiB buffer (OpenSSH asks that much)', async () => {
+  const w = await session();
+  const h = await w.open('/small.bin', WRITE_NEW);
+  const data = Buffer.alloc(4096, 7);
+  await w.status(PacketType.WRITE, (x) => x.bytes(h).u64(0).bytes(data));
+  const r = await w.open('/small.bin', OpenFlag.READ);
+  const d = await w.call(PacketType.READ, (x) =>
+    x
+      .bytes(r)
+      .u64(0)
+      .u32(255 * 1024),
+  );
+  assert.equal(d.type, PacketType.DATA);
+  assert.deepEqual(d.bytes(), data);
+  const held = w.held.at(-1)!;
+  assert.ok(held < 64 * 1024, `the DATA reply holds ${held} bytes of memory`);
+  assert.equal(
+    (
+      await w.status(PacketType.READ, (x) =>
+        x
+          .bytes(r)
+          .u64(4096)
+          .u32(255 * 1024),
+      )
+    )[0],
+    Status.EOF,
+  );
+  // the file grows: a READ at the old end answers the new bytes
+  await w.status(PacketType.WRITE, (x) => x.bytes(h).u64(4096).bytes(Buffer.from('more')));
+  const m = await w.call(PacketType.READ, (x) =>
+    x
+      .bytes(r)
+      .u64(4096)
+      .u32(255 * 1024),
+  );
+  assert.equal(m.type, PacketType.DATA);
+  assert.equal(m.bytes().toString(), 'more');
 });

@@ -62,10 +62,15 @@ const SMALL_READ = 4096;
  * the end it still reads (a small buffer): a file that grew meanwhile answers its new bytes, and
  * EOF comes from the disk, not from a size seen earlier.
  */
-function readLength(s: Session, file: StoredFile, offset: number, asked: number): number {
+async function readLength(
+  s: Session,
+  file: StoredFile,
+  offset: number,
+  asked: number,
+): Promise<number> {
   const want = Math.min(asked, MAX_DATA);
   if (want <= SMALL_READ) return want;
-  const left = s.fs.fstat(file).size - offset;
+  const left = (await s.fs.fstat(file)).size - offset;
   return left > 0 ? Math.min(want, left) : SMALL_READ;
 }
 
@@ -98,7 +103,7 @@ export const handlers: Table = {
 
   [PacketType.READ]: async (s, r) => {
     const file = s.handles.file(r.handle);
-    const len = readLength(s, file, r.offset, r.length);
+    const len = await readLength(s, file, r.offset, r.length);
     const buf = Buffer.allocUnsafe(DATA_HEADER + len);
     const n = len === 0 ? 0 : await s.fs.read(file, r.offset, len, buf, DATA_HEADER);
     if (n === 0 && len > 0) return encode.status(r.id, Status.EOF, 'End of file');

@@ -118,7 +118,7 @@ test('FileZilla fzsftp', { skip: needs('fzsftp') }, async (t) => {
         assert.equal(down.bytes, size);
         assert.equal(sha256(readFileSync(join(back, n))), sha256(data.get(n)!), n);
       }
-      assert.equal(await fz.quit(), 0);
+      assert.equal(await fz.quit(), 0, fz.log());
     });
   }
 
@@ -162,7 +162,7 @@ test('FileZilla fzsftp', { skip: needs('fzsftp') }, async (t) => {
     assert.equal(esc.ok, false);
     assert.deepEqual(esc.errors, ['/etc/passwd: open for read: no such file or directory']);
     assert.equal(sizeOf(join(local, 'stolen')), -1);
-    assert.equal(await fz.quit(), 0);
+    assert.equal(await fz.quit(), 0, fz.log());
   });
 
   const BIG = 3 * MB + 12345;
@@ -191,7 +191,7 @@ test('FileZilla fzsftp', { skip: needs('fzsftp') }, async (t) => {
     assert.equal(re.openOffset, partial);
     assert.equal(re.bytes, BIG - partial, 'only the rest was sent');
     assert.equal(sha256(readFileSync(remote)), sha256(big));
-    assert.equal(await fz2.quit(), 0);
+    assert.equal(await fz2.quit(), 0, fz2.log());
   });
 
   await t.test('an interrupted download resumes with reget at the local size', async () => {
@@ -211,7 +211,7 @@ test('FileZilla fzsftp', { skip: needs('fzsftp') }, async (t) => {
     assert.equal(re.openOffset, partial);
     assert.equal(re.bytes, BIG - partial, 'only the rest was received');
     assert.equal(sha256(readFileSync(dest)), sha256(big));
-    assert.equal(await fz2.quit(), 0);
+    assert.equal(await fz2.quit(), 0, fz2.log());
   });
 
   await t.test('over the quota: the upload fails, the bytes within the quota stay', async () => {
@@ -242,7 +242,7 @@ test('FileZilla fzsftp', { skip: needs('fzsftp') }, async (t) => {
     assert.equal(re.openOffset, kept);
     assert.equal(sha256(readFileSync(join(q.home, 'over'))), sha256(over));
     assert.equal(usage(q.home), over.length);
-    assert.equal(await fz.quit(), 0);
+    assert.equal(await fz.quit(), 0, fz.log());
   });
 
   await t.test('a wrong password and a wrong host key are refused', async () => {

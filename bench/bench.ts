@@ -4,7 +4,7 @@
 //   npm run bench -- [--quick] [--runs N] [--size-mib N] [--workloads a,b] [--no-ref] [--curves]
 import { randomFillSync } from 'node:crypto';
 import { chownSync, closeSync, existsSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { cpus, hostname, loadavg, release, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { keyPairFile } from '../test/helpers/keys.js';
@@ -19,6 +19,7 @@ import type { Target } from './target.js';
 import {
   cleanupDir,
   endedChildrenCpuSeconds,
+  hostInfo,
   installCleanupHandlers,
   log,
   MachineSampler,
@@ -430,13 +431,7 @@ async function main(): Promise<number> {
   }
   const report: Report = {
     date: new Date().toISOString(),
-    host: {
-      name: hostname(),
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model ?? '?',
-      memGiB: Math.round(totalmem() / 2 ** 30),
-      kernel: release(),
-    },
+    host: hostInfo(),
     loadavgStart: loadStart,
     loadavgEnd: '',
     machineBusyPct: 0,

@@ -3,10 +3,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CurvesResult, ThreadStates } from './curves.js';
+import type { HostInfo } from './util.js';
 
 export interface CurvesReport extends CurvesResult {
   date: string;
-  host: { name: string; cpus: number; cpuModel: string; memGiB: number; kernel: string };
+  host: HostInfo;
   loadavgStart: string;
   loadavgEnd: string;
   rt: boolean;

@@ -17,14 +17,14 @@ import {
   truncateSync,
   writeFileSync,
 } from 'node:fs';
-import { cpus, hostname, loadavg, release, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { PutResult, StatLoopResult, StatResult } from './agent-ops.js';
 import { curvesTable, writeCurves, type CurvesReport } from './curves-report.js';
 import { exited, startAgent, waitLine } from './specials.js';
 import type { Target } from './target.js';
-import { log, MachineSampler, sleep, spawnTracked, TreeSampler } from './util.js';
+import { hostInfo, log, MachineSampler, sleep, spawnTracked, TreeSampler } from './util.js';
 import { sftp, sftpArgs } from './workloads.js';
 import { memStatus, processTree, pssOf, rssOf } from '../test/helpers/procfs.js';
 
@@ -760,13 +760,7 @@ export async function curvesStep(a: {
   const res = await runCurves(a.env, a.quick ? QUICK_CURVES : FULL_CURVES, a.want);
   const report: CurvesReport = {
     date: startedAt,
-    host: {
-      name: hostname(),
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model ?? '?',
-      memGiB: Math.round(totalmem() / 2 ** 30),
-      kernel: release(),
-    },
+    host: hostInfo(),
     loadavgStart,
     loadavgEnd: loadavg()
       .map((x) => x.toFixed(2))

@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Argon2Result, FloodResult, IdleResult, LoginsResult } from './specials.js';
 import type { Unit } from './workloads.js';
+import type { HostInfo } from './util.js';
 
 export interface SideResult {
   /** wall seconds of each run */
@@ -57,7 +58,7 @@ export interface Versus {
 
 export interface Report {
   date: string;
-  host: { name: string; cpus: number; cpuModel: string; memGiB: number; kernel: string };
+  host: HostInfo;
   loadavgStart: string;
   loadavgEnd: string;
   /** whole machine busy % over the bench (100 = one core) */

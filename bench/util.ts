@@ -13,6 +13,7 @@ import {
   type Run,
   type RunOptions,
 } from '../test/helpers/proc.js';
+import { cpus, hostname, release, totalmem } from 'node:os';
 import { memStatus, processTree, readStat, resetPeak } from '../test/helpers/procfs.js';
 
 // ---------------------------------------------------------------- cleanup registry
@@ -272,4 +273,23 @@ export class CpuAccount {
     }
     return Number(readFileSync(`${this.dir}/cpuacct.usage`, 'utf8').trim()) / 1e9;
   }
+}
+
+/** The machine a result was measured on (every results file records it). */
+export interface HostInfo {
+  name: string;
+  cpus: number;
+  cpuModel: string;
+  memGiB: number;
+  kernel: string;
+}
+
+export function hostInfo(): HostInfo {
+  return {
+    name: hostname(),
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? '?',
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    kernel: release(),
+  };
 }

@@ -6,11 +6,12 @@
 // and the node recovers by itself).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture } from './helpers/fixture.js';
+import { sha256 } from './helpers/files.js';
 import { startCluster } from './helpers/cluster.js';
 import { needs } from './helpers/tools.js';
 import { sftpBatch, sshOpts } from './helpers/clients.js';
@@ -19,10 +20,6 @@ import type { TestServer, TestUser } from './helpers/server.js';
 
 const MiB = 1024 * 1024;
 const skip = needs('postgres');
-
-function sha256(b: Buffer): string {
-  return createHash('sha256').update(b).digest('hex');
-}
 
 function size(path: string): number {
   return existsSync(path) ? statSync(path).size : 0;

@@ -5,10 +5,11 @@
 // the session stays, the node does not spin, and everything comes back when the database answers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture } from './helpers/fixture.js';
+import { sha256 } from './helpers/files.js';
 import { startPostgres } from './helpers/postgres.js';
 import { needs } from './helpers/tools.js';
 import { CLI } from './helpers/server.js';
@@ -16,8 +17,6 @@ import { freePort, run, sleep, waitFor, type Run } from './helpers/proc.js';
 import { sftpPassword } from './helpers/clients.js';
 import { healthz, OpenSftp } from './helpers/open-sftp.js';
 import { readStat } from './helpers/procfs.js';
-
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 test(
   'postgres: a database that stops answering: logins refused within the timeouts, the open session stays, all back after',

@@ -5,10 +5,11 @@
 // sessions go on, /healthz 503, recovery without a restart).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture } from './helpers/fixture.js';
+import { sha256 } from './helpers/files.js';
 import { startPostgres, type TestPostgres } from './helpers/postgres.js';
 import { needs } from './helpers/tools.js';
 import { CLI } from './helpers/server.js';
@@ -33,10 +34,6 @@ function jailsftpd(args: string[], input = '', env: Record<string, string> = {})
 function ok(r: Run, what: string): Run {
   assert.equal(r.status, 0, `${what}: ${r.stderr}${r.stdout}`);
   return r;
-}
-
-function sha256(b: Buffer): string {
-  return createHash('sha256').update(b).digest('hex');
 }
 
 async function initStore(db: TestPostgres): Promise<void> {

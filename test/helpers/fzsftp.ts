@@ -280,7 +280,11 @@ export class FzSftp {
   async quit(): Promise<number | null> {
     if (this.exitCode === null) {
       this.write('quit');
-      this.proc.stdin!.end();
+      // standard input stays open until fzsftp has exited: an EOF it reads while it still waits
+      // for a reply ("read_input_line failed in priority_read") makes it exit 1 after a good quit
+      const timer = setTimeout(() => this.proc.stdin!.end(), 10000);
+      await this.exited;
+      clearTimeout(timer);
     }
     const code = await this.exited;
     this.cleanup();

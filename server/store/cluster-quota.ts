@@ -17,6 +17,7 @@ import { log } from '../log.js';
 import type { UserRecord } from '../account/store.js';
 import { GrantLedger, type GrantHost } from './grant-ledger.js';
 import { NodeLease } from './node-lease.js';
+import { inTransaction } from './transaction.js';
 
 /** the pseudo-node whose grant row marks a user whose `used` must be set from the disk */
 export const MARK = '-correct-from-disk-';
@@ -142,10 +143,7 @@ export class ClusterQuota implements GrantHost {
    * the disk when no other node holds the user.
    */
   private async open(record: UserRecord, home: string): Promise<GrantLedger> {
-    const c = await this.pool.connect();
-    let quota = record.quota;
-    try {
-      await c.query('BEGIN');
+    const quota = await inTransaction(this.pool, async (c) => {
       const node = await c.query(
         'SELECT 1 FROM jailsftp_nodes WHERE id = $1 AND lease_until > now() FOR SHARE',
         [this.nodeId],
@@ -159,19 +157,13 @@ export class ClusterQuota implements GrantHost {
       );
       const row = u.rows[0];
       if (!row) throw new Error(`user ${record.name} is not in the store`);
-      quota = Number(row.quota);
       if (!row.others) await this.correctLocked(c, record.name, home);
       await c.query(
         `INSERT INTO jailsftp_grants (node, username) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
         [this.nodeId, record.name],
       );
-      await c.query('COMMIT');
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      c.release();
-    }
+      return Number(row.quota);
+    });
     const l = new GrantLedger(this, record.name, quota);
     this.ledgers.set(record.name, l);
     return l;
@@ -218,9 +210,7 @@ export class ClusterQuota implements GrantHost {
       );
       if (any.rowCount === 0) return [];
     }
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
+    const done = await inTransaction(this.pool, async (c) => {
       const dead = await c.query<{ id: string }>(
         ids
           ? `SELECT id FROM jailsftp_nodes WHERE id = ANY($1) FOR UPDATE`
@@ -228,10 +218,7 @@ export class ClusterQuota implements GrantHost {
         ids ? [ids] : [],
       );
       const gone = ids ?? dead.rows.map((r) => r.id);
-      if (gone.length === 0) {
-        await c.query('COMMIT');
-        return [];
-      }
+      if (gone.length === 0) return { gone, users: [] };
       const users = await c.query<{ username: string }>(
         `WITH g AS (DELETE FROM jailsftp_grants WHERE node = ANY($1) RETURNING username, bytes),
               s AS (SELECT username, sum(bytes) AS b FROM g GROUP BY username),
@@ -244,17 +231,11 @@ export class ClusterQuota implements GrantHost {
       );
       await c.query('DELETE FROM jailsftp_sessions WHERE node = ANY($1)', [gone]);
       await c.query('DELETE FROM jailsftp_nodes WHERE id = ANY($1)', [gone]);
-      await c.query('COMMIT');
-      const names = users.rows.map((r) => r.username);
-      if (!ids || ids[0] !== this.nodeId)
-        log('cluster.reclaimed', { nodes: gone.join(','), users: names.length });
-      return names;
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      c.release();
-    }
+      return { gone, users: users.rows.map((r) => r.username) };
+    });
+    if (done.gone.length > 0 && (!ids || ids[0] !== this.nodeId))
+      log('cluster.reclaimed', { nodes: done.gone.join(','), users: done.users.length });
+    return done.users;
   }
 
   /** Sets `used` from the disk for marked users that no live node holds now. */
@@ -266,9 +247,7 @@ export class ClusterQuota implements GrantHost {
       [MARK],
     );
     for (const row of r.rows) {
-      const c = await this.pool.connect();
-      try {
-        await c.query('BEGIN');
+      await inTransaction(this.pool, async (c) => {
         // the row lock keeps every node from starting a grant of this user during the scan
         const still = await c.query(
           `SELECT 1 FROM jailsftp_users u WHERE name = $1
@@ -281,13 +260,7 @@ export class ClusterQuota implements GrantHost {
           const home = this.homeOf({ ...row.record, name: row.username });
           await this.correctLocked(c, row.username, home);
         }
-        await c.query('COMMIT');
-      } catch (e) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        throw e;
-      } finally {
-        c.release();
-      }
+      });
     }
   }
 

@@ -5,6 +5,7 @@
 // that died are removed by whoever reclaims its lease (forgetNode).
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { inTransaction } from './transaction.js';
 import { sessionLimitText, type SessionEntry, type SessionRegistry } from '../account/sessions.js';
 
 /** The first key of our advisory locks on user names ("jsft"); the second is from the name. */
@@ -35,28 +36,24 @@ export class PgSessions implements SessionRegistry {
 
   async admit(user: string, max: number, s: SessionEntry): Promise<string | undefined> {
     await this.retryReleases();
-    const c = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      // one round trip for both (no parameters: the lock keys are numbers computed here)
-      await c.query(`BEGIN; SELECT pg_advisory_xact_lock(${LOCK_CLASS}, ${nameLockKey(user)})`);
-      // a statement of its own after the lock: its snapshot sees every row committed before
-      const r = await c.query(
-        `INSERT INTO jailsftp_sessions (id, node, username, addr)
-         SELECT $1, $2, $3, $4
-         WHERE (SELECT count(*) FROM jailsftp_sessions WHERE username = $3) < $5
-         RETURNING id`,
-        [s.id, this.nodeId, user, s.addr, max],
-      );
-      await c.query('COMMIT');
-      return r.rowCount === 1 ? undefined : sessionLimitText(user, max);
-    } catch (e) {
-      broken = e as Error;
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      c.release(broken);
-    }
+    // one round trip for both (no parameters: the lock keys are numbers computed here)
+    const lock = `BEGIN; SELECT pg_advisory_xact_lock(${LOCK_CLASS}, ${nameLockKey(user)})`;
+    const admitted = await inTransaction(
+      this.pool,
+      async (c) => {
+        // a statement of its own after the lock: its snapshot sees every row committed before
+        const r = await c.query(
+          `INSERT INTO jailsftp_sessions (id, node, username, addr)
+           SELECT $1, $2, $3, $4
+           WHERE (SELECT count(*) FROM jailsftp_sessions WHERE username = $3) < $5
+           RETURNING id`,
+          [s.id, this.nodeId, user, s.addr, max],
+        );
+        return r.rowCount === 1;
+      },
+      lock,
+    );
+    return admitted ? undefined : sessionLimitText(user, max);
   }
 
   async release(id: string): Promise<void> {

@@ -27,6 +27,12 @@ export class OpenFile implements StoredFile {
   sha256?: string;
   /** the quota refused a write at this offset: writes beyond it are refused too (see write) */
   refused?: { at: number; error: Error };
+  /** where it is, as the client sees it (set by open) */
+  where?: string;
+  /** this open created it */
+  created = false;
+  /** the size last seen by a handle that does not write (see sizeSeen) */
+  private seen: number;
   constructor(
     readonly fd: number,
     readonly path: string,
@@ -34,7 +40,18 @@ export class OpenFile implements StoredFile {
     /** set when the file is open for writing: its shared size bookkeeping */
     readonly tracked: TrackedFile | undefined,
     readonly append: boolean,
-  ) {}
+    size = 0,
+  ) {
+    this.seen = size;
+  }
+  /** as the ledger counts it while open for writing; else as of the open and this handle's reads */
+  get sizeSeen(): number {
+    return this.tracked ? this.tracked.size : this.seen;
+  }
+  /** A read of this handle ended at `end`. */
+  sawEnd(end: number): void {
+    if (end > this.seen) this.seen = end;
+  }
 }
 
 export async function open(
@@ -49,19 +66,26 @@ export async function open(
   const access = flags.read && write ? C.O_RDWR : write ? C.O_WRONLY : C.O_RDONLY;
   const base = access | C.O_NONBLOCK; // never O_TRUNC, never O_APPEND
   let fd = -1;
+  /** the real path of what fd is */
+  let real = '';
+  /** its status, taken before it was opened (existing objects only) */
+  let before: Stats | undefined;
   if (flags.create) {
     // as OpenSSH: CREAT creates a missing file even on a read-only open
     const { dir, name } = await jail.parent(jp);
     const how = base | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
     fd = await using(dir, async () => {
       try {
-        return await jail.run((s) => s.open(dir.at(name), how, mode & 0o777));
+        const created = await jail.run((s) => s.open(dir.at(name), how, mode & 0o777));
+        real = `${dir.real}/${name}`;
+        return created;
       } catch (e) {
         if (errorCode(e) !== 'EEXIST' || flags.exclusive) throw e;
         return -1;
       }
     });
   }
+  const created = fd >= 0;
   if (fd < 0) {
     // an existing object: find it (O_PATH), prove it lies inside, and only then open that very
     // inode, so that nothing outside is ever opened and an outside object answers like a missing
@@ -70,23 +94,34 @@ export async function open(
       const st = await jail.run((s) => s.fstat(r.fd));
       if (st.isDirectory()) throw errno('EISDIR', 'is a directory');
       if (!st.isFile()) throw new NotAllowedError('not a regular file');
-      return jail.run((s) => s.open(r.at(), base));
+      const opened = await jail.run((s) => s.open(r.at(), base));
+      real = r.real;
+      before = st;
+      return opened;
     });
   }
-  await jail.verify(fd);
+  // No second check of where fd is: it is a new file made with O_EXCL|O_NOFOLLOW in a verified
+  // directory (a plain name: no "/", "." or ".."), or the verified regular file itself, reopened
+  // through its descriptor's magic link (which names that inode, not a path to walk again).
+  // A handle that writes takes its size and identity from the open descriptor, for the ledger.
   let st: Stats;
-  try {
-    st = await jail.run((s) => s.fstat(fd));
-    if (st.isDirectory()) throw errno('EISDIR', 'is a directory');
-    if (!st.isFile()) throw new NotAllowedError('not a regular file');
-  } catch (e) {
-    await jail.closeFd(fd).catch(() => undefined);
-    throw e;
+  if (before && !write) st = before;
+  else {
+    try {
+      st = await jail.run((s) => s.fstat(fd));
+      if (st.isDirectory()) throw errno('EISDIR', 'is a directory');
+      if (!st.isFile()) throw new NotAllowedError('not a regular file');
+    } catch (e) {
+      await jail.closeFd(fd).catch(() => undefined);
+      throw e;
+    }
   }
   const tracked = write ? fs.ledger.track(st.dev, st.ino, st.size) : undefined;
   if (tracked && tracked.refs === 1)
     tracked.running = st.size === 0 ? new RunningHash() : undefined;
-  const file = new OpenFile(fd, jp, flags.read || !write, tracked, flags.append);
+  const file = new OpenFile(fd, jp, flags.read || !write, tracked, flags.append, st.size);
+  file.where = jail.toClient(real) ?? jp;
+  file.created = created;
   try {
     takeHandle(fs.ledger); // the user's and the server's budget of open handles
     file.counted = true;
@@ -107,7 +142,14 @@ export async function read(
   at: number,
 ): Promise<number> {
   if (!file.readable) throw errno('EBADF', 'file not open for reading');
-  return pread(fs.jail, file.fd, into, at, length, offset);
+  const n = await pread(fs.jail, file.fd, into, at, length, offset);
+  const end = offset + n;
+  if (end > file.sizeSeen && !file.tracked) {
+    file.sawEnd(end);
+    // it grew past what this handle knew: learn how far, so that later READs are sized by it
+    if (n === length) file.sawEnd((await fs.jail.run((s) => s.fstat(file.fd))).size);
+  }
+  return n;
 }
 
 /** Writes data at offset (at the end for an APPEND handle), after reserving any growth. */

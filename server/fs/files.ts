@@ -10,6 +10,14 @@ import { pread, pwriteAll } from './io.js';
 import { releaseHandle, takeHandle } from './handle-budget.js';
 import type { OpenFlags, SetAttrs, StoredFile } from './storage.js';
 
+/**
+ * Files at least this large keep their digest for a later hash request (`sha256sum` right after
+ * the upload: digests.ts). Below it, hashing the file again when asked costs about what remembering
+ * costs every upload (an fstat after the writes, a futimes and an fstat at close), and most small
+ * uploads are never asked for.
+ */
+export const REMEMBER_MIN = 64 * 1024;
+
 /** writes in flight per open inode: the last one to finish records the mtime (see write) */
 const writing = new WeakMap<TrackedFile, number>();
 
@@ -192,8 +200,9 @@ export async function write(
     try {
       await pwriteAll(fs.jail, file.fd, data, at);
       // what our own writes left as mtime (a different one at close means someone else wrote):
-      // read once the last write in flight is done, not after each of a pipelined stream
-      if (t.running && writing.get(t) === 1)
+      // read once the last write in flight is done, not after each of a pipelined stream, and
+      // only for a file whose digest close will remember
+      if (t.running && writing.get(t) === 1 && t.running.pos >= REMEMBER_MIN)
         t.writtenMtime = (await fs.jail.run((s) => s.fstatBig(file.fd))).mtimeNs;
     } catch (e) {
       t.running = undefined;
@@ -336,18 +345,21 @@ export async function close(fs: FsContext, file: OpenFile): Promise<void> {
       try {
         let st = await run((s) => s.fstatBig(file.fd));
         disk = { size: Number(st.size), nlink: Number(st.nlink) };
-        // the last writer closes a file written in sequence: remember its digest
+        // the last writer closes a file written in sequence: its digest (and, for a file of
+        // REMEMBER_MIN or more, remember it)
         const ours = t.running && (t.writtenMtime === undefined || t.writtenMtime === st.mtimeNs);
         if (t.refs === 1 && ours && t.running?.pos === disk.size && disk.nlink > 0) {
-          // File times are coarse (a clock tick): a write by someone else within the same tick
-          // would leave mtime as it is and the digest stale. Setting mtime 10 ms back makes any
-          // later write change it, so the entry no longer matches.
-          const atime = Number(st.atimeNs) / 1e9;
-          const mtime = Number(st.mtimeNs) / 1e9 - 0.01;
-          await run((s) => s.futimes(file.fd, atime, mtime));
-          st = await run((s) => s.fstatBig(file.fd));
           const digest = t.running.digest();
-          remember(t.key, st, digest);
+          if (disk.size >= REMEMBER_MIN && t.writtenMtime !== undefined) {
+            // File times are coarse (a clock tick): a write by someone else within the same tick
+            // would leave mtime as it is and the digest stale. Setting mtime 10 ms back makes any
+            // later write change it, so the entry no longer matches.
+            const atime = Number(st.atimeNs) / 1e9;
+            const mtime = Number(st.mtimeNs) / 1e9 - 0.01;
+            await run((s) => s.futimes(file.fd, atime, mtime));
+            st = await run((s) => s.fstatBig(file.fd));
+            remember(t.key, st, digest);
+          }
           file.sha256 = digest.toString('hex');
         }
       } catch {

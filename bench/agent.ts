@@ -13,7 +13,6 @@ import ssh2 from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import { OpenFlag, PacketType, SFTP_VERSION } from '../common/wire.js';
 import { ops } from './agent-ops.js';
-import { CLIENT_CHANNEL } from '../common/ssh-channel.js';
 
 interface Args {
   host: string;
@@ -45,8 +44,7 @@ function connectOpts(a: Args, withKey = true): ssh2.ConnectConfig {
 
 async function fast(mode: 'fastput' | 'fastget', a: Args): Promise<void> {
   const c = new SftpClient();
-  // as our own client: larger SSH packets and window (our ssh2 patch, common/ssh-channel.ts)
-  await c.connect({ ...connectOpts(a), ...CLIENT_CHANNEL });
+  await c.connect(connectOpts(a));
   const opts = {
     ...(a.chunkSize ? { chunkSize: a.chunkSize } : {}),
     ...(a.concurrency ? { concurrency: a.concurrency } : {}),

@@ -25,6 +25,7 @@ import {
   ownKnownHosts,
 } from './known-hosts.js';
 import { askConfirm, askInput, askPassword } from './prompts.js';
+import { CLIENT_CHANNEL } from '../common/ssh-channel.js';
 
 // Only ssh2's client half: its index also loads the server, HTTP agents and key generation (with
 // node's http, https and tls), and ssh2-sftp-client (which this client used to connect) adds
@@ -277,6 +278,8 @@ export async function login(o: LoginOptions): Promise<Connection> {
       readyTimeout: 0,
       keepaliveInterval: 15000,
       keepaliveCountMax: 4,
+      // larger SSH packets and window (our ssh2 patch): fewer packets per byte, no window stalls
+      ...CLIENT_CHANNEL,
     });
   } catch (err) {
     if (interrupted) throw new Interrupted();

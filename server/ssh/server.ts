@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import ssh2, { type Connection } from 'ssh2';
+import { SERVER_CHANNEL } from '../../common/ssh-channel.js';
 import { Accounts, type Login } from '../account/accounts.js';
 import { AddressRules, CidrSet } from '../account/address-rules.js';
 import { FileStore, type Store, type UserRecord } from '../account/store.js';
@@ -139,7 +140,9 @@ export class JailServer implements Watched {
       ident: 'jailsftpd',
       keepaliveInterval: 30000,
       keepaliveCountMax: 3,
-    });
+      // larger channel packets: one SFTP WRITE of 255 KiB arrives as one SSH packet
+      ...SERVER_CHANNEL,
+    } as ssh2.ServerConfig);
     this.ssh.on('connection', (client: Connection, info: { ip: string; port: number }) =>
       guarded('client', () => this.onClient(client, `${info.ip}:${info.port}`), client),
     );

@@ -1,0 +1,36 @@
+// The SSH channel window and maximum packet size that our ends advertise, through the ssh2 options
+// `channelWindow` / `channelPacketSize` that our patch adds (patches/ssh2+1.17.0.patch; stock ssh2
+// advertises 32 KiB packets and a 2 MiB window, and refuses incoming packets over 35 000 bytes; with
+// the options it accepts packets up to the advertised size).
+//
+// The packet size leaves room for one SFTP READ reply or WRITE of 255 KiB (our limits@openssh.com)
+// plus its headers in one SSH packet, while the whole SSH packet stays within the 256 KiB that
+// OpenSSH accepts. Advertising it is safe with any peer: a peer sends at most that, and may send less.
+export const CHANNEL_PACKET_SIZE = 256 * 1024 - 512;
+
+/** The options the patched ssh2 Server and Client.connect() take (not in @types/ssh2). */
+export interface ChannelLimits {
+  channelPacketSize: number;
+  channelWindow: number;
+}
+
+/**
+ * The server: larger packets (fewer decrypt calls, parses and stream pushes per byte uploaded by an
+ * ssh2-based client), and stock ssh2's 2 MiB window, which bounds what one uploading session
+ * buffers (an 8 MiB window measured no better; bench/README.md).
+ */
+export const SERVER_CHANNEL: ChannelLimits = {
+  channelPacketSize: CHANNEL_PACKET_SIZE,
+  channelWindow: 2 * 1024 * 1024,
+};
+
+/**
+ * Our ssh2-based clients (the `ftp>` client, the bench's agent): larger packets and an 8 MiB
+ * window. With 2 MiB the server runs out of window every megabyte, and a window adjust that waits
+ * behind the client's previous small packet for the server's delayed ACK stalls the download for
+ * 40 ms (bench/README.md, "Where the time goes: fastGet").
+ */
+export const CLIENT_CHANNEL: ChannelLimits = {
+  channelPacketSize: CHANNEL_PACKET_SIZE,
+  channelWindow: 8 * 1024 * 1024,
+};

@@ -1,19 +1,19 @@
 // Connecting and logging in: host key check (trust on first use), keys, ssh-agent, password, and a
 // verification code (TOTP) when the server asks one after the key or password.
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import ssh2 from 'ssh2';
 import type {
   AnyAuthMethod,
   AuthenticationType,
   Client,
-  ConnectConfig,
   ParsedKey,
   Prompt,
   SFTPWrapper,
 } from 'ssh2';
+import SftpClient from 'ssh2-sftp-client';
 import { CmdError, Interrupted, describe } from './errors.js';
 import {
   addHostKey,
@@ -26,15 +26,6 @@ import {
 } from './known-hosts.js';
 import { askConfirm, askInput, askPassword } from './prompts.js';
 import { CLIENT_CHANNEL } from '../common/ssh-channel.js';
-
-// Only ssh2's client half: its index also loads the server, HTTP agents and key generation (with
-// node's http, https and tls), and ssh2-sftp-client (which this client used to connect) adds
-// readable-stream. Without them an empty batch run takes 0.20 s instead of 0.26 s (bench/README.md).
-const require = createRequire(import.meta.url);
-const SshClient = require('ssh2/lib/client.js') as typeof Client;
-const { parseKey } = require('ssh2/lib/protocol/keyParser.js') as {
-  parseKey: (data: Buffer, passphrase?: string) => ParsedKey | ParsedKey[] | Error;
-};
 
 export interface LoginOptions {
   host: string;
@@ -50,6 +41,7 @@ export interface LoginOptions {
 }
 
 export interface Connection {
+  sftpClient: SftpClient;
   ssh: Client;
   sftp: SFTPWrapper;
   /** the TCP socket under the SSH connection: we open it, so that we own it */
@@ -82,7 +74,7 @@ async function loadKey(
     if (explicit) o.err(`Warning: identity file ${file}: ${describe(err)}`);
     return undefined;
   }
-  let parsed = parseKey(data);
+  let parsed = ssh2.utils.parseKey(data);
   if (parsed instanceof Error && /encrypted|passphrase/i.test(parsed.message)) {
     if (!o.interactive) {
       o.err(`Skipping encrypted key ${file} (no terminal to ask for its passphrase)`);
@@ -91,7 +83,7 @@ async function loadKey(
     for (let tries = 0; tries < 3 && parsed instanceof Error; tries++) {
       const pass = await askPassword(`Enter passphrase for key '${file}':`);
       if (!pass) return undefined;
-      parsed = parseKey(data, pass);
+      parsed = ssh2.utils.parseKey(data, pass);
       if (parsed instanceof Error) o.err('Bad passphrase, try again.');
     }
   }
@@ -106,10 +98,17 @@ export async function login(o: LoginOptions): Promise<Connection> {
   let closed = false;
   let hostProblem: string | undefined;
   let interrupted = false;
-  const ssh = new SshClient();
-  ssh.on('error', () => undefined);
-  ssh.on('end', () => (closed = true));
-  ssh.on('close', () => (closed = true));
+  const sftpClient = new SftpClient('jailsftp', {
+    error: () => undefined,
+    end: () => {
+      closed = true;
+    },
+    close: () => {
+      closed = true;
+    },
+  });
+  // ssh2-sftp-client's ssh2 Client (a plain property its type declarations leave out)
+  const ssh = (sftpClient as unknown as { client: Client }).client;
   let user = o.user;
 
   const hostVerifier = (key: Buffer, verify: (ok: boolean) => void): void => {
@@ -268,7 +267,7 @@ export async function login(o: LoginOptions): Promise<Connection> {
   const sock = tcpConnect({ host: o.host, port: o.port, noDelay: true });
   let sftp: SFTPWrapper;
   try {
-    sftp = await openSftp(ssh, {
+    sftp = await sftpClient.connect({
       sock,
       host: o.host,
       port: o.port,
@@ -284,55 +283,21 @@ export async function login(o: LoginOptions): Promise<Connection> {
   } catch (err) {
     if (interrupted) throw new Interrupted();
     if (hostProblem) throw new LoginError(hostProblem);
-    const msg = describe(err);
+    const msg = describe(err).replace(/^[a-zA-Z]+(->|: )/, '');
     if (/authentication methods failed/i.test(msg)) throw new LoginError('Login failed!', true);
     throw new LoginError(`cannot connect to ${o.host} port ${o.port}: ${msg}`);
   }
   o.out('Login successful!');
   return {
+    sftpClient,
     ssh,
     sftp,
     sock,
     user: user ?? '',
     closed: () => closed,
     async end() {
-      if (closed) return;
       closed = true;
-      const gone = new Promise<void>((r) => ssh.once('close', () => r()));
-      ssh.end();
-      await gone;
+      await sftpClient.end().catch(() => undefined);
     },
   };
-}
-
-/**
- * Connects, logs in and opens the SFTP channel; rejects with ssh2's error, or when the connection
- * ends or closes before the channel is open.
- */
-function openSftp(ssh: Client, config: ConnectConfig): Promise<SFTPWrapper> {
-  return new Promise<SFTPWrapper>((resolve, reject) => {
-    const onError = (err: Error): void => reject(err);
-    const onEnd = (): void => reject(new Error('the server ended the connection'));
-    const onClose = (): void => reject(new Error('the connection closed'));
-    const off = (): void => {
-      ssh.off('error', onError).off('end', onEnd).off('close', onClose);
-    };
-    ssh.on('error', onError).on('end', onEnd).on('close', onClose);
-    ssh.once('ready', () =>
-      ssh.sftp((err, sftp) => {
-        off();
-        if (err) {
-          ssh.end();
-          reject(err);
-        } else resolve(sftp);
-      }),
-    );
-    try {
-      ssh.connect(config);
-    } catch (err) {
-      off();
-      ssh.end();
-      reject(err instanceof Error ? err : new Error(String(err)));
-    }
-  });
 }

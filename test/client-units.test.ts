@@ -269,23 +269,3 @@ test('start-up: a run without a terminal loads neither inquirer nor cli-progress
   );
   assert.match(r2.stderr, /LOADED .*inquirer/);
 });
-
-test("start-up: the client loads only ssh2's client half, and not ssh2-sftp-client", () => {
-  // ssh2's index also loads its server, HTTP agents and key generation (node's http, https, tls);
-  // ssh2-sftp-client adds readable-stream: ~60 ms of every run (bench/README.md)
-  const cli = join(import.meta.dirname, '../client/cli.js');
-  const hook = `data:text/javascript,${encodeURIComponent(
-    `import { createRequire } from 'node:module';
-     process.on('exit', () => process.stderr.write(
-       Object.keys(createRequire('/').cache).map((f) => 'CJS ' + f + '\\n').join('')));`,
-  )}`;
-  const r = spawnSync(process.execPath, ['--import', hook, cli, '--help'], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  const loaded = r.stderr.split('\n').filter((l) => l.startsWith('CJS '));
-  assert.ok(
-    loaded.some((l) => l.endsWith('/node_modules/ssh2/lib/client.js')),
-    r.stderr,
-  );
-  for (const l of loaded)
-    assert.doesNotMatch(l, /\/ssh2-sftp-client\/|\/ssh2\/lib\/(server|http-agents|keygen)\.js$/);
-});

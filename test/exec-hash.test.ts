@@ -1,9 +1,10 @@
 // The exec hash command at its bounds, through a real SSH connection (ssh2 Client): the longest
 // command line and the most paths are served, one byte or one path more is refused before any work.
+// And a whole file's sha256, once hashed, is remembered while the file is unchanged.
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type ssh2 from 'ssh2';
 import { MAX_COMMAND_BYTES, MAX_HASH_PATHS } from '../server/ssh/exec-hash.js';
@@ -14,11 +15,13 @@ import { fixture } from './helpers/fixture.js';
 
 const fx = fixture();
 let c: ssh2.Client;
+let home: string;
 const SHA = createHash('sha256').update('bounded\n').digest('hex');
 
 before(async () => {
   const srv = await fx.server({ users: { hana: { home: true } } });
   const u = srv.users.hana;
+  home = u.home;
   writeFileSync(join(u.home, 'f'), 'bounded\n');
   c = await connect(srv, u);
   fx.defer(() => c.end());
@@ -121,4 +124,35 @@ test('sha256sum right after an upload, small or large, and after the file change
     const up = upload()!;
     assert.equal(up.sha256, sha(data), name);
   }
+});
+
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+/** Writes `content` with mtime `secs` (whole seconds: set again exactly after a swap). */
+function place(name: string, content: string, secs: number): void {
+  writeFileSync(join(home, name), content);
+  utimesSync(join(home, name), secs, secs);
+}
+
+test('a settled file hashed whole is answered from memory until its size or mtime changes', async () => {
+  const old = Math.floor(Date.now() / 1000) - 3600;
+  place('settled', 'first\n', old);
+  assert.equal((await exec('sha256sum settled')).stdout, `${sha256('first\n')}  settled\n`);
+  // the content swapped behind the server's back, size and mtime as they were: only a
+  // remembered digest still gives the first content's hash
+  place('settled', 'other\n', old);
+  assert.equal((await exec('sha256sum settled')).stdout, `${sha256('first\n')}  settled\n`);
+  // a changed mtime: hashed again
+  place('settled', 'other\n', old + 1);
+  assert.equal((await exec('sha256sum settled')).stdout, `${sha256('other\n')}  settled\n`);
+});
+
+test('a file modified within a second of its hash is not remembered (file times are coarse)', async () => {
+  // an mtime in the future stands for "written just now": a write in the same clock tick would
+  // leave it as it is
+  const soon = Math.floor(Date.now() / 1000) + 60;
+  place('fresh', 'first\n', soon);
+  assert.equal((await exec('sha256sum fresh')).stdout, `${sha256('first\n')}  fresh\n`);
+  place('fresh', 'other\n', soon);
+  assert.equal((await exec('sha256sum fresh')).stdout, `${sha256('other\n')}  fresh\n`);
 });

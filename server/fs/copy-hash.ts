@@ -3,7 +3,7 @@
 // known). Functions over an FsContext; UserFs (userfs.ts) is their facade.
 import { createHash } from 'node:crypto';
 import { errno } from './errors.js';
-import { hashSlot, recall } from './digests.js';
+import { hashSlot, recall, remember } from './digests.js';
 import { open, OpenFile, read, write, type FsContext } from './files.js';
 import type { HashAlgorithm } from './storage.js';
 
@@ -11,6 +11,12 @@ import type { HashAlgorithm } from './storage.js';
 const HASH_CHUNK = 1024 * 1024;
 /** most blocks one hash request may ask for (check-file replies hold fewer, see handlers.ts) */
 export const HASH_MAX_BLOCKS = 16384;
+/**
+ * A whole-file sha256 is remembered only for a file last modified at least this long before the
+ * hash began: file times are coarse (a clock tick), so a write within the tick of the last one
+ * leaves mtime as it is, and a digest of a file that was just written could be of a mix.
+ */
+const SETTLED_NS = 1_000_000_000n;
 
 /**
  * copy-data: copies a range between two open files through the quota (length 0 = to EOF). One
@@ -74,10 +80,14 @@ export async function hash(
 ): Promise<Buffer[]> {
   const release = await hashSlot(fs.ledger);
   try {
+    const began = BigInt(Date.now()) * 1_000_000n;
     const st = await fs.jail.run((s) => s.fstatBig(file.fd));
     const size = Number(st.size);
-    if (alg === 'sha256' && offset === 0 && blockSize === 0 && (length === 0 || length >= size)) {
-      const known = recall(`${st.dev}:${st.ino}`, st);
+    const key = `${st.dev}:${st.ino}`;
+    const whole =
+      alg === 'sha256' && offset === 0 && blockSize === 0 && (length === 0 || length >= size);
+    if (whole) {
+      const known = recall(key, st);
       if (known) return [known];
     }
     const end = length === 0 ? size : Math.min(size, offset + length);
@@ -107,6 +117,12 @@ export async function hash(
       await new Promise<void>((r) => setImmediate(r));
     }
     digests.push(h.digest());
+    // the next client that asks for this file's sha256 (a second download) is answered at once,
+    // if the file was settled before the hash began and is unchanged after it
+    if (whole && pos === size && st.mtimeNs + SETTLED_NS <= began) {
+      const after = await fs.jail.run((s) => s.fstatBig(file.fd));
+      if (after.size === st.size && after.mtimeNs === st.mtimeNs) remember(key, st, digests[0]!);
+    }
     return digests;
   } finally {
     release();

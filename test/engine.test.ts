@@ -2,15 +2,22 @@
 // in-process stream, asserting the replies a client gets (bytes, status codes and messages, order).
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { OpenFlag, PacketType, Reader, SFTP_VERSION, Status, Writer } from '../common/wire.js';
 import { SftpEngine } from '../server/sftp/engine.js';
 import { Framer } from '../server/sftp/framer.js';
 import { HandleTable } from '../server/sftp/handles.js';
 import { MemoryStorage } from './helpers/memory-storage.js';
+import type { Storage } from '../server/fs/storage.js';
+import { Jail } from '../server/fs/jail.js';
+import { Ledger } from '../server/fs/quota.js';
+import { UserFs } from '../server/fs/userfs.js';
 
 /** An engine on an in-memory channel; replies are read back as the client would. */
-class Wire {
+class Wire<S extends Storage = MemoryStorage> {
   private readonly replies: Buffer[] = [];
   private wake: (() => void) | undefined;
   closed = false;
@@ -19,7 +26,7 @@ class Wire {
   /** size of the memory behind each chunk the engine wrote (what a reply holds while it waits) */
   readonly held: number[] = [];
 
-  constructor(readonly fs: MemoryStorage) {
+  constructor(readonly fs: S) {
     const framer = new Framer();
     this.ch = new Duplex({
       read() {},
@@ -351,4 +358,34 @@ test('a READ of 255 KiB on a 4 KiB file holds no 255 KiB buffer (OpenSSH asks th
   );
   assert.equal(m.type, PacketType.DATA);
   assert.equal(m.bytes().toString(), 'more');
+});
+
+test('on disk, READs are sized by the size the handle saw: a file that grows after OPEN answers its new bytes, then full-size READs', async (t) => {
+  const home = mkdtempSync(join(tmpdir(), 'jailsftp-readsize-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  writeFileSync(join(home, 'f'), Buffer.alloc(4096, 1));
+  const w = new Wire(new UserFs(await Jail.open(home, 'sync'), new Ledger(0, 0)));
+  await w.init();
+  const r = await w.open('/f', OpenFlag.READ);
+  const read = async (at: number) => {
+    const d = await w.call(PacketType.READ, (x) =>
+      x
+        .bytes(r)
+        .u64(at)
+        .u32(255 * 1024),
+    );
+    return d.type === PacketType.DATA ? d.bytes() : Buffer.alloc(0);
+  };
+  assert.deepEqual(await read(0), Buffer.alloc(4096, 1));
+  assert.equal((await read(4096)).length, 0, 'EOF at the end');
+  // another program appends 1 MiB: the READ at the old end answers new bytes (a small one), and
+  // the next READs are sized by the new size, not 4 KiB at a time
+  appendFileSync(join(home, 'f'), Buffer.alloc(1024 * 1024, 2));
+  const first = await read(4096);
+  assert.ok(first.length > 0 && first.every((b) => b === 2), 'the new bytes');
+  const next = await read(4096 + first.length);
+  assert.equal(next.length, 255 * 1024, 'a full READ after the growth was seen');
+  let at = 4096 + first.length + next.length;
+  for (let d = await read(at); d.length > 0; d = await read(at)) at += d.length;
+  assert.equal(at, 4096 + 1024 * 1024, 'every byte, then EOF');
 });

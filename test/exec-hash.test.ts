@@ -4,11 +4,13 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type ssh2 from 'ssh2';
 import { MAX_COMMAND_BYTES, MAX_HASH_PATHS } from '../server/ssh/exec-hash.js';
-import { connect } from './helpers/channels.js';
+import { connect, openSftp } from './helpers/channels.js';
+import { waitFor } from './helpers/proc.js';
+import { REMEMBER_MIN } from '../server/fs/files.js';
 import { fixture } from './helpers/fixture.js';
 
 const fx = fixture();
@@ -74,6 +76,54 @@ test('errors take their text from the status map, in coreutils wording', async (
     'sha1sum: nope: No such file or directory\nsha1sum: /: Is a directory\n' +
       'sha1sum: a\\b: No such file or directory\n',
   );
+});
+
+test('sha256sum right after an upload, small or large, and after the file changed in place', async () => {
+  const dir = fx.tempDir('jailsftp-hashup-');
+  const audit = join(dir, 'audit.log');
+  const srv = await fx.server({ dir, users: { ivo: { home: true } }, config: { auditLog: audit } });
+  const u = srv.users.ivo;
+  const conn = await connect(srv, u);
+  fx.defer(() => conn.end());
+  const sftp = await openSftp(conn);
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  const hashOf = (name: string) =>
+    new Promise<string>((res, rej) =>
+      conn.exec(`sha256sum ${name}`, (err, ch) => {
+        if (err) return rej(err);
+        let out = '';
+        ch.on('data', (d: Buffer) => (out += d.toString()));
+        ch.on('close', () => res(out));
+      }),
+    );
+  // below REMEMBER_MIN the digest is not kept (hashed again when asked); at it, it is
+  for (const [name, size] of [
+    ['small.bin', 4096],
+    ['large.bin', REMEMBER_MIN],
+  ] as const) {
+    const data = Buffer.alloc(size, name.length);
+    await new Promise<void>((res, rej) =>
+      sftp.writeFile(`/${name}`, data, (err) => (err ? rej(err) : res())),
+    );
+    assert.equal(await hashOf(name), `${sha(data)}  ${name}\n`);
+    // another program rewrites it in place, same size, at once: the answer follows the disk
+    const changed = Buffer.alloc(size, 0x5a);
+    writeFileSync(join(u.home, name), changed, { flag: 'r+' });
+    assert.equal(await hashOf(name), `${sha(changed)}  ${name}\n`);
+    // the upload's audit event carries the digest of what was written, whatever its size
+    type Ev = { event: string; path?: string; sha256?: string };
+    const upload = (): Ev | undefined =>
+      existsSync(audit)
+        ? readFileSync(audit, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as Ev)
+            .find((e) => e.event === 'upload' && e.path === `/${name}`)
+        : undefined;
+    await waitFor(() => upload() !== undefined, 5000, 'the upload event');
+    const up = upload()!;
+    assert.equal(up.sha256, sha(data), name);
+  }
 });
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');

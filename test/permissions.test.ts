@@ -5,7 +5,15 @@
 // within a second; the audit events; and the path matching itself.
 import test, { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import type { SFTPWrapper } from 'ssh2';
@@ -369,5 +377,44 @@ test('a live change reaches an open session within a second', async (t) => {
   assert.equal(await write('second\n', 6), 'Permission denied');
   await new Promise<void>((res) => sftp.close(handle, () => res()));
   assert.equal(readFileSync(join(u.home, 'w'), 'utf8'), 'first\n');
+  conn.end();
+});
+
+test('handles opened while the rights are the same everywhere keep what they need when a rule arrives', async (t) => {
+  const srv = await server(t);
+  const u = srv.addUser('han', { password: 'han-pw', home: true });
+  mkdirSync(join(u.home, 'up'));
+  writeFileSync(join(u.home, 'up/old'), 'old\n');
+  writeFileSync(join(u.home, 'up/linked'), 'linked\n');
+  // an administrator's link at the top, to a file in /up: its rights are those of /up
+  symlinkSync('up/linked', join(u.home, 'ln'));
+  const { conn, sftp } = await openSession(srv, u);
+  t.after(() => conn.end());
+  const open = (p: string, flags: 'w' | 'r+') =>
+    new Promise<Buffer>((res, rej) => sftp.open(p, flags, (err, h) => (err ? rej(err) : res(h))));
+  const write = (h: Buffer, data: string) =>
+    new Promise<string>((res) =>
+      sftp.write(h, Buffer.from(data), 0, data.length, 0, (err) => res(err ? err.message : 'ok')),
+    );
+  const created = await open('/up/new', 'w'); // a new file: needs `upload`
+  const replaced = await open('/up/old', 'r+'); // an existing one: needs `overwrite`
+  const viaLink = await open('/ln', 'r+'); // the same, through the link
+  assert.equal(await write(created, 'a'), 'ok');
+  assert.equal(await write(replaced, 'b'), 'ok');
+  assert.equal(await write(viaLink, 'c'), 'ok');
+
+  cli(srv, ['user', 'set', 'han', '--perm', '/up=list,download,upload']);
+  const t0 = Date.now();
+  let n = 0;
+  while ((await mkdir(sftp, `/up/d${++n}`)) === 'ok')
+    assert.ok(Date.now() - t0 < 1500, 'the rule did not arrive in 1.5 s');
+  assert.equal(await write(created, 'A'), 'ok');
+  assert.equal(await write(replaced, 'B'), 'Permission denied');
+  assert.equal(await write(viaLink, 'C'), 'Permission denied');
+  for (const h of [created, replaced, viaLink])
+    await new Promise<void>((res) => sftp.close(h, () => res()));
+  assert.equal(readFileSync(join(u.home, 'up/new'), 'utf8'), 'A');
+  assert.equal(readFileSync(join(u.home, 'up/old'), 'utf8'), 'bld\n');
+  assert.equal(readFileSync(join(u.home, 'up/linked'), 'utf8'), 'cinked\n');
   conn.end();
 });

@@ -19,7 +19,13 @@ import type {
 import { StorageWrapper } from './storage-wrapper.js';
 import type { AccountObserver } from './events.js';
 import type { LoginInfo } from './observed-storage.js';
-import { normalizePath, rightsAt, type Perm, type PermRules } from './permissions.js';
+import {
+  normalizePath,
+  rightsAt,
+  sameEverywhere,
+  type Perm,
+  type PermRules,
+} from './permissions.js';
 
 export class PermissionStorage extends StorageWrapper {
   /** the rights each open file was granted with (checked again at each read and write) */
@@ -85,6 +91,8 @@ export class PermissionStorage extends StorageWrapper {
   }
 
   override async open(path: string, flags: OpenFlags, mode?: number): Promise<StoredFile> {
+    const fast = await this.openAnywhere(path, flags, mode);
+    if (fast) return fast;
     const at = await this.target(path);
     const need: Perm[] = [];
     if (flags.read) need.push('download');
@@ -100,6 +108,29 @@ export class PermissionStorage extends StorageWrapper {
     this.require(at, ...need);
     const file = await this.inner.open(path, f, mode);
     this.granted.set(file, { at, need });
+    return file;
+  }
+
+  /**
+   * OPEN when the rules are the same at every path and grant all it may need: nothing to look up
+   * first (where the path leads, whether the file exists: two lookups per upload, each failing
+   * with an exception for a new file). Whether it needs `upload` or `overwrite` later (the rules
+   * may change while it is open) is what the open found; where it is, the object it opened.
+   * Undefined when the rules need the full check (which also words any refusal).
+   */
+  private async openAnywhere(
+    path: string,
+    flags: OpenFlags,
+    mode?: number,
+  ): Promise<StoredFile | undefined> {
+    if (!sameEverywhere(this.rules)) return undefined;
+    const rights = rightsAt(this.rules, '/');
+    if (flags.read && !rights.has('download')) return undefined;
+    if (flags.write && !(rights.has('upload') && rights.has('overwrite'))) return undefined;
+    const file = await this.inner.open(path, flags, mode);
+    const need: Perm[] = flags.read ? ['download'] : [];
+    if (flags.write) need.push(file.created ? 'upload' : 'overwrite');
+    this.granted.set(file, { at: file.where ?? (await this.target(path)), need });
     return file;
   }
 

@@ -44,12 +44,27 @@ export function governingRule(paths: readonly string[], path: string): string | 
   return best;
 }
 
+/** The rights of a list, one set per list (rules are replaced, never changed in place). */
+const sets = new WeakMap<readonly Perm[], ReadonlySet<Perm>>();
+
+function setOf(list: readonly Perm[]): ReadonlySet<Perm> {
+  let s = sets.get(list);
+  if (!s) sets.set(list, (s = new Set(list)));
+  return s;
+}
+
+/** Whether the rights are the same at every path (no rule for a directory). */
+export function sameEverywhere(rules: PermRules | undefined): boolean {
+  for (const _ in rules?.paths ?? {}) return false;
+  return true;
+}
+
 /** The rights at a path (normalised by the caller). */
 export function rightsAt(rules: PermRules | undefined, path: string): ReadonlySet<Perm> {
-  const paths = rules?.paths ?? {};
-  const rule = governingRule(Object.keys(paths), path);
-  const list = rule !== undefined ? paths[rule]! : (rules?.default ?? PERMS);
-  return new Set(list);
+  const paths = rules?.paths;
+  const rule =
+    paths && !sameEverywhere(rules) ? governingRule(Object.keys(paths), path) : undefined;
+  return setOf(rule !== undefined ? paths![rule]! : (rules?.default ?? PERMS));
 }
 
 /** A comma-separated list of rights ("" = none); throws on an unknown name. */

@@ -10,6 +10,14 @@ import { pread, pwriteAll } from './io.js';
 import { releaseHandle, takeHandle } from './handle-budget.js';
 import type { OpenFlags, SetAttrs, StoredFile } from './storage.js';
 
+/**
+ * Files at least this large keep their digest for a later hash request (`sha256sum` right after
+ * the upload: digests.ts). Below it, hashing the file again when asked costs about what remembering
+ * costs every upload (an fstat after the writes, a futimes and an fstat at close), and most small
+ * uploads are never asked for.
+ */
+export const REMEMBER_MIN = 64 * 1024;
+
 /** writes in flight per open inode: the last one to finish records the mtime (see write) */
 const writing = new WeakMap<TrackedFile, number>();
 
@@ -27,6 +35,12 @@ export class OpenFile implements StoredFile {
   sha256?: string;
   /** the quota refused a write at this offset: writes beyond it are refused too (see write) */
   refused?: { at: number; error: Error };
+  /** where it is, as the client sees it (set by open) */
+  where?: string;
+  /** this open created it */
+  created = false;
+  /** the size last seen by a handle that does not write (see sizeSeen) */
+  private seen: number;
   constructor(
     readonly fd: number,
     readonly path: string,
@@ -34,7 +48,18 @@ export class OpenFile implements StoredFile {
     /** set when the file is open for writing: its shared size bookkeeping */
     readonly tracked: TrackedFile | undefined,
     readonly append: boolean,
-  ) {}
+    size = 0,
+  ) {
+    this.seen = size;
+  }
+  /** as the ledger counts it while open for writing; else as of the open and this handle's reads */
+  get sizeSeen(): number {
+    return this.tracked ? this.tracked.size : this.seen;
+  }
+  /** A read of this handle ended at `end`. */
+  sawEnd(end: number): void {
+    if (end > this.seen) this.seen = end;
+  }
 }
 
 export async function open(
@@ -49,19 +74,26 @@ export async function open(
   const access = flags.read && write ? C.O_RDWR : write ? C.O_WRONLY : C.O_RDONLY;
   const base = access | C.O_NONBLOCK; // never O_TRUNC, never O_APPEND
   let fd = -1;
+  /** the real path of what fd is */
+  let real = '';
+  /** its status, taken before it was opened (existing objects only) */
+  let before: Stats | undefined;
   if (flags.create) {
     // as OpenSSH: CREAT creates a missing file even on a read-only open
     const { dir, name } = await jail.parent(jp);
     const how = base | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
     fd = await using(dir, async () => {
       try {
-        return await jail.run((s) => s.open(dir.at(name), how, mode & 0o777));
+        const created = await jail.run((s) => s.open(dir.at(name), how, mode & 0o777));
+        real = `${dir.real}/${name}`;
+        return created;
       } catch (e) {
         if (errorCode(e) !== 'EEXIST' || flags.exclusive) throw e;
         return -1;
       }
     });
   }
+  const created = fd >= 0;
   if (fd < 0) {
     // an existing object: find it (O_PATH), prove it lies inside, and only then open that very
     // inode, so that nothing outside is ever opened and an outside object answers like a missing
@@ -70,23 +102,34 @@ export async function open(
       const st = await jail.run((s) => s.fstat(r.fd));
       if (st.isDirectory()) throw errno('EISDIR', 'is a directory');
       if (!st.isFile()) throw new NotAllowedError('not a regular file');
-      return jail.run((s) => s.open(r.at(), base));
+      const opened = await jail.run((s) => s.open(r.at(), base));
+      real = r.real;
+      before = st;
+      return opened;
     });
   }
-  await jail.verify(fd);
+  // No second check of where fd is: it is a new file made with O_EXCL|O_NOFOLLOW in a verified
+  // directory (a plain name: no "/", "." or ".."), or the verified regular file itself, reopened
+  // through its descriptor's magic link (which names that inode, not a path to walk again).
+  // A handle that writes takes its size and identity from the open descriptor, for the ledger.
   let st: Stats;
-  try {
-    st = await jail.run((s) => s.fstat(fd));
-    if (st.isDirectory()) throw errno('EISDIR', 'is a directory');
-    if (!st.isFile()) throw new NotAllowedError('not a regular file');
-  } catch (e) {
-    await jail.closeFd(fd).catch(() => undefined);
-    throw e;
+  if (before && !write) st = before;
+  else {
+    try {
+      st = await jail.run((s) => s.fstat(fd));
+      if (st.isDirectory()) throw errno('EISDIR', 'is a directory');
+      if (!st.isFile()) throw new NotAllowedError('not a regular file');
+    } catch (e) {
+      await jail.closeFd(fd).catch(() => undefined);
+      throw e;
+    }
   }
   const tracked = write ? fs.ledger.track(st.dev, st.ino, st.size) : undefined;
   if (tracked && tracked.refs === 1)
     tracked.running = st.size === 0 ? new RunningHash() : undefined;
-  const file = new OpenFile(fd, jp, flags.read || !write, tracked, flags.append);
+  const file = new OpenFile(fd, jp, flags.read || !write, tracked, flags.append, st.size);
+  file.where = jail.toClient(real) ?? jp;
+  file.created = created;
   try {
     takeHandle(fs.ledger); // the user's and the server's budget of open handles
     file.counted = true;
@@ -107,7 +150,14 @@ export async function read(
   at: number,
 ): Promise<number> {
   if (!file.readable) throw errno('EBADF', 'file not open for reading');
-  return pread(fs.jail, file.fd, into, at, length, offset);
+  const n = await pread(fs.jail, file.fd, into, at, length, offset);
+  const end = offset + n;
+  if (end > file.sizeSeen && !file.tracked) {
+    file.sawEnd(end);
+    // it grew past what this handle knew: learn how far, so that later READs are sized by it
+    if (n === length) file.sawEnd((await fs.jail.run((s) => s.fstat(file.fd))).size);
+  }
+  return n;
 }
 
 /** Writes data at offset (at the end for an APPEND handle), after reserving any growth. */
@@ -150,8 +200,9 @@ export async function write(
     try {
       await pwriteAll(fs.jail, file.fd, data, at);
       // what our own writes left as mtime (a different one at close means someone else wrote):
-      // read once the last write in flight is done, not after each of a pipelined stream
-      if (t.running && writing.get(t) === 1)
+      // read once the last write in flight is done, not after each of a pipelined stream, and
+      // only for a file whose digest close will remember
+      if (t.running && writing.get(t) === 1 && t.running.pos >= REMEMBER_MIN)
         t.writtenMtime = (await fs.jail.run((s) => s.fstatBig(file.fd))).mtimeNs;
     } catch (e) {
       t.running = undefined;
@@ -294,18 +345,21 @@ export async function close(fs: FsContext, file: OpenFile): Promise<void> {
       try {
         let st = await run((s) => s.fstatBig(file.fd));
         disk = { size: Number(st.size), nlink: Number(st.nlink) };
-        // the last writer closes a file written in sequence: remember its digest
+        // the last writer closes a file written in sequence: its digest (and, for a file of
+        // REMEMBER_MIN or more, remember it)
         const ours = t.running && (t.writtenMtime === undefined || t.writtenMtime === st.mtimeNs);
         if (t.refs === 1 && ours && t.running?.pos === disk.size && disk.nlink > 0) {
-          // File times are coarse (a clock tick): a write by someone else within the same tick
-          // would leave mtime as it is and the digest stale. Setting mtime 10 ms back makes any
-          // later write change it, so the entry no longer matches.
-          const atime = Number(st.atimeNs) / 1e9;
-          const mtime = Number(st.mtimeNs) / 1e9 - 0.01;
-          await run((s) => s.futimes(file.fd, atime, mtime));
-          st = await run((s) => s.fstatBig(file.fd));
           const digest = t.running.digest();
-          remember(t.key, st, digest);
+          if (disk.size >= REMEMBER_MIN && t.writtenMtime !== undefined) {
+            // File times are coarse (a clock tick): a write by someone else within the same tick
+            // would leave mtime as it is and the digest stale. Setting mtime 10 ms back makes any
+            // later write change it, so the entry no longer matches.
+            const atime = Number(st.atimeNs) / 1e9;
+            const mtime = Number(st.mtimeNs) / 1e9 - 0.01;
+            await run((s) => s.futimes(file.fd, atime, mtime));
+            st = await run((s) => s.fstatBig(file.fd));
+            remember(t.key, st, digest);
+          }
           file.sha256 = digest.toString('hex');
         }
       } catch {

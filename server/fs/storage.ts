@@ -66,6 +66,15 @@ export interface StoredFile {
   readonly append: boolean;
   /** after close: the sha256 (hex) of the whole file, when this handle wrote it from 0 to its end */
   readonly sha256?: string;
+  /** where the opened object is, as the client sees it (links resolved), if the storage knows */
+  readonly where?: string;
+  /** whether this open created the file */
+  readonly created?: boolean;
+  /**
+   * The file's size as this handle last knew it (at its open, from its reads, the writes to it),
+   * if the storage keeps it: what a READ of a larger length is sized by (handlers.ts).
+   */
+  readonly sizeSeen?: number;
 }
 
 /** An open directory listing, as the caller sees it. */

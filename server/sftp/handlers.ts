@@ -60,7 +60,8 @@ const SMALL_READ = 4096;
  * 4 KiB file: a buffer of the full length for every request was ~250 KiB of garbage per small file
  * (a garbage-collection storm), and its length sent the read to the thread pool (io.ts). At or past
  * the end it still reads (a small buffer): a file that grew meanwhile answers its new bytes, and
- * EOF comes from the disk, not from a size seen earlier.
+ * EOF comes from the disk, not from a size seen earlier. The size is the one the storage last saw
+ * for this handle (`sizeSeen`: no system call), else an fstat.
  */
 async function readLength(
   s: Session,
@@ -70,7 +71,8 @@ async function readLength(
 ): Promise<number> {
   const want = Math.min(asked, MAX_DATA);
   if (want <= SMALL_READ) return want;
-  const left = (await s.fs.fstat(file)).size - offset;
+  const size = file.sizeSeen ?? (await s.fs.fstat(file)).size;
+  const left = size - offset;
   return left > 0 ? Math.min(want, left) : SMALL_READ;
 }
 

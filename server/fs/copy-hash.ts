@@ -12,7 +12,7 @@ const HASH_CHUNK = 1024 * 1024;
 /** most blocks one hash request may ask for (check-file replies hold fewer, see handlers.ts) */
 export const HASH_MAX_BLOCKS = 16384;
 /**
- * A whole-file sha256 is remembered only for a file last modified at least this long before the
+ * A whole-file sha256 is remembered only for a file last changed (ctime) at least this long before the
  * hash began: file times are coarse (a clock tick), so a write within the tick of the last one
  * leaves mtime as it is, and a digest of a file that was just written could be of a mix.
  */
@@ -119,9 +119,12 @@ export async function hash(
     digests.push(h.digest());
     // the next client that asks for this file's sha256 (a second download) is answered at once,
     // if the file was settled before the hash began and is unchanged after it
-    if (whole && pos === size && st.mtimeNs + SETTLED_NS <= began) {
+    // (ctime: a SETSTAT of mtime into the past changes it, so "settled" cannot be faked)
+    if (whole && pos === size && st.ctimeNs + SETTLED_NS <= began) {
       const after = await fs.jail.run((s) => s.fstatBig(file.fd));
-      if (after.size === st.size && after.mtimeNs === st.mtimeNs) remember(key, st, digests[0]!);
+      const same =
+        after.size === st.size && after.mtimeNs === st.mtimeNs && after.ctimeNs === st.ctimeNs;
+      if (same) remember(key, st, digests[0]!);
     }
     return digests;
   } finally {

@@ -2,8 +2,11 @@
 // upload (`sha256sum PATH`) costs no second pass over the data.
 //
 // A file written from offset 0 straight to its end (as every client writes a fresh upload) is hashed
-// write by write; at close the digest is remembered for that inode, size and mtime. Any other
-// write pattern simply drops the running hash, and a changed file no longer matches its entry.
+// write by write; at close the digest is remembered for that inode, size, mtime and ctime. Any other
+// write pattern simply drops the running hash, and a changed file no longer matches its entry:
+// ctime is in the stamp because a client may set mtime back (tools that preserve timestamps do, and a
+// new version of the same size would then match), while ctime changes with every write or SETSTAT
+// and cannot be set.
 // It also admits hash work (hashSlot), so that hashing is bounded in memory and threads.
 import { createHash, type Hash } from 'node:crypto';
 
@@ -32,17 +35,24 @@ interface Entry {
 const MAX_ENTRIES = 4096;
 const cache = new Map<string, Entry>();
 
-function stamp(st: { size: bigint; mtimeNs: bigint }): string {
-  return `${st.size}:${st.mtimeNs}`;
+/** What identifies one version of a file's content (with its inode, the cache key). */
+export interface Stamp {
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
 }
 
-export function remember(key: string, st: { size: bigint; mtimeNs: bigint }, digest: Buffer): void {
+function stamp(st: Stamp): string {
+  return `${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
+export function remember(key: string, st: Stamp, digest: Buffer): void {
   cache.delete(key);
   cache.set(key, { stamp: stamp(st), digest });
   if (cache.size > MAX_ENTRIES) cache.delete(cache.keys().next().value!);
 }
 
-export function recall(key: string, st: { size: bigint; mtimeNs: bigint }): Buffer | undefined {
+export function recall(key: string, st: Stamp): Buffer | undefined {
   const e = cache.get(key);
   return e && e.stamp === stamp(st) ? e.digest : undefined;
 }

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import SftpClient from 'ssh2-sftp-client';
 import { CHANNEL_PACKET_SIZE, CLIENT_CHANNEL } from '../common/ssh-channel.js';
-import { sftpBatch } from './helpers/clients.js';
+import { sftpBatch, ssh2SftpKey } from './helpers/clients.js';
 import { useServer } from './helpers/fixture.js';
 import { randomFile, sha256 } from './helpers/files.js';
 import type { TestServer, TestUser } from './helpers/server.js';
@@ -38,12 +38,7 @@ async function connect(
   sizes: PacketSizes,
   ours: boolean,
 ): Promise<SftpClient> {
-  const c = new SftpClient();
-  await c.connect({
-    host: srv.host,
-    port: srv.port,
-    username: u.name,
-    privateKey: readFileSync(u.keyFile!),
+  const c = await ssh2SftpKey(srv, u, {
     debug: sizes.log,
     ...(ours ? CLIENT_CHANNEL : {}),
   });

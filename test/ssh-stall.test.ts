@@ -9,8 +9,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import SftpClient from 'ssh2-sftp-client';
-import { sftpBatch } from './helpers/clients.js';
+import { sftpBatch, ssh2SftpKey } from './helpers/clients.js';
 import { useServer } from './helpers/fixture.js';
 import { randomFile, sha256, sha256File } from './helpers/files.js';
 import type { TestServer, TestUser } from './helpers/server.js';
@@ -34,15 +33,8 @@ async function fastGet(
   local: string,
 ): Promise<Counts> {
   const counts = new Counts();
-  const c = new SftpClient();
   // stock settings: ssh2's 2 MiB window and 32 KiB packets, Nagle on
-  await c.connect({
-    host: srv.host,
-    port: srv.port,
-    username: u.name,
-    privateKey: readFileSync(u.keyFile!),
-    debug: counts.log,
-  });
+  const c = await ssh2SftpKey(srv, u, { debug: counts.log });
   try {
     await c.fastGet(remote, local, { chunkSize: 255 * 1024, concurrency: 64 });
   } finally {

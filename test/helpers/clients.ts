@@ -1,9 +1,11 @@
 // Command lines of the real clients against a test server: OpenSSH ssh/sftp (key, or password via
 // sshpass), lftp, PuTTY psftp, rclone; the host key fingerprints psftp and curl pin; the setup
 // those clients' tests share.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { join } from 'node:path';
+import type { ConnectConfig } from 'ssh2';
+import SftpClient from 'ssh2-sftp-client';
 import { useServer } from './fixture.js';
 import { randomFiles } from './files.js';
 import { run, type Run } from './run.js';
@@ -195,4 +197,21 @@ export function sftpKeyCode(srv: TestServer, u: TestUser, codeText: string): Pro
     ],
     { input: 'pwd\n', timeoutMs: 30000 },
   );
+}
+
+/** An ssh2-sftp-client logged in with the user's key file; `extra` adds ssh2 connect options. */
+export async function ssh2SftpKey(
+  srv: TestServer,
+  u: TestUser,
+  extra: Partial<ConnectConfig> & Record<string, unknown> = {},
+): Promise<SftpClient> {
+  const c = new SftpClient();
+  await c.connect({
+    host: srv.host,
+    port: srv.port,
+    username: u.name,
+    privateKey: readFileSync(u.keyFile!),
+    ...extra,
+  });
+  return c;
 }

@@ -25,7 +25,7 @@ export const SERVER_CHANNEL: ChannelLimits = {
 };
 
 /**
- * Our ssh2-based clients (the `ftp>` client, the bench's agent): larger packets and an 8 MiB
+ * Our `ftp>` client (not the bench's ssh2 agent, which stays stock): larger packets and an 8 MiB
  * window. With 2 MiB the server runs out of window every megabyte, and a window adjust that waits
  * behind the client's previous small packet for the server's delayed ACK stalls the download for
  * 40 ms (bench/README.md, "Where the time goes: fastGet").

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --single-threaded-gc
 // jailsftpd's command (package.json bin, npm start, deploy/jailsftpd.service). CommonJS on purpose:
 // libuv's thread pool starts with the first asynchronous file read, which loading an ES module
 // entry does before any of its code runs; here its size is set first (server/threadpool.ts).
@@ -8,6 +8,9 @@
 // 2 s): their calls run in the pool (server/fs/gate.ts: 4 per home, 12 in all). Otherwise libuv's
 // default of 4: more threads only cost CPU on large uploads to a local disk (measured). An
 // UV_THREADPOOL_SIZE in the environment always wins.
+//
+// Node's own options (bin/node-flags.cjs) are on the shebang line and in every launcher; `serve`
+// says so when they are missing, e.g. after `node bin/jailsftpd.cjs serve`.
 'use strict';
 const { readFileSync } = require('node:fs');
 const { spawnSync } = require('node:child_process');
@@ -47,6 +50,14 @@ function homesInPool() {
   return !LOCAL.has(Number(r.stdout));
 }
 
+if (process.argv[2] === 'serve') {
+  const missing = require('./node-flags.cjs').filter((f) => !process.execArgv.includes(f));
+  if (missing.length > 0)
+    process.stderr.write(
+      `jailsftpd: node runs without ${missing.join(' ')}: large transfers cost about a third more ` +
+        `CPU (start it with npm start, the jailsftpd command or node ${missing.join(' ')})\n`,
+    );
+}
 if (process.env.UV_THREADPOOL_SIZE === undefined && homesInPool())
   process.env.UV_THREADPOOL_SIZE = '16';
 import('../dist/server/cli.js').catch((e) => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import { fixture, useServer } from './helpers/fixture.js';
-import { CLI, type TestServer } from './helpers/server.js';
+import { CLI, ROOT, SERVER_ENTRY, SERVER_NODE_FLAGS, type TestServer } from './helpers/server.js';
 import { generateKeyPair } from '../server/ssh/hostkeys.js';
 
 function run(
@@ -339,5 +339,33 @@ test('size units', (t) => {
     assert.equal(r.status, 0, r.stderr);
     const rec = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as { quota: number };
     assert.equal(rec.quota, bytes, text);
+  }
+});
+
+test('every way of starting serve gives node its options (bin/node-flags.cjs), or says so', (t) => {
+  const dir = fixture(t).tempDir();
+  // a config typo: the server stops with status 2 right after the entry's own checks
+  const config = join(dir, 'config.json');
+  writeFileSync(config, JSON.stringify({ lisen: '127.0.0.1:22' }));
+  const args = ['serve', '--config', config];
+  // the jailsftpd command as npm's bin link runs it: its shebang line
+  const direct = spawnSync(SERVER_ENTRY, args, { encoding: 'utf8', timeout: 20000 });
+  assert.equal(direct.status, 2, direct.stderr);
+  assert.doesNotMatch(direct.stderr, /node runs without/);
+  assert.match(direct.stderr, /unknown config key "lisen"/);
+  // plain `node bin/jailsftpd.cjs serve` runs, and names what is missing
+  const plain = spawnSync(process.execPath, [SERVER_ENTRY, ...args], { encoding: 'utf8' });
+  assert.equal(plain.status, 2, plain.stderr);
+  assert.match(plain.stderr, /jailsftpd: node runs without --single-threaded-gc: large transfers/);
+  // npm start and the systemd unit pass the same options
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  const unit = readFileSync(join(ROOT, 'deploy/jailsftpd.service'), 'utf8');
+  const execStart = /^ExecStart=(.*)$/m.exec(unit)?.[1] ?? '';
+  assert.ok(SERVER_NODE_FLAGS.length > 0);
+  for (const f of SERVER_NODE_FLAGS) {
+    assert.match(pkg.scripts.start!, new RegExp(`node ${f} bin/jailsftpd\\.cjs serve`));
+    assert.match(execStart, new RegExp(`node ${f} /`));
   }
 });

@@ -1,6 +1,7 @@
 // Starts the real, built jailsftpd on a loopback port in a scratch directory, for tests (startServer)
 // and for the bench (launchServer, the part both share).
 import { spawnSync, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
@@ -11,6 +12,10 @@ export const ROOT = resolve(import.meta.dirname, '../../..');
 export const CLI = join(ROOT, 'dist/server/cli.js');
 /** the jailsftpd command (bin/jailsftpd.cjs: it sizes libuv's pool, then loads CLI) */
 export const SERVER_ENTRY = join(ROOT, 'bin/jailsftpd.cjs');
+/** node's options for `serve`, as npm start and the systemd unit give them (bin/node-flags.cjs) */
+export const SERVER_NODE_FLAGS = createRequire(import.meta.url)(
+  join(ROOT, 'bin/node-flags.cjs'),
+) as readonly string[];
 
 export interface ServerOptions {
   /** extra JSON config merged into the config file */
@@ -120,7 +125,7 @@ export async function launchServer(o: LaunchOptions): Promise<Launched> {
   };
   const proc = spawnChild(
     process.execPath,
-    [...(o.nodeArgs ?? []), SERVER_ENTRY, 'serve', '--config', configFile],
+    [...SERVER_NODE_FLAGS, ...(o.nodeArgs ?? []), SERVER_ENTRY, 'serve', '--config', configFile],
     {
       // as `npm start`: the command sizes the pool (server/threadpool.ts), glibc's arenas limited
       env: { MALLOC_ARENA_MAX: '2', ...process.env, ...o.env },

@@ -245,7 +245,11 @@ describe(
       } finally {
         await db.start();
       }
-      assert.equal(await rows(), '1', 'the missed end');
+      // the row of the missed end is still there, unless the node's heartbeat already retried the
+      // delete (it does once the database is back): either way none may be left after the stop
+      const missed = await rows();
+      assert.ok(missed === '1' || missed === '0', missed);
+      if (missed === '0') process.stdout.write('# the heartbeat deleted the missed end first\n');
       assert.equal(await c.stop(), 0);
       assert.equal(await rows(), '0', 'left behind by the stopped node');
     });

@@ -140,7 +140,7 @@ export class JailServer implements Watched {
       ident: 'jailsftpd',
       keepaliveInterval: 30000,
       keepaliveCountMax: 3,
-      // larger channel packets: one SFTP WRITE of 255 KiB arrives as one SSH packet
+      // larger channel packets (one SFTP WRITE of 255 KiB arrives as one SSH packet), IGNOREs to ACK
       ...SERVER_CHANNEL,
     } as ssh2.ServerConfig);
     this.ssh.on('connection', (client: Connection, info: { ip: string; port: number }) =>

@@ -6,6 +6,7 @@
 // --single-threaded-gc: V8's concurrent and parallel GC threads cost more than they save here. Every
 // SSH packet read or written allocates a buffer outside V8's heap, and each 64 MiB of those starts
 // a full collection: 15-30 per GiB transferred. With helper threads those cost 3 CPU s per GiB
-// uploaded on a 2-core machine; on the main thread alone, about 0.1-0.4 s (bench/README.md, "GC").
+// uploaded on a 2-core machine; on the main thread alone, about 0.1-0.4 s (bench/README.md, "Where
+// the time goes: V8's GC threads").
 'use strict';
 module.exports = ['--single-threaded-gc'];

@@ -24,7 +24,15 @@ import type { PutResult, StatLoopResult, StatResult } from './agent-ops.js';
 import { curvesTable, writeCurves, type CurvesReport } from './curves-report.js';
 import { exited, startAgent, waitLine } from './specials.js';
 import type { Target } from './target.js';
-import { hostInfo, log, MachineSampler, sleep, spawnTracked, TreeSampler } from './util.js';
+import {
+  hostInfo,
+  log,
+  MachineSampler,
+  removeAndSettle,
+  sleep,
+  spawnTracked,
+  TreeSampler,
+} from './util.js';
 import { sftp, sftpArgs } from './workloads.js';
 import { memStatus, processTree, pssOf, rssOf } from '../test/helpers/procfs.js';
 
@@ -616,9 +624,14 @@ async function smallFilesPoint(
     };
   } finally {
     await agent.close();
-    // the uploads go again, so that the next point starts from exactly `files` + the new fill
-    for (const f of readdirSync(dir)) if (!f.startsWith('f')) rmSync(join(dir, f), { force: true });
-    await sleep(1000); // the session is closed: the next login is the first again
+    // the uploads go again, so that the next point starts from exactly `files` + the new fill;
+    // settled, so that the next point's creates do not pay for these deletions (removeAndSettle);
+    // the session is closed meanwhile: the next login is the first again
+    await removeAndSettle(
+      readdirSync(dir)
+        .filter((f) => !f.startsWith('f'))
+        .map((f) => join(dir, f)),
+    );
   }
 }
 

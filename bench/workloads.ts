@@ -17,7 +17,7 @@ import {
 import { join } from 'node:path';
 import type { Target } from './target.js';
 import type { Run } from '../test/helpers/proc.js';
-import { run } from './util.js';
+import { removeAndSettle, run } from './util.js';
 import { ROOT } from './oursd.js';
 
 export const GCM = 'aes128-gcm@openssh.com';
@@ -174,6 +174,9 @@ export function sftpWorkloads(ctx: Ctx, cipher?: string): Workload[] {
   const label = cipher ? ` (${cipher})` : ' (default cipher)';
   const dl = join(ctx.work, 'large.dl');
   const smallDl = join(ctx.work, 'small.dl');
+  const upRuns = new Map<string, number>();
+  const upDir = (t: Target): string => `${R}/up-small-${upRuns.get(t.name) ?? 0}`;
+  let dlRuns = 0;
   const lsOut: Record<string, string> = {};
   return [
     {
@@ -228,19 +231,25 @@ export function sftpWorkloads(ctx: Ctx, cipher?: string): Workload[] {
       unit: 'files/s',
       amount: s.smallFiles,
       describe: `sftp put -r of ${s.smallFiles} files of 4 KiB${label}`,
+      // each run into a new directory, all removed at the end: nothing is deleted between timed
+      // runs (see removeAndSettle)
       async pre(t) {
-        rmRemote(t, `${R}/small`);
-        mkdirRemote(t, `${R}/small`);
+        upRuns.set(t.name, (upRuns.get(t.name) ?? 0) + 1);
+        mkdirRemote(t, upDir(t));
       },
       async op(t) {
-        await sftp(t, `put -r ${ctx.smallDir} ${R}\n`, cipher);
+        await sftp(t, `put -r ${ctx.smallDir} ${upDir(t)}\n`, cipher);
       },
       async verify(t) {
-        const n = readdirSync(local(t, `${R}/small`)).length;
+        const n = readdirSync(local(t, `${upDir(t)}/small`)).length;
         if (n !== s.smallFiles) throw new Error(`server has ${n} files, expected ${s.smallFiles}`);
       },
       async teardown(t) {
-        rmRemote(t, `${R}/small`);
+        const n = upRuns.get(t.name) ?? 0;
+        upRuns.delete(t.name);
+        await removeAndSettle(
+          Array.from({ length: n }, (_, i) => local(t, `${R}/up-small-${i + 1}`)),
+        );
       },
     },
     {
@@ -256,17 +265,23 @@ export function sftpWorkloads(ctx: Ctx, cipher?: string): Workload[] {
           placeRemote(t, join(ctx.smallDir, f), `${R}/small/${f}`);
       },
       async pre() {
-        rmSync(smallDl, { recursive: true, force: true });
+        dlRuns++;
       },
       async op(t) {
-        await sftp(t, `get -r ${R}/small ${smallDl}\n`, cipher);
+        await sftp(t, `get -r ${R}/small ${smallDl}-${dlRuns}\n`, cipher);
       },
       async verify() {
-        check(await run('diff', ['-rq', ctx.smallDir, smallDl]), 'diff -r of the small files');
-        rmSync(smallDl, { recursive: true, force: true });
+        const d = `${smallDl}-${dlRuns}`;
+        check(await run('diff', ['-rq', ctx.smallDir, d]), 'diff -r of the small files');
       },
       async teardown(t) {
-        rmRemote(t, `${R}/small`);
+        // the client's copies too: it makes 2000 files per run on the same file system
+        const n = dlRuns;
+        dlRuns = 0;
+        await removeAndSettle([
+          local(t, `${R}/small`),
+          ...Array.from({ length: n }, (_, i) => `${smallDl}-${i + 1}`),
+        ]);
       },
     },
     {

@@ -30,20 +30,6 @@ const PORTABLE_DATA = 32768;
 /** Completion of one READ: bytes read (0 at the end of the file). */
 export type ReadCallback = (err: Error | undefined, bytesRead: number) => void;
 export type WriteCallback = (err: Error | undefined) => void;
-/** Completion of one readView: the data read (empty with an error), or the error. */
-export type ReadViewCallback = (err: Error | undefined, data: Buffer) => void;
-
-const NO_DATA = Buffer.alloc(0);
-
-/** The READ our ssh2 patch adds to its SFTP object. */
-interface ViewReader {
-  readView(
-    h: Buffer,
-    len: number,
-    pos: number,
-    cb: (err: Error | undefined, data?: Buffer) => void,
-  ): void;
-}
 
 export interface DiskSpace {
   total: number;
@@ -198,16 +184,6 @@ export class Remote {
    */
   read(h: Buffer, buf: Buffer, off: number, len: number, pos: number, cb: ReadCallback): void {
     this.sftp.read(h, buf, off, len, pos, (err, n) => cb(err ?? undefined, n));
-  }
-  /**
-   * One READ of at most chunkSizes().read bytes whose data is handed over as a slice of the
-   * received packet, without the copy read() makes (our ssh2 patch: SFTP.readView). The slice
-   * stays valid: ssh2 never reuses memory it received into.
-   */
-  readView(h: Buffer, len: number, pos: number, cb: ReadViewCallback): void {
-    (this.sftp as unknown as ViewReader).readView(h, len, pos, (err, data) =>
-      cb(err ?? undefined, data ?? NO_DATA),
-    );
   }
   /** One WRITE of buf[off, off+len) at pos, as read(). */
   write(h: Buffer, buf: Buffer, off: number, len: number, pos: number, cb: WriteCallback): void {

@@ -8,8 +8,8 @@
 // from our thread).
 //
 // The memory of a read is never reused: ssh2 keeps views of what it received (a file handle is a
-// slice of the OPEN reply, a READ's data is handed over as a slice: remote.ts readView), exactly as
-// it does with node's own read buffers. A slab is freed by the GC once no view of it is left.
+// slice of the OPEN reply; a channel's stream may buffer what it was given), as it does with node's
+// own read buffers. A slab is freed by the GC once no view of it is left.
 import { connect as tcpConnect, type Socket } from 'node:net';
 
 /** Size of one slab of read memory. */

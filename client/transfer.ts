@@ -37,8 +37,13 @@ const DEFAULT_CONCURRENCY = Number(process.env.JAILSFTP_REQUESTS) || 64;
 const READ_CHUNKS = 8;
 /** Upload: blocks read ahead while the hash of earlier ones is computed in the hash worker. */
 const MAX_BLOCKS = 4;
-/** Download: at most this many received pieces go to the local file in one writev. */
-const MAX_WRITEV = 32;
+/**
+ * Download: at most this many received pieces (2 MiB of 255 KiB replies) go to the local file in
+ * one writev. On the 2026-12-02 VM a writev of 32 (8 MiB) cost the kernel 1-2.5 s of system time
+ * per GiB instead of ~0.4 s, erratically, and a get took twice as long (bench/README.md, "Where the
+ * time goes: our client"); 2-4 MiB per call measured as cheap as smaller ones.
+ */
+const MAX_WRITEV = 8;
 
 /** Copies localPath[start..size) to remotePath (upload) or back (download) at the same offsets. */
 export async function transfer(p: TransferParams): Promise<void> {
@@ -293,24 +298,12 @@ class Sender extends Engine {
   }
 }
 
-/** Data received for a download: the data, and the pool buffer it is in, if any. */
-interface Piece {
-  data: Buffer;
-  pooled?: Buffer;
-}
-
-/**
- * Download: sends READ requests and writes what arrives to the local file, in order. The data is
- * kept as ssh2 received it (Remote.readView, no copy) unless the hash runs in a worker thread,
- * which needs it in shared memory: then each READ copies into a buffer of a reused pool.
- */
+/** Download: sends READ requests and writes what arrives to the local file, in order. */
 class Receiver extends Engine {
   private next = this.p.start;
   private readonly retry: { off: number; len: number }[] = [];
-  /** what arrived and is not written yet, by offset (and the pool buffer it is in, if any) */
-  private readonly ready = new Map<number, Piece>();
+  private readonly ready = new Map<number, { buf: Buffer; len: number }>();
   private readonly pool: Buffer[] = [];
-  private readonly copy = this.p.hash?.shared === true;
 
   kick(): void {
     this.p.remote.corked(() => this.issueSome());
@@ -328,34 +321,23 @@ class Receiver extends Engine {
         len: Math.min(this.chunk, p.size - this.next),
       };
       if (r.off === this.next) this.next += r.len;
+      const buf = this.pool.pop() ?? this.buffer(this.chunk);
       f.inflight++;
-      if (this.copy) {
-        const buf = this.pool.pop() ?? this.buffer(this.chunk);
-        p.remote.read(this.handle, buf, 0, r.len, r.off, (err, nb) => {
-          if (err || nb === 0) this.pool.push(buf);
-          this.arrived(r, err, { data: buf.subarray(0, nb), pooled: buf });
-        });
-      } else {
-        p.remote.readView(this.handle, r.len, r.off, (err, data) => this.arrived(r, err, { data }));
-      }
+      p.remote.read(this.handle, buf, 0, r.len, r.off, (err, nb) => {
+        f.inflight--;
+        if (err || nb === 0) {
+          this.pool.push(buf);
+          if (!err || sftpStatus(err) === Status.EOF)
+            return f.fail(new Error('the remote file shrank during the transfer'));
+          return f.fail(err);
+        }
+        this.ready.set(r.off, { buf, len: nb });
+        if (nb < r.len) this.retry.unshift({ off: r.off + nb, len: r.len - nb });
+        void this.flush();
+        this.kick();
+      });
     }
     f.finish();
-  }
-
-  private arrived(r: { off: number; len: number }, err: Error | undefined, piece: Piece): void {
-    const { f } = this;
-    const { data } = piece;
-    f.inflight--;
-    if (err || data.length === 0) {
-      if (!err || sftpStatus(err) === Status.EOF)
-        return f.fail(new Error('the remote file shrank during the transfer'));
-      return f.fail(err);
-    }
-    this.ready.set(r.off, piece);
-    if (data.length < r.len)
-      this.retry.unshift({ off: r.off + data.length, len: r.len - data.length });
-    void this.flush();
-    this.kick();
   }
 
   /** Writes every piece that follows on from what is written, in one writev. */
@@ -363,21 +345,22 @@ class Receiver extends Engine {
     const { p, f } = this;
     const ran = await f.local(async () => {
       while (!f.failed && this.ready.has(this.done)) {
-        const pieces: Piece[] = [];
+        const pieces: Buffer[] = [];
         const views: Buffer[] = [];
         const hashing: Promise<void>[] = [];
         let at = this.done;
-        let piece: Piece | undefined;
+        let piece: { buf: Buffer; len: number } | undefined;
         while (pieces.length < MAX_WRITEV && (piece = this.ready.get(at)) !== undefined) {
           this.ready.delete(at);
-          if (p.hash) hashing.push(p.hash.update(piece.data));
-          pieces.push(piece);
-          views.push(piece.data);
-          at += piece.data.length;
+          const view = piece.buf.subarray(0, piece.len);
+          if (p.hash) hashing.push(p.hash.update(view));
+          pieces.push(piece.buf);
+          views.push(view);
+          at += piece.len;
         }
         await Promise.all([writeAll(this.file, views, this.done), ...hashing]);
         this.done = at;
-        for (const b of pieces) if (b.pooled) this.pool.push(b.pooled);
+        for (const b of pieces) this.pool.push(b);
         p.onProgress(this.done);
         // more requests while the next pieces are written
         this.kick();

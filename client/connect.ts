@@ -1,7 +1,7 @@
 // Connecting and logging in: host key check (trust on first use), keys, ssh-agent, password, and a
 // verification code (TOTP) when the server asks one after the key or password.
 import { existsSync, readFileSync } from 'node:fs';
-import { connect as tcpConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
@@ -25,6 +25,7 @@ import {
   ownKnownHosts,
 } from './known-hosts.js';
 import { askConfirm, askInput, askPassword } from './prompts.js';
+import { connectTcp } from './socket.js';
 import { CLIENT_CHANNEL } from '../common/ssh-channel.js';
 
 export interface LoginOptions {
@@ -263,8 +264,7 @@ export async function login(o: LoginOptions): Promise<Connection> {
     });
   };
 
-  // Nagle off: with it on, uploads ran at a third of the speed
-  const sock = tcpConnect({ host: o.host, port: o.port, noDelay: true });
+  const sock = connectTcp(o.host, o.port);
   let sftp: SFTPWrapper;
   try {
     sftp = await sftpClient.connect({

@@ -37,8 +37,13 @@ const DEFAULT_CONCURRENCY = Number(process.env.JAILSFTP_REQUESTS) || 64;
 const READ_CHUNKS = 8;
 /** Upload: blocks read ahead while the hash of earlier ones is computed in the hash worker. */
 const MAX_BLOCKS = 4;
-/** Download: at most this many received pieces go to the local file in one writev. */
-const MAX_WRITEV = 32;
+/**
+ * Download: at most this many received pieces (2 MiB of 255 KiB replies) go to the local file in
+ * one writev. On the 2026-12-02 VM a writev of 32 (8 MiB) cost the kernel 1-2.5 s of system time
+ * per GiB instead of ~0.4 s, erratically, and a get took twice as long (bench/README.md, "Where the
+ * time goes: our client"); 2-4 MiB per call measured as cheap as smaller ones.
+ */
+const MAX_WRITEV = 8;
 
 /** Copies localPath[start..size) to remotePath (upload) or back (download) at the same offsets. */
 export async function transfer(p: TransferParams): Promise<void> {

@@ -12,7 +12,13 @@ import SftpClient from 'ssh2-sftp-client';
 import { connect, openSftp } from './helpers/channels.js';
 import { fixture, type FixtureServer } from './helpers/fixture.js';
 import { waitFor } from './helpers/proc.js';
-import { AHEAD_BYTES, AHEAD_WRITES, aheadBytes, RunningHash } from '../server/fs/digests.js';
+import {
+  AHEAD_BYTES,
+  AHEAD_TOTAL,
+  AHEAD_WRITES,
+  aheadBytes,
+  RunningHash,
+} from '../server/fs/digests.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -213,6 +219,14 @@ test('RunningHash: out of order within its bounds, void past them, nothing kept 
   const big = new RunningHash();
   assert.equal(big.feed(1, data), true);
   assert.equal(big.feed(1 + data.length, data.subarray(0, 1)), false);
+  assert.equal(aheadBytes(), 0);
+
+  // all files together: past AHEAD_TOTAL the next one is dropped, and gives back its part
+  const files = Array.from({ length: AHEAD_TOTAL / AHEAD_BYTES + 1 }, () => new RunningHash());
+  const kept = files.map((f) => f.feed(1, data));
+  assert.deepEqual(kept, [...kept.slice(0, -1).fill(true), false]);
+  assert.equal(aheadBytes(), AHEAD_TOTAL);
+  for (const f of files) f.release();
   assert.equal(aheadBytes(), 0);
 
   // overlaps: with bytes hashed, with a write kept aside (either side of it)

@@ -1,7 +1,9 @@
 // Uploads whose WRITEs arrive out of order (clients with several writes in flight send them as their
-// local reads finish: ssh2-sftp-client's fastPut, rclone, WinSCP) still get their SHA-256: in the
-// audit line and remembered for `sha256sum`. Writes over bytes already written, and a hostile spray
-// of tiny writes, never give a wrong digest, and what the server keeps aside stays bounded.
+// local reads finish: ssh2-sftp-client's fastPut, rclone, WinSCP) still get their SHA-256 where
+// something reads it (the audit log, upload hooks): in the audit line or the hook's payload, and
+// remembered for `sha256sum`. Writes over bytes already written, and a hostile spray of tiny writes,
+// never give a wrong digest, and what the server keeps aside stays bounded. Without an audit log or
+// upload hooks nothing is kept aside: such an upload is hashed again when asked.
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -57,9 +59,9 @@ async function uploadEvent(path: string): Promise<Ev> {
   return find()!;
 }
 
-function sha256sum(name: string): Promise<string> {
+function sha256sum(name: string, c: ssh2.Client = conn): Promise<string> {
   return new Promise((res, rej) =>
-    conn.exec(`sha256sum ${name}`, (err, ch) => {
+    c.exec(`sha256sum ${name}`, (err, ch) => {
       if (err) return rej(err);
       let out = '';
       ch.on('data', (d: Buffer) => (out += d.toString()));
@@ -69,13 +71,39 @@ function sha256sum(name: string): Promise<string> {
 }
 
 /** Writes `parts` ([offset, bytes]) one after the other, in the order given, on one handle. */
-async function writeInOrder(path: string, parts: [number, Buffer][]): Promise<void> {
+async function writeInOrder(
+  path: string,
+  parts: [number, Buffer][],
+  on: ssh2.SFTPWrapper = sftp,
+): Promise<void> {
   const p = <T>(f: (cb: (err: Error | null | undefined, v: T) => void) => void): Promise<T> =>
     new Promise((res, rej) => f((err, v) => (err ? rej(err) : res(v))));
-  const h = await p<Buffer>((cb) => sftp.open(path, 'w', cb));
+  const h = await p<Buffer>((cb) => on.open(path, 'w', cb));
   for (const [at, b] of parts)
-    await p<void>((cb) => sftp.write(h, b, 0, b.length, at, (err) => cb(err, undefined)));
-  await p<void>((cb) => sftp.close(h, (err) => cb(err, undefined)));
+    await p<void>((cb) => on.write(h, b, 0, b.length, at, (err) => cb(err, undefined)));
+  await p<void>((cb) => on.close(h, (err) => cb(err, undefined)));
+}
+
+/** ssh2-sftp-client's fastPut of `local` to each of `remotes`, with small chunks and many in flight:
+ *  the client's local reads finish out of order, and so do its writes. */
+async function fastPuts<K extends string>(
+  on: FixtureServer<K>,
+  user: K,
+  local: string,
+  remotes: string[],
+): Promise<void> {
+  const c = new SftpClient();
+  await c.connect({
+    host: on.host,
+    port: on.port,
+    username: user,
+    privateKey: on.users[user].privateKey,
+  });
+  try {
+    for (const r of remotes) await c.fastPut(local, r, { concurrency: 64, chunkSize: 16384 });
+  } finally {
+    await c.end();
+  }
 }
 
 test('fastPut with writes in flight: the audit line has the sha256, and it is remembered', async () => {
@@ -84,19 +112,7 @@ test('fastPut with writes in flight: the audit line has the sha256, and it is re
   const data = randomBytes(4 * 1024 * 1024 + 123);
   const local = join(srv.dir, 'fast.bin');
   writeFileSync(local, data);
-  const c = new SftpClient();
-  await c.connect({
-    host: srv.host,
-    port: srv.port,
-    username: 'ola',
-    privateKey: srv.users.ola.privateKey,
-  });
-  try {
-    for (let i = 0; i < 3; i++)
-      await c.fastPut(local, `/fast${i}.bin`, { concurrency: 64, chunkSize: 16384 });
-  } finally {
-    await c.end();
-  }
+  await fastPuts(srv, 'ola', local, ['/fast0.bin', '/fast1.bin', '/fast2.bin']);
   for (let i = 0; i < 3; i++) {
     const name = `fast${i}.bin`;
     assert.equal(sha(readFileSync(join(srv.users.ola.home, name))), sha(data), 'on disk');
@@ -104,25 +120,33 @@ test('fastPut with writes in flight: the audit line has the sha256, and it is re
     assert.equal(ev.status, 'ok');
     assert.equal(ev.offset, 0, `${name}: where it started, whatever write came first`);
     assert.equal(ev.sha256, sha(data), `${name}: the audit line's sha256`);
-    // remembered at close: the server then sets mtime 10 ms back (digests.ts), after the writes
-    // that left mtime = ctime; a file not remembered keeps them equal
-    const st = statSync(join(srv.users.ola.home, name), { bigint: true });
-    assert.ok(st.ctimeNs > st.mtimeNs, `${name}: the digest was remembered`);
+    assert.ok(remembered(join(srv.users.ola.home, name)), `${name}: the digest was remembered`);
     assert.equal(await sha256sum(name), `${sha(data)}  ${name}\n`);
   }
 });
 
-test('writes out of order that came together: the digest of what is on disk', async () => {
-  const data = randomBytes(300 * 1024);
+/** `data` in writes of 32 KiB, reversed within groups of 4, the last group first. */
+function shuffled(data: Buffer): [number, Buffer][] {
   const k = 32 * 1024;
   const chunks: [number, Buffer][] = [];
   for (let at = 0; at < data.length; at += k) chunks.push([at, data.subarray(at, at + k)]);
-  // reversed within groups of 4, the last group first
   const order: [number, Buffer][] = [];
   for (let g = chunks.length - (chunks.length % 4 || 4); g >= 0; g -= 4)
     order.push(...chunks.slice(g, g + 4).reverse());
   assert.equal(order.length, chunks.length);
-  await writeInOrder('/shuffled.bin', order);
+  return order;
+}
+
+/** Whether the server remembered the file's digest at close: it then sets mtime 10 ms back
+ *  (digests.ts), after the writes that left mtime = ctime; a file not remembered keeps them equal. */
+function remembered(file: string): boolean {
+  const st = statSync(file, { bigint: true });
+  return st.ctimeNs > st.mtimeNs;
+}
+
+test('writes out of order that came together: the digest of what is on disk', async () => {
+  const data = randomBytes(300 * 1024);
+  await writeInOrder('/shuffled.bin', shuffled(data));
   const ev = await uploadEvent('/shuffled.bin');
   assert.equal(ev.offset, 0);
   assert.equal(ev.sha256, sha(data));
@@ -190,6 +214,54 @@ test('a spray of tiny writes past a gap: the hash is dropped, the upload is whol
   assert.equal(await sha256sum('spray.bin'), `${sha(data)}  spray.bin\n`);
 });
 
+test('without the audit log and upload hooks: writes out of order keep nothing aside', async (t) => {
+  // nothing reads the digest of an upload: a write out of order drops the hash, as it costs CPU and
+  // memory (digests.ts); writes in order are still hashed and remembered for `sha256sum`
+  const fx = fixture(t);
+  const plain = await fx.server({ users: { ola: { home: true, key: true } } });
+  const c = await connect(plain, plain.users.ola);
+  fx.defer(() => c.end());
+  const s = await openSftp(c);
+  const data = randomBytes(300 * 1024);
+  await writeInOrder('/shuffled.bin', shuffled(data), s);
+  await writeInOrder('/in-order.bin', [[0, data]], s);
+  const home = plain.users.ola.home;
+  assert.deepEqual(readFileSync(join(home, 'shuffled.bin')), data);
+  assert.equal(remembered(join(home, 'shuffled.bin')), false, 'out of order: no digest kept');
+  assert.equal(remembered(join(home, 'in-order.bin')), true, 'in order: remembered');
+  // hashed again when asked, the same digest
+  for (const name of ['shuffled.bin', 'in-order.bin'])
+    assert.equal(await sha256sum(name, c), `${sha(data)}  ${name}\n`, name);
+});
+
+test('an upload hook alone (no audit log) gets the sha256 of a fastPut upload', async (t) => {
+  const fx = fixture(t);
+  const dir = fx.tempDir('jailsftp-order-hook-');
+  const out = join(dir, 'hook.out');
+  const hooked = await fx.server({
+    users: { ola: { home: true, key: true } },
+    config: {
+      hooks: { upload: ['/bin/sh', '-c', `echo "$JAILSFTP_PATH $JAILSFTP_SHA256" >> '${out}'`] },
+    },
+  });
+  const data = randomBytes(4 * 1024 * 1024 + 123);
+  const local = join(dir, 'fast.bin');
+  writeFileSync(local, data);
+  await fastPuts(hooked, 'ola', local, ['/fast0.bin', '/fast1.bin']);
+  // and one certainly out of order
+  const c = await connect(hooked, hooked.users.ola);
+  fx.defer(() => c.end());
+  await writeInOrder('/shuffled.bin', shuffled(data), await openSftp(c));
+  const lines = (): string[] =>
+    existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean).sort() : [];
+  await waitFor(() => lines().length === 3, 10000, 'the upload hooks');
+  assert.deepEqual(lines(), [
+    `/fast0.bin ${sha(data)}`,
+    `/fast1.bin ${sha(data)}`,
+    `/shuffled.bin ${sha(data)}`,
+  ]);
+});
+
 // The running hash itself (in this process): any order within its bounds gives the digest of the
 // bytes in offset order; past a bound it is void and gives back everything it kept aside.
 test('RunningHash: out of order within its bounds, void past them, nothing kept after', () => {
@@ -200,7 +272,7 @@ test('RunningHash: out of order within its bounds, void past them, nothing kept 
   // each write moved back by up to 40 places
   const order = starts.map((at, i) => ({ at, key: i + Math.random() * 40 }));
   order.sort((x, y) => x.key - y.key);
-  const h = new RunningHash();
+  const h = new RunningHash(true);
   for (const { at } of order) assert.equal(h.feed(at, data.subarray(at, at + k)), true);
   assert.equal(h.whole, true);
   assert.equal(h.pos, data.length);
@@ -208,7 +280,7 @@ test('RunningHash: out of order within its bounds, void past them, nothing kept 
   assert.equal(aheadBytes(), 0);
 
   // too many writes kept aside
-  const many = new RunningHash();
+  const many = new RunningHash(true);
   for (let i = 1; i <= AHEAD_WRITES; i++) assert.equal(many.feed(2 * i, data.subarray(0, 1)), true);
   assert.ok(aheadBytes() > 0);
   assert.equal(many.feed(2 * AHEAD_WRITES + 2, data.subarray(0, 1)), false);
@@ -216,13 +288,13 @@ test('RunningHash: out of order within its bounds, void past them, nothing kept 
   assert.equal(aheadBytes(), 0);
 
   // too many bytes kept aside: the gap at 0 never fills
-  const big = new RunningHash();
+  const big = new RunningHash(true);
   assert.equal(big.feed(1, data), true);
   assert.equal(big.feed(1 + data.length, data.subarray(0, 1)), false);
   assert.equal(aheadBytes(), 0);
 
   // all files together: past AHEAD_TOTAL the next one is dropped, and gives back its part
-  const files = Array.from({ length: AHEAD_TOTAL / AHEAD_BYTES + 1 }, () => new RunningHash());
+  const files = Array.from({ length: AHEAD_TOTAL / AHEAD_BYTES + 1 }, () => new RunningHash(true));
   const kept = files.map((f) => f.feed(1, data));
   assert.deepEqual(kept, [...kept.slice(0, -1).fill(true), false]);
   assert.equal(aheadBytes(), AHEAD_TOTAL);
@@ -237,7 +309,7 @@ test('RunningHash: out of order within its bounds, void past them, nothing kept 
     [2 * k - 5, 10],
     [3 * k - 1, 2],
   ] as const) {
-    const o = new RunningHash();
+    const o = new RunningHash(true);
     assert.equal(o.feed(0, data.subarray(0, k)), true);
     assert.equal(o.feed(2 * k, data.subarray(0, k)), true);
     assert.equal(o.feed(at, data.subarray(0, len)), false, `${at}+${len}`);
@@ -245,8 +317,18 @@ test('RunningHash: out of order within its bounds, void past them, nothing kept 
   }
 
   // a released hash (a truncation, a failed write, the last close) gives back what it kept
-  const r = new RunningHash();
+  const r = new RunningHash(true);
   r.feed(k, data.subarray(0, k));
   r.release();
   assert.equal(aheadBytes(), 0);
+  // without keepAhead (nothing reads the digest): a write out of order voids it, nothing is kept
+  const plain = new RunningHash(false);
+  assert.equal(plain.feed(0, data.subarray(0, k)), true);
+  assert.equal(plain.feed(2 * k, data.subarray(0, k)), false);
+  assert.equal(plain.valid, false);
+  assert.equal(aheadBytes(), 0);
+  const inOrder = new RunningHash(false);
+  for (let at = 0; at < data.length; at += k) inOrder.feed(at, data.subarray(at, at + k));
+  assert.equal(inOrder.whole, true);
+  assert.equal(inOrder.digest().toString('hex'), sha(data));
 });

@@ -25,6 +25,12 @@ const writing = new WeakMap<TrackedFile, number>();
 export interface FsContext {
   readonly jail: Jail;
   readonly ledger: QuotaLedger;
+  /**
+   * Whether an upload's running hash keeps writes out of order aside (RunningHash, digests.ts):
+   * true where something reads the digest of each upload (the audit log, upload hooks). Read at
+   * each open and truncation to 0.
+   */
+  readonly keepAhead: boolean;
 }
 
 export class OpenFile implements StoredFile {
@@ -127,7 +133,7 @@ export async function open(
   const tracked = write ? fs.ledger.track(st.dev, st.ino, st.size) : undefined;
   if (tracked && tracked.refs === 1) {
     tracked.running?.release();
-    tracked.running = st.size === 0 ? new RunningHash() : undefined;
+    tracked.running = st.size === 0 ? new RunningHash(fs.keepAhead) : undefined;
   }
   const file = new OpenFile(fd, jp, flags.read || !write, tracked, flags.append, st.size);
   file.where = jail.toClient(real) ?? jp;
@@ -309,7 +315,7 @@ export async function resize(fs: FsContext, file: OpenFile, size: number): Promi
     if (size < cur) fs.ledger.give(cur - size);
     t.size = size;
     t.running?.release();
-    t.running = size === 0 && t.refs === 1 ? new RunningHash() : undefined;
+    t.running = size === 0 && t.refs === 1 ? new RunningHash(fs.keepAhead) : undefined;
   } finally {
     t.release(true);
   }

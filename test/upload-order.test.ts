@@ -14,6 +14,8 @@ import SftpClient from 'ssh2-sftp-client';
 import { connect, openSftp } from './helpers/channels.js';
 import { fixture, type FixtureServer } from './helpers/fixture.js';
 import { waitFor } from './helpers/proc.js';
+import { startCluster } from './helpers/cluster.js';
+import { needs } from './helpers/tools.js';
 import {
   AHEAD_BYTES,
   AHEAD_TOTAL,
@@ -261,6 +263,42 @@ test('an upload hook alone (no audit log) gets the sha256 of a fastPut upload', 
     `/shuffled.bin ${sha(data)}`,
   ]);
 });
+
+test(
+  'cluster mode: each node keeps writes out of order aside under its own config',
+  { skip: needs('postgres') },
+  async (t) => {
+    // one store and homes directory; node 1 has an upload hook, node 2 neither hooks nor audit log
+    const fx = fixture(t);
+    const out = join(fx.tempDir('jailsftp-order-cluster-'), 'hook.out');
+    const cl = await startCluster(
+      fx,
+      {
+        hooks: { upload: ['/bin/sh', '-c', `echo "$JAILSFTP_PATH $JAILSFTP_SHA256" >> '${out}'`] },
+      },
+      1,
+    );
+    const hooked = cl.nodes[0]!;
+    const plain = await fx.server({ config: { store: cl.db.url, homes: cl.homes } });
+    const u = hooked.addUser('ola', { key: true });
+    const data = randomBytes(300 * 1024);
+    for (const [node, name] of [
+      [hooked, 'a.bin'],
+      [plain, 'b.bin'],
+    ] as const) {
+      const c = await connect(node, u);
+      fx.defer(() => c.end());
+      await writeInOrder(`/${name}`, shuffled(data), await openSftp(c));
+    }
+    await waitFor(() => existsSync(out), 10000, 'the upload hook');
+    assert.equal(readFileSync(out, 'utf8'), `/a.bin ${sha(data)}\n`);
+    const home = join(cl.homes, 'ola');
+    assert.equal(remembered(join(home, 'a.bin')), true, 'node 1 (hook): the digest kept');
+    assert.equal(remembered(join(home, 'b.bin')), false, 'node 2 (none): nothing kept aside');
+    for (const name of ['a.bin', 'b.bin'])
+      assert.deepEqual(readFileSync(join(home, name)), data, name);
+  },
+);
 
 // The running hash itself (in this process): any order within its bounds gives the digest of the
 // bytes in offset order; past a bound it is void and gives back everything it kept aside.

@@ -7,8 +7,8 @@
 // reads finish: ssh2-sftp-client's fastPut, rclone, WinSCP): where something reads the upload's
 // digest (keepAhead: the audit log, upload hooks), a write past the hashed end is kept aside (a
 // copy, within AHEAD_BYTES per file and AHEAD_TOTAL in all) until the writes before it arrive;
-// elsewhere it drops the hash. Any other pattern (a write over bytes already hashed or kept, too much kept aside)
-// simply drops the running hash, and a changed file no longer matches its entry:
+// elsewhere it drops the hash. Any other pattern (a write over bytes already hashed or kept, too
+// much kept aside) simply drops the running hash, and a changed file no longer matches its entry:
 // ctime is in the stamp because a client may set mtime back (tools that preserve timestamps do, and a
 // new version of the same size would then match), while ctime changes with every write or SETSTAT
 // and cannot be set.

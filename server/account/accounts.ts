@@ -196,7 +196,10 @@ export class Accounts {
     await prepareHome(home, io);
     const ledger = await this.ledgers.acquire(record, home);
     const jail = await Jail.open(home, io);
-    const disk = new UserFs(jail, ledger, { allowSymlinks: this.opts.allowSymlinks });
+    const disk = new UserFs(jail, ledger, {
+      allowSymlinks: this.opts.allowSymlinks,
+      keepAhead: () => this.observer.readsUploadDigests(),
+    });
     const info: LoginInfo = { user: record.name, ...peer, bytesUp: 0, bytesDown: 0, handles: 0 };
     // bandwidth: the user's shared buckets, below the observer (its times include the waits)
     const throttled = new ThrottledStorage(disk, this.rates.acquire(record), info);

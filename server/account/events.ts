@@ -32,7 +32,7 @@ export interface AuditEvent {
   ms?: number;
   /** `ok` or the error text */
   status: string;
-  /** of an upload written in sequence from offset 0 */
+  /** of an upload written whole from offset 0 (out of order: only while readsUploadDigests) */
   sha256?: string;
   /** what a refusal was about */
   reason?: 'quota' | 'permission' | 'limit' | 'disabled';
@@ -63,6 +63,11 @@ export interface AccountObserver {
   /** a handle was opened (+1) or closed (-1) */
   handles(delta: number): void;
   quotaRefused(): void;
+  /**
+   * Whether something reads each upload's sha256 (the audit log, upload hooks): only then do the
+   * uploads' running hashes keep writes out of order aside (digests.ts), which costs CPU and memory.
+   */
+  readsUploadDigests(): boolean;
 }
 
 export const NO_OBSERVER: AccountObserver = {
@@ -70,4 +75,5 @@ export const NO_OBSERVER: AccountObserver = {
   transferred: () => undefined,
   handles: () => undefined,
   quotaRefused: () => undefined,
+  readsUploadDigests: () => false,
 };

@@ -133,9 +133,11 @@ export class ObservedStorage extends StorageWrapper {
 
   override async write(file: StoredFile, offset: number, data: Buffer): Promise<void> {
     const t = this.transfers.get(file);
+    // where the transfer started: its lowest offset (writes in flight may arrive out of order);
     // an APPEND handle writes at the end, whatever the offset says
-    if (t && t.offset === undefined)
-      t.offset = file.append ? (await this.inner.fstat(file)).size : offset;
+    if (t && !file.append) {
+      if (t.offset === undefined || offset < t.offset) t.offset = offset;
+    } else if (t && t.offset === undefined) t.offset = (await this.inner.fstat(file)).size;
     try {
       await this.inner.write(file, offset, data);
     } catch (e) {

@@ -25,13 +25,19 @@ const writing = new WeakMap<TrackedFile, number>();
 export interface FsContext {
   readonly jail: Jail;
   readonly ledger: QuotaLedger;
+  /**
+   * Whether an upload's running hash keeps writes out of order aside (RunningHash, digests.ts):
+   * true where something reads the digest of each upload (the audit log, upload hooks). Read at
+   * each open and truncation to 0.
+   */
+  readonly keepAhead: boolean;
 }
 
 export class OpenFile implements StoredFile {
   closed = false;
   /** counted in the open-handle budget (handle-budget.ts) */
   counted = false;
-  /** set at close when this handle wrote the whole file in sequence (digests.ts) */
+  /** set at close when this handle wrote the whole file from offset 0, without overlaps (digests.ts) */
   sha256?: string;
   /** the quota refused a write at this offset: writes beyond it are refused too (see write) */
   refused?: { at: number; error: Error };
@@ -125,8 +131,10 @@ export async function open(
     }
   }
   const tracked = write ? fs.ledger.track(st.dev, st.ino, st.size) : undefined;
-  if (tracked && tracked.refs === 1)
-    tracked.running = st.size === 0 ? new RunningHash() : undefined;
+  if (tracked && tracked.refs === 1) {
+    tracked.running?.release();
+    tracked.running = st.size === 0 ? new RunningHash(fs.keepAhead) : undefined;
+  }
   const file = new OpenFile(fd, jp, flags.read || !write, tracked, flags.append, st.size);
   file.where = jail.toClient(real) ?? jp;
   file.created = created;
@@ -202,9 +210,10 @@ export async function write(
       // what our own writes left as mtime (a different one at close means someone else wrote):
       // read once the last write in flight is done, not after each of a pipelined stream, and
       // only for a file whose digest close will remember
-      if (t.running && writing.get(t) === 1 && t.running.pos >= REMEMBER_MIN)
+      if (t.running && writing.get(t) === 1 && t.running.end >= REMEMBER_MIN)
         t.writtenMtime = (await fs.jail.run((s) => s.fstatBig(file.fd))).mtimeNs;
     } catch (e) {
+      t.running?.release();
       t.running = undefined;
       await reconcile(fs, file);
       throw e;
@@ -305,7 +314,8 @@ export async function resize(fs: FsContext, file: OpenFile, size: number): Promi
     }
     if (size < cur) fs.ledger.give(cur - size);
     t.size = size;
-    t.running = size === 0 && t.refs === 1 ? new RunningHash() : undefined;
+    t.running?.release();
+    t.running = size === 0 && t.refs === 1 ? new RunningHash(fs.keepAhead) : undefined;
   } finally {
     t.release(true);
   }
@@ -345,11 +355,13 @@ export async function close(fs: FsContext, file: OpenFile): Promise<void> {
       try {
         let st = await run((s) => s.fstatBig(file.fd));
         disk = { size: Number(st.size), nlink: Number(st.nlink) };
-        // the last writer closes a file written in sequence: its digest (and, for a file of
-        // REMEMBER_MIN or more, remember it)
-        const ours = t.running && (t.writtenMtime === undefined || t.writtenMtime === st.mtimeNs);
-        if (t.refs === 1 && ours && t.running?.pos === disk.size && disk.nlink > 0) {
-          const digest = t.running.digest();
+        // the last writer closes a file written whole from offset 0 (in sequence, or with the
+        // writes out of order that came together): its digest (and, for a file of REMEMBER_MIN or
+        // more, remember it)
+        const h = t.running;
+        const ours = t.writtenMtime === undefined || t.writtenMtime === st.mtimeNs;
+        if (t.refs === 1 && h?.whole && h.pos === disk.size && ours && disk.nlink > 0) {
+          const digest = h.digest();
           if (disk.size >= REMEMBER_MIN && t.writtenMtime !== undefined) {
             // File times are coarse (a clock tick): a write by someone else within the same tick
             // would leave mtime as it is and the digest stale. Setting mtime 10 ms back makes any
@@ -365,6 +377,8 @@ export async function close(fs: FsContext, file: OpenFile): Promise<void> {
       } catch {
         /* keep the tracked size */
       }
+      // the last handle: what the hash kept aside (a file left with a hole) is given back
+      if (t.refs === 1) t.running?.release();
       fs.ledger.untrack(t, disk);
     } finally {
       t.release(true);

@@ -24,6 +24,8 @@ type Args<F> = F extends (fs: files.FsContext, ...a: infer A) => unknown ? A : n
 
 export interface UserFsOptions {
   allowSymlinks: boolean;
+  /** FsContext.keepAhead, asked at each open (a reload may add or drop what reads digests) */
+  keepAhead?: () => boolean;
 }
 
 export class UserFs implements Storage {
@@ -32,6 +34,10 @@ export class UserFs implements Storage {
     readonly ledger: QuotaLedger,
     private readonly opts: UserFsOptions = { allowSymlinks: false },
   ) {}
+
+  get keepAhead(): boolean {
+    return this.opts.keepAhead?.() ?? false;
+  }
 
   // ---- files ---------------------------------------------------------------------------------
 

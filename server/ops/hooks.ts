@@ -25,7 +25,7 @@ export interface HookPayload {
   targetFile?: string;
   /** upload: the file's size after it */
   size?: number;
-  /** upload: when the server computed it (written in sequence from offset 0) */
+  /** upload: when the server computed it (the file written whole from offset 0) */
   sha256?: string;
   addr: string;
   time: string;
@@ -75,6 +75,11 @@ export class Hooks {
   configure(cfg: HooksConfig): void {
     this.cfg = cfg;
     this.pump();
+  }
+
+  /** Whether an upload hook (command or webhook) is configured: it is given the upload's sha256. */
+  get onUpload(): boolean {
+    return this.cfg.upload.length > 0 || this.cfg.uploadUrl !== '';
   }
 
   /** Hook runs dropped because the queue was full, since start. */

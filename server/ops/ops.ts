@@ -113,6 +113,11 @@ export class Operations implements AccountObserver {
     if (this.counting) this.metrics.quotaRefused();
   }
 
+  /** The one place that decides it, from this node's config (as reloaded): see AccountObserver. */
+  readsUploadDigests(): boolean {
+    return this.audit !== undefined || this.hooks.onUpload;
+  }
+
   /** A login attempt, from the SSH layer: counted, and audited with its method and outcome. */
   login(e: Attempt) {
     if (this.counting) this.metrics.login(e.method, e.ok);

@@ -5,7 +5,7 @@
 import test, { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2, { type SFTPWrapper } from 'ssh2';
 import {
@@ -13,6 +13,7 @@ import {
   parseCidrList,
   userAddressRefusal,
 } from '../server/account/address-rules.js';
+import { auditEvents } from './helpers/files.js';
 import { fixture } from './helpers/fixture.js';
 import { sftpPassword } from './helpers/clients.js';
 import { CLI, type TestServer } from './helpers/server.js';
@@ -87,11 +88,7 @@ async function auditWhen(
 
 function audit(srv: TestServer): Array<Record<string, unknown>> {
   const file = join(srv.dir, 'audit.log');
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return auditEvents<Record<string, unknown>>(file);
 }
 
 async function server(t: TestContext, config: Record<string, unknown> = {}): Promise<TestServer> {

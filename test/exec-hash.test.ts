@@ -4,10 +4,11 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type ssh2 from 'ssh2';
 import { MAX_COMMAND_BYTES, MAX_HASH_PATHS } from '../server/ssh/exec-hash.js';
+import { auditEvents } from './helpers/files.js';
 import { connect, openSftp } from './helpers/channels.js';
 import { waitFor } from './helpers/proc.js';
 import { REMEMBER_MIN } from '../server/fs/files.js';
@@ -113,13 +114,7 @@ test('sha256sum right after an upload, small or large, and after the file change
     // the upload's audit event carries the digest of what was written, whatever its size
     type Ev = { event: string; path?: string; sha256?: string };
     const upload = (): Ev | undefined =>
-      existsSync(audit)
-        ? readFileSync(audit, 'utf8')
-            .split('\n')
-            .filter(Boolean)
-            .map((l) => JSON.parse(l) as Ev)
-            .find((e) => e.event === 'upload' && e.path === `/${name}`)
-        : undefined;
+      auditEvents<Ev>(audit).find((e) => e.event === 'upload' && e.path === `/${name}`);
     await waitFor(() => upload() !== undefined, 5000, 'the upload event');
     const up = upload()!;
     assert.equal(up.sha256, sha(data), name);

@@ -13,18 +13,14 @@ import { fixture } from './helpers/fixture.js';
 import type { AuditEvent } from '../server/account/events.js';
 import { sleep } from './helpers/proc.js';
 import { sftpBatch, sftpPassword } from './helpers/clients.js';
-import { randomFile, sha256File } from './helpers/files.js';
+import { auditEvents, randomFile, sha256File } from './helpers/files.js';
 import { needs } from './helpers/tools.js';
 
 /** An audit log line: the event and the time it was written. */
 type Event = AuditEvent & { time: string };
 
 function events(file: string): Event[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Event);
+  return auditEvents<Event>(file);
 }
 
 async function waitFor<T>(what: string, probe: () => T | undefined, ms = 5000): Promise<T> {

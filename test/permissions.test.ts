@@ -21,7 +21,7 @@ import { fixture } from './helpers/fixture.js';
 import { waitFor } from './helpers/proc.js';
 import type { TestServer, TestUser } from './helpers/server.js';
 import { lftp, sftpBatch, sshKey } from './helpers/clients.js';
-import { sha256 } from './helpers/files.js';
+import { auditEvents, sha256 } from './helpers/files.js';
 import { pyAs } from './helpers/run.js';
 import { needs } from './helpers/tools.js';
 import {
@@ -58,11 +58,7 @@ interface Audited {
 }
 
 function audited(file: string): Audited[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Audited);
+  return auditEvents<Audited>(file);
 }
 
 async function server(t: TestContext): Promise<TestServer & { audit: string; local: string }> {

@@ -6,13 +6,13 @@
 // host key is the same whichever node answers. Also checks the deployment files in deploy/.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { fixture } from './helpers/fixture.js';
 import { SSH_COMMON } from './helpers/clients.js';
-import { randomFile, sha256File } from './helpers/files.js';
+import { auditEvents, randomFile, sha256File } from './helpers/files.js';
 import { startHaproxy, type TestHaproxy } from './helpers/haproxy.js';
 import { run, sleep } from './helpers/run.js';
 import { CLI, ROOT, type TestServer, type TestUser } from './helpers/server.js';
@@ -49,11 +49,7 @@ async function until<T>(
 
 function audit(n: TestServer): LogLine[] {
   const file = join(n.dir, 'audit.log');
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as LogLine);
+  return auditEvents<LogLine>(file);
 }
 
 /** A TCP connection to 127.0.0.1:port from `from`. */

@@ -11,6 +11,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type ssh2 from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
+import { auditEvents } from './helpers/files.js';
 import { connect, openSftp } from './helpers/channels.js';
 import { fixture, type FixtureServer } from './helpers/fixture.js';
 import { waitFor } from './helpers/proc.js';
@@ -50,13 +51,7 @@ type Ev = { event: string; path?: string; sha256?: string; status?: string; offs
 /** The audit event of the upload of `path` (waits for it: the audit log is written in batches). */
 async function uploadEvent(path: string): Promise<Ev> {
   const find = (): Ev | undefined =>
-    existsSync(audit)
-      ? readFileSync(audit, 'utf8')
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l) as Ev)
-          .find((e) => e.event === 'upload' && e.path === path)
-      : undefined;
+    auditEvents<Ev>(audit).find((e) => e.event === 'upload' && e.path === path);
   await waitFor(() => find() !== undefined, 5000, `the upload event of ${path}`);
   return find()!;
 }

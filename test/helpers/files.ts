@@ -3,14 +3,25 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
+  existsSync,
   lstatSync,
   openSync,
   readdirSync,
+  readFileSync,
   readSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+
+/** The events of an audit log (one JSON object per line); none while the file does not exist. */
+export function auditEvents<T>(file: string): T[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as T);
+}
 
 export function sha256(b: Buffer | string): string {
   return createHash('sha256').update(b).digest('hex');

@@ -42,7 +42,7 @@ import {
 
 const USAGE = `usage: npm run bench -- [options]
 
-  --quick            small sizes and 1 run: checks that everything works (a minute or two)
+  --quick            small sizes and 1 run: checks that everything works (about three minutes)
   --runs N           timed runs per workload and server, median reported (default 3; --quick 1)
   --size-mib N       size of the large file (default 1024; --quick 32)
   --workloads LIST   comma list of workloads; a name also selects its @gcm variant. Names:

@@ -105,7 +105,8 @@ async function fastPuts<K extends string>(
 
 test('fastPut with writes in flight: the audit line has the sha256, and it is remembered', async () => {
   // small chunks and many in flight: the client's local reads finish out of order, and so do
-  // its writes (checked below: the server saw at least one out of order)
+  // its writes (without the kept-aside writes this test failed: no sha256); the tests below with
+  // shuffled writes cover an order that is out of sequence for certain
   const data = randomBytes(4 * 1024 * 1024 + 123);
   const local = join(srv.dir, 'fast.bin');
   writeFileSync(local, data);

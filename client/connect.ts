@@ -27,6 +27,7 @@ import {
 import { askConfirm, askInput, askPassword } from './prompts.js';
 import { connectTcp } from './socket.js';
 import { CLIENT_CHANNEL } from '../common/ssh-channel.js';
+import { UPLOAD_DIGESTS_ENV } from '../common/upload-digests.js';
 
 export interface LoginOptions {
   host: string;
@@ -95,6 +96,23 @@ async function loadKey(
   return Array.isArray(parsed) ? parsed[0] : parsed;
 }
 
+type SftpCallback = (err: Error | undefined, sftp: SFTPWrapper) => void;
+
+/**
+ * Makes the SFTP channel that ssh2-sftp-client opens say, before the subsystem starts, that this
+ * client verifies its uploads (an env request, common/upload-digests.ts): jailsftpd then hashes
+ * them as they arrive and answers the `sha256sum` after each put at once. A server that refuses
+ * the request (OpenSSH without AcceptEnv may accept and ignore it) gets a plain channel instead.
+ */
+function askUploadDigests(ssh: Client): void {
+  const open = ssh.sftp.bind(ssh) as (...a: [object, SftpCallback] | [SftpCallback]) => Client;
+  ssh.sftp = ((cb: SftpCallback) =>
+    open({ [UPLOAD_DIGESTS_ENV]: '1' }, (err, sftp) => {
+      if (err && /environment/i.test(err.message)) open(cb);
+      else cb(err, sftp);
+    })) as Client['sftp'];
+}
+
 export async function login(o: LoginOptions): Promise<Connection> {
   let closed = false;
   let hostProblem: string | undefined;
@@ -110,6 +128,7 @@ export async function login(o: LoginOptions): Promise<Connection> {
   });
   // ssh2-sftp-client's ssh2 Client (a plain property its type declarations leave out)
   const ssh = (sftpClient as unknown as { client: Client }).client;
+  askUploadDigests(ssh);
   let user = o.user;
 
   const hostVerifier = (key: Buffer, verify: (ok: boolean) => void): void => {

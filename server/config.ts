@@ -41,6 +41,12 @@ export interface Config {
    * pool through a gate per home (network filesystems), `auto` by the home's filesystem type
    */
   homesIo: 'auto' | 'sync' | 'pool';
+  /**
+   * when an upload's SHA-256 is computed while it arrives (for `sha256sum` right after it, the audit
+   * log and hooks): `auto` where something reads it (the audit log, upload hooks, a client that
+   * asks: see UPLOAD_DIGESTS_ENV), `always` for every upload written in order from offset 0
+   */
+  uploadDigests: 'auto' | 'always';
   /** also offer ssh-rsa (SHA-1) signatures, CBC ciphers and SHA-1 MACs, for very old clients */
   legacyAlgorithms: boolean;
   /** seconds running transfers get to finish after SIGTERM */
@@ -106,6 +112,7 @@ export const DEFAULTS: Config = {
   },
   allowSymlinks: false,
   homesIo: 'auto',
+  uploadDigests: 'auto',
   legacyAlgorithms: false,
   shutdownGrace: 30,
   logFormat: 'text',
@@ -135,6 +142,7 @@ export const DEFAULTS: Config = {
 const CHOICES: Readonly<Record<string, readonly string[]>> = {
   logFormat: ['text', 'json'],
   homesIo: ['auto', 'sync', 'pool'],
+  uploadDigests: ['auto', 'always'],
 };
 
 export interface ConfigOverrides {
@@ -275,6 +283,7 @@ export function loadConfig(o: ConfigOverrides): Config {
     if (file.shutdownGrace !== undefined) c.shutdownGrace = file.shutdownGrace;
     if (file.logFormat !== undefined) c.logFormat = file.logFormat;
     if (file.homesIo !== undefined) c.homesIo = file.homesIo;
+    if (file.uploadDigests !== undefined) c.uploadDigests = file.uploadDigests;
     if (file.auditLog !== undefined) c.auditLog = file.auditLog;
     if (file.adminListen !== undefined) c.adminListen = file.adminListen;
     Object.assign(c.metrics, file.metrics);

@@ -37,6 +37,7 @@ test('a config typo at any depth is refused with its path and exit status 2', ()
     [{ lisen: '127.0.0.1:22' }, /unknown config key "lisen"/],
     [{ logFormat: 'xml' }, /"logFormat" must be one of text, json, not string "xml"/],
     [{ homesIo: 'nfs' }, /"homesIo" must be one of auto, sync, pool, not string "nfs"/],
+    [{ uploadDigests: 'sometimes' }, /"uploadDigests" must be one of auto, always, not string/],
   ];
   for (const [config, want] of cases) {
     const r = serveWith(config);

@@ -7,11 +7,11 @@
 import test, { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type ssh2 from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
-import { auditEvents } from './helpers/files.js';
+import { auditEvents, remembered } from './helpers/files.js';
 import { connect, openSftp } from './helpers/channels.js';
 import { fixture, type FixtureServer } from './helpers/fixture.js';
 import { waitFor } from './helpers/proc.js';
@@ -24,6 +24,7 @@ import {
   aheadBytes,
   RunningHash,
 } from '../server/fs/digests.js';
+import { UPLOAD_DIGESTS_ENV } from '../common/upload-digests.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -135,13 +136,6 @@ function shuffled(data: Buffer): [number, Buffer][] {
   return order;
 }
 
-/** Whether the server remembered the file's digest at close: it then sets mtime 10 ms back
- *  (digests.ts), after the writes that left mtime = ctime; a file not remembered keeps them equal. */
-function remembered(file: string): boolean {
-  const st = statSync(file, { bigint: true });
-  return st.ctimeNs > st.mtimeNs;
-}
-
 test('writes out of order that came together: the digest of what is on disk', async () => {
   const data = randomBytes(300 * 1024);
   await writeInOrder('/shuffled.bin', shuffled(data));
@@ -214,12 +208,13 @@ test('a spray of tiny writes past a gap: the hash is dropped, the upload is whol
 
 test('without the audit log and upload hooks: writes out of order keep nothing aside', async (t) => {
   // nothing reads the digest of an upload: a write out of order drops the hash, as it costs CPU and
-  // memory (digests.ts); writes in order are still hashed and remembered for `sha256sum`
+  // memory (digests.ts); writes in order are still hashed and remembered for `sha256sum`, here for
+  // a client that says it verifies its uploads (upload-digests.test.ts)
   const fx = fixture(t);
   const plain = await fx.server({ users: { ola: { home: true, key: true } } });
   const c = await connect(plain, plain.users.ola);
   fx.defer(() => c.end());
-  const s = await openSftp(c);
+  const s = await openSftp(c, { [UPLOAD_DIGESTS_ENV]: '1' });
   const data = randomBytes(300 * 1024);
   await writeInOrder('/shuffled.bin', shuffled(data), s);
   await writeInOrder('/in-order.bin', [[0, data]], s);

@@ -30,6 +30,9 @@ export interface AccountOptions {
   allowSymlinks: boolean;
   /** default bandwidth per user (a user's own rates win); unlimited when absent */
   rates?: RateLimits;
+  /** Config.uploadDigests: `always` hashes every upload as it arrives; `auto` (the default) only
+   *  where the digest is read (the observer's audit log or hooks, or a login that asks for it) */
+  uploadDigests?: 'auto' | 'always';
 }
 
 /** Where a login comes from: the client's address and the connection's id. */
@@ -81,6 +84,12 @@ export class Login {
   expires?: number;
   /** the user's permissions as this login enforces them (a change of the record replaces them) */
   permissions?: PermissionStorage;
+  /**
+   * A client of this connection verifies its uploads by their SHA-256 (it sent UPLOAD_DIGESTS_ENV,
+   * or ran `sha256sum`): with `uploadDigests: auto` its uploads are hashed as they arrive, so that
+   * its `sha256sum` right after one is answered at once instead of reading the file again.
+   */
+  asksDigests = false;
   /** ends the whole connection (live control); set by the protocol layer */
   disconnect: (reason: string) => void = () => undefined;
 
@@ -196,16 +205,22 @@ export class Accounts {
     await prepareHome(home, io);
     const ledger = await this.ledgers.acquire(record, home);
     const jail = await Jail.open(home, io);
+    // asked at each open, so that a reload, or a client that asks later in its connection, applies
+    // to the files opened from then on (`login` is set below, before any open can happen)
     const disk = new UserFs(jail, ledger, {
       allowSymlinks: this.opts.allowSymlinks,
       keepAhead: () => this.observer.readsUploadDigests(),
+      digests: () =>
+        this.opts.uploadDigests === 'always' ||
+        this.observer.readsUploadDigests() ||
+        login.asksDigests,
     });
     const info: LoginInfo = { user: record.name, ...peer, bytesUp: 0, bytesDown: 0, handles: 0 };
     // bandwidth: the user's shared buckets, below the observer (its times include the waits)
     const throttled = new ThrottledStorage(disk, this.rates.acquire(record), info);
     const observed = new ObservedStorage(throttled, info, this.observer, { home: jail.home });
     const permitted = new PermissionStorage(observed, record.perms, info, this.observer);
-    const login = new Login(this, record.name, home, permitted, info);
+    const login: Login = new Login(this, record.name, home, permitted, info);
     login.permissions = permitted;
     if (record.expires !== undefined) login.expires = Date.parse(record.expires);
     let set = this.logins.get(record.name);

@@ -31,6 +31,12 @@ export interface FsContext {
    * each open and truncation to 0.
    */
   readonly keepAhead: boolean;
+  /**
+   * Whether an upload written from offset 0 is hashed as it arrives (Config.uploadDigests): where
+   * nothing reads its digest, the hash (a third of an upload's CPU) is left to whoever asks for it
+   * later (`sha256sum`, check-file), which then reads the file. Read at each open and truncation.
+   */
+  readonly digests: boolean;
 }
 
 export class OpenFile implements StoredFile {
@@ -133,7 +139,7 @@ export async function open(
   const tracked = write ? fs.ledger.track(st.dev, st.ino, st.size) : undefined;
   if (tracked && tracked.refs === 1) {
     tracked.running?.release();
-    tracked.running = st.size === 0 ? new RunningHash(fs.keepAhead) : undefined;
+    tracked.running = st.size === 0 && fs.digests ? new RunningHash(fs.keepAhead) : undefined;
   }
   const file = new OpenFile(fd, jp, flags.read || !write, tracked, flags.append, st.size);
   file.where = jail.toClient(real) ?? jp;
@@ -315,7 +321,8 @@ export async function resize(fs: FsContext, file: OpenFile, size: number): Promi
     if (size < cur) fs.ledger.give(cur - size);
     t.size = size;
     t.running?.release();
-    t.running = size === 0 && t.refs === 1 ? new RunningHash(fs.keepAhead) : undefined;
+    t.running =
+      size === 0 && t.refs === 1 && fs.digests ? new RunningHash(fs.keepAhead) : undefined;
   } finally {
     t.release(true);
   }

@@ -26,6 +26,8 @@ export interface UserFsOptions {
   allowSymlinks: boolean;
   /** FsContext.keepAhead, asked at each open (a reload may add or drop what reads digests) */
   keepAhead?: () => boolean;
+  /** FsContext.digests, asked at each open (always hashed when absent) */
+  digests?: () => boolean;
 }
 
 export class UserFs implements Storage {
@@ -37,6 +39,10 @@ export class UserFs implements Storage {
 
   get keepAhead(): boolean {
     return this.opts.keepAhead?.() ?? false;
+  }
+
+  get digests(): boolean {
+    return this.opts.digests?.() ?? true;
   }
 
   // ---- files ---------------------------------------------------------------------------------

@@ -117,6 +117,7 @@ export class JailServer implements Watched {
         maxSessionsPerUser: cfg.limits.maxSessionsPerUser,
         allowSymlinks: cfg.allowSymlinks,
         rates: cfg.rates,
+        uploadDigests: cfg.uploadDigests,
       },
       this.ops,
     );
@@ -173,6 +174,7 @@ export class JailServer implements Watched {
 
   /**
    * SIGHUP: applies what can change while running (limits, log format, audit log, allowSymlinks,
+   * uploadDigests,
    * argon2 parameters for new hashes); the listen address, host keys and directories need a restart.
    */
   reload(next: Config): void {
@@ -187,7 +189,9 @@ export class JailServer implements Watched {
       maxSessionsPerUser: next.limits.maxSessionsPerUser,
       allowSymlinks: next.allowSymlinks,
       rates: next.rates,
+      uploadDigests: next.uploadDigests,
     });
+    this.cfg.uploadDigests = next.uploadDigests;
     this.ops.reload(next);
     this.cfg.auditLog = next.auditLog;
     // address rules: new connections are judged by the new lists, open ones refused by them end

@@ -8,6 +8,7 @@ import type { AccountSession, Login } from '../account/accounts.js';
 import { SftpEngine } from '../sftp/engine.js';
 import { HandleTable } from '../sftp/handles.js';
 import { debug, log } from '../log.js';
+import { asksUploadDigests, UPLOAD_DIGESTS_ENV } from '../../common/upload-digests.js';
 import { refuse, REFUSED, runHashCommand } from './exec-hash.js';
 
 export interface SessionEnv {
@@ -51,7 +52,13 @@ export function serveSession(session: SshSession, env: SessionEnv): void {
   // a pty is granted (nothing is allocated: nothing runs), so that `ssh -t` still reaches the
   // shell or exec refusal below and shows its message instead of "PTY allocation request failed"
   session.on('pty', (accept) => accept?.());
-  session.on('env', (_accept, reject) => reject?.());
+  // one variable is understood (no process runs, so no other has any use): a client that verifies
+  // its uploads says so (common/upload-digests.ts)
+  session.on('env', (accept, reject, info) => {
+    if (info.key !== UPLOAD_DIGESTS_ENV) return reject?.();
+    if (asksUploadDigests(info.val)) env.login.asksDigests = true;
+    accept?.();
+  });
   session.on('shell', (accept) => {
     const ch = accept();
     guarded('shell', user, ch, () => {
@@ -117,6 +124,9 @@ function startExec(ch: ServerChannel, command: string, env: SessionEnv): void {
         return guarded('exec', user, ch, () => refuse(ch, `jailsftpd: ${slot}\r\n`));
       }
       env.activity();
+      // a client that checks its uploads with sha256sum (a script running it after each put): the
+      // next uploads of its connection are hashed as they arrive
+      if (/^\s*sha256sum\s/.test(command)) env.login.asksDigests = true;
       return runHashCommand(ch, command, env.login.storage)
         .catch((e: unknown) =>
           guarded('exec', user, ch, () => refuse(ch, `jailsftpd: ${(e as Error).message}\r\n`)),

@@ -17,8 +17,14 @@ export function connect(srv: TestServer, u: TestUser): Promise<ssh2.Client> {
   });
 }
 
-export function openSftp(c: ssh2.Client): Promise<SFTPWrapper> {
-  return new Promise((res, rej) => c.sftp((err, s) => (err ? rej(err) : res(s))));
+/** An SFTP channel; with `env`, the variables are sent first (env requests; refused: rejects). */
+export function openSftp(c: ssh2.Client, env?: Record<string, string>): Promise<SFTPWrapper> {
+  return new Promise((res, rej) => {
+    const cb = (err: Error | undefined, s: SFTPWrapper): void => (err ? rej(err) : res(s));
+    // ssh2's sftp([env,] cb): its type declarations leave the env out
+    if (env) (c.sftp as unknown as (e: object, f: typeof cb) => void).call(c, env, cb);
+    else c.sftp(cb);
+  });
 }
 
 /** Opens an SFTP channel, asks one REALPATH, closes it and waits until the channel is closed. */

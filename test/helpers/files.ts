@@ -23,6 +23,16 @@ export function auditEvents<T>(file: string): T[] {
     .map((l) => JSON.parse(l) as T);
 }
 
+/**
+ * Whether the server remembered a file's digest when the upload closed (a file of 64 KiB or more
+ * hashed as it arrived): it then sets mtime 10 ms back (server/fs/files.ts close), after writes that
+ * left mtime = ctime; a file not remembered keeps them equal.
+ */
+export function remembered(file: string): boolean {
+  const st = statSync(file, { bigint: true });
+  return st.ctimeNs > st.mtimeNs;
+}
+
 export function sha256(b: Buffer | string): string {
   return createHash('sha256').update(b).digest('hex');
 }

@@ -101,8 +101,8 @@ type SftpCallback = (err: Error | undefined, sftp: SFTPWrapper) => void;
 /**
  * Makes the SFTP channel that ssh2-sftp-client opens say, before the subsystem starts, that this
  * client verifies its uploads (an env request, common/upload-digests.ts): jailsftpd then hashes
- * them as they arrive and answers the `sha256sum` after each put at once. A server that refuses
- * the request (OpenSSH without AcceptEnv may accept and ignore it) gets a plain channel instead.
+ * them as they arrive and answers the `sha256sum` after each put at once. Other servers ignore the
+ * variable or refuse the request; after a refusal the channel is opened again without it.
  */
 function askUploadDigests(ssh: Client): void {
   const open = ssh.sftp.bind(ssh) as (...a: [object, SftpCallback] | [SftpCallback]) => Client;

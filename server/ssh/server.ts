@@ -174,8 +174,8 @@ export class JailServer implements Watched {
 
   /**
    * SIGHUP: applies what can change while running (limits, log format, audit log, allowSymlinks,
-   * uploadDigests,
-   * argon2 parameters for new hashes); the listen address, host keys and directories need a restart.
+   * uploadDigests, argon2 parameters for new hashes); the listen address, host keys and directories
+   * need a restart.
    */
   reload(next: Config): void {
     for (const key of ['host', 'port', 'hostKeys', 'users', 'homes', 'store'] as const)

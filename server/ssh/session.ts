@@ -9,7 +9,7 @@ import { SftpEngine } from '../sftp/engine.js';
 import { HandleTable } from '../sftp/handles.js';
 import { debug, log } from '../log.js';
 import { asksUploadDigests, UPLOAD_DIGESTS_ENV } from '../../common/upload-digests.js';
-import { refuse, REFUSED, runHashCommand } from './exec-hash.js';
+import { refuse, REFUSED, runHashCommand, splitCommand } from './exec-hash.js';
 
 export interface SessionEnv {
   /** the connection's login: the user's storage and session slots */
@@ -126,7 +126,7 @@ function startExec(ch: ServerChannel, command: string, env: SessionEnv): void {
       env.activity();
       // a client that checks its uploads with sha256sum (a script running it after each put): the
       // next uploads of its connection are hashed as they arrive
-      if (/^\s*sha256sum\s/.test(command)) env.login.asksDigests = true;
+      if (splitCommand(command)?.[0] === 'sha256sum') env.login.asksDigests = true;
       return runHashCommand(ch, command, env.login.storage)
         .catch((e: unknown) =>
           guarded('exec', user, ch, () => refuse(ch, `jailsftpd: ${(e as Error).message}\r\n`)),

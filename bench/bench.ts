@@ -26,6 +26,7 @@ import {
   median,
   run,
   runCleanups,
+  settleRemovalsFor,
   TreeSampler,
   which,
 } from './util.js';
@@ -276,6 +277,8 @@ async function main(): Promise<number> {
     if (!ok) throw new Error(`missing ${what}`);
   }
   installCleanupHandlers();
+  // timed small-file runs wait out recent deletions (settleRemovals); --quick only checks
+  settleRemovalsFor(o.quick ? 0 : 361_000);
   if (o.rt) {
     // every process started from here on (servers, sshd sessions, clients) inherits the policy
     const r = await run('chrt', ['-a', '-r', '-p', '10', String(process.pid)]);

@@ -28,7 +28,9 @@ import {
   hostInfo,
   log,
   MachineSampler,
-  removeAndSettle,
+  removeTrees,
+  retireTrees,
+  settleRemovals,
   sleep,
   spawnTracked,
   TreeSampler,
@@ -625,9 +627,9 @@ async function smallFilesPoint(
   } finally {
     await agent.close();
     // the uploads go again, so that the next point starts from exactly `files` + the new fill;
-    // settled, so that the next point's creates do not pay for these deletions (removeAndSettle);
-    // the session is closed meanwhile: the next login is the first again
-    await removeAndSettle(
+    // moved away, not deleted, so that the next point's creates do not pay for deletions
+    // (settleRemovals); the session is closed meanwhile: the next login is the first again
+    retireTrees(
       readdirSync(dir)
         .filter((f) => !f.startsWith('f'))
         .map((f) => join(dir, f)),
@@ -737,6 +739,7 @@ export async function runCurves(
             log(
               `${t.name}: ${n} files in place (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
             );
+            await settleRemovals();
             const p = await smallFilesPoint(t, n, s, `${rel}/many`);
             log(
               `smallfiles ${t.name} ${n} files: login ${p.loginMs.toFixed(0)} ms, ` +
@@ -747,7 +750,7 @@ export async function runCurves(
           },
           res.smallFiles,
         );
-    for (const t of env.targets) rmSync(local(t, `${rel}/many`), { recursive: true, force: true });
+    removeTrees(env.targets.map((t) => local(t, `${rel}/many`)));
   }
   rmSync(source, { force: true });
   return res;

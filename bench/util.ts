@@ -3,12 +3,22 @@
 // process tools and /proc readings themselves are shared with the tests (test/helpers/proc.ts, procfs.ts).
 import { type ChildProcess } from 'node:child_process';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
 import {
   onSpawn,
   run as runProc,
   sleepSync,
   spawnChild,
+  tempDir,
   terminate,
   type Run,
   type RunOptions,
@@ -204,17 +214,67 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /**
- * Removes `paths` and waits until the kernel no longer treats their inodes as recently deleted.
- * On ext4 without a journal (this VM's root file system), allocating an inode skips every inode of
- * its group deleted in the last 5 s (35 s while its inode table block is dirty), reading the table
- * for each (`recently_deleted()` in fs/ext4/ialloc.c): 2000 files made right after 2000 were
- * deleted cost the server ~2x the CPU, whichever server it is, and which one meets it depended on
- * the order of the runs. `sync` cleans the blocks; then the 5 s window passes.
+ * Deleting many files slows down the creates that follow. On ext4 without a journal (this VM's
+ * root file system), allocating an inode skips every inode of its group deleted in the last 60 s,
+ * or 360 s while that inode table block is dirty, as the creates themselves make it
+ * (`recently_deleted()` in fs/ext4/ialloc.c, RECENTCY_MIN + RECENTCY_DIRTY, kernel 6.x), looking
+ * up the table block for each: every one of 2000 creates scans past the thousands deleted just
+ * before. That cost either server 2-10x its CPU in a small-file run (`perf`: `recently_deleted`
+ * and `find_get_block_common` the top kernel symbols), and which server met it depended on the
+ * order of the runs. So the bench deletes nothing of the small-file runs until it ends (they are
+ * moved away, `retireTrees`), and a workload that creates many files waits until 361 s after the
+ * bench started or last removed a tree. What else on the machine deletes files, the bench cannot
+ * see: compare small-file rows only from a quiet machine.
  */
-export async function removeAndSettle(paths: string[]): Promise<void> {
+let lastRemoval = Date.now(); // what ran just before the bench may have deleted files too
+let settleMs = 0;
+let graveyard: string | undefined;
+
+/** How long after a removal `settleRemovals()` waits: 361 s for timed runs; 0 (the default) for
+ * `--quick` and the tests, which only check that the workloads work. */
+export function settleRemovalsFor(ms: number): void {
+  settleMs = ms;
+}
+
+/** Removes `paths` (trees of many files): the next `settleRemovals()` waits for them. */
+export function removeTrees(paths: string[]): void {
   for (const p of paths) rmSync(p, { recursive: true, force: true });
+  lastRemoval = Date.now();
+}
+
+/**
+ * Takes `paths` out of the way without deleting anything yet: moved (renamed: no inode is freed)
+ * into a directory removed when the bench ends, so a later workload neither waits nor meets them
+ * (our server's first login scans the home for the quota). A tree on another file system is
+ * removed instead, and so is everything when nothing waits (`--quick`, the tests).
+ */
+export function retireTrees(paths: string[]): void {
+  if (settleMs <= 0) return removeTrees(paths);
+  if (!graveyard) {
+    graveyard = tempDir('jailsftp-bench-removed-');
+    cleanupDir(graveyard);
+  }
+  for (const p of paths) {
+    if (!existsSync(p)) continue;
+    try {
+      renameSync(p, join(graveyard, `${retired++}`));
+    } catch {
+      removeTrees([p]);
+    }
+  }
+}
+let retired = 0;
+
+/** Before a timed run that creates many files: wait until `settleMs` after the last removal,
+ * then sync. */
+export async function settleRemovals(): Promise<void> {
+  if (settleMs <= 0) return;
+  const wait = lastRemoval + settleMs - Date.now();
+  if (wait > 0) {
+    log(`waiting ${(wait / 1000).toFixed(0)} s: files removed just before slow down creates`);
+    await sleep(wait);
+  }
   spawnSync('sync');
-  await sleep(6000);
 }
 
 export function log(msg: string): void {

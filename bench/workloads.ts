@@ -17,7 +17,7 @@ import {
 import { join } from 'node:path';
 import type { Target } from './target.js';
 import type { Run } from '../test/helpers/proc.js';
-import { removeAndSettle, run } from './util.js';
+import { retireTrees, run, settleRemovals } from './util.js';
 import { ROOT } from './oursd.js';
 
 export const GCM = 'aes128-gcm@openssh.com';
@@ -175,7 +175,7 @@ export function sftpWorkloads(ctx: Ctx, cipher?: string): Workload[] {
   const dl = join(ctx.work, 'large.dl');
   const smallDl = join(ctx.work, 'small.dl');
   const upRuns = new Map<string, number>();
-  const upDir = (t: Target): string => `${R}/up-small-${upRuns.get(t.name) ?? 0}`;
+  const upDir = (t: Target): string => `${R}/up-small${sfx}-${upRuns.get(t.name) ?? 0}`;
   let dlRuns = 0;
   const lsOut: Record<string, string> = {};
   return [
@@ -231,8 +231,11 @@ export function sftpWorkloads(ctx: Ctx, cipher?: string): Workload[] {
       unit: 'files/s',
       amount: s.smallFiles,
       describe: `sftp put -r of ${s.smallFiles} files of 4 KiB${label}`,
-      // each run into a new directory, all removed at the end: nothing is deleted between timed
-      // runs (see removeAndSettle)
+      // each run into a new directory, all moved away at the end: nothing is deleted between or
+      // just before timed runs (see settleRemovals)
+      async setup() {
+        await settleRemovals();
+      },
       async pre(t) {
         upRuns.set(t.name, (upRuns.get(t.name) ?? 0) + 1);
         mkdirRemote(t, upDir(t));
@@ -247,9 +250,7 @@ export function sftpWorkloads(ctx: Ctx, cipher?: string): Workload[] {
       async teardown(t) {
         const n = upRuns.get(t.name) ?? 0;
         upRuns.delete(t.name);
-        await removeAndSettle(
-          Array.from({ length: n }, (_, i) => local(t, `${R}/up-small-${i + 1}`)),
-        );
+        retireTrees(Array.from({ length: n }, (_, i) => local(t, `${R}/up-small${sfx}-${i + 1}`)));
       },
     },
     {
@@ -259,28 +260,28 @@ export function sftpWorkloads(ctx: Ctx, cipher?: string): Workload[] {
       amount: s.smallFiles,
       describe: `sftp get -r of ${s.smallFiles} files of 4 KiB, diff -r checked${label}`,
       async setup(t) {
-        rmRemote(t, `${R}/small`);
-        mkdirRemote(t, `${R}/small`);
+        mkdirRemote(t, `${R}/small${sfx}`);
         for (const f of readdirSync(ctx.smallDir))
-          placeRemote(t, join(ctx.smallDir, f), `${R}/small/${f}`);
+          placeRemote(t, join(ctx.smallDir, f), `${R}/small${sfx}/${f}`);
+        await settleRemovals();
       },
       async pre() {
         dlRuns++;
       },
       async op(t) {
-        await sftp(t, `get -r ${R}/small ${smallDl}-${dlRuns}\n`, cipher);
+        await sftp(t, `get -r ${R}/small${sfx} ${smallDl}${sfx}-${dlRuns}\n`, cipher);
       },
       async verify() {
-        const d = `${smallDl}-${dlRuns}`;
+        const d = `${smallDl}${sfx}-${dlRuns}`;
         check(await run('diff', ['-rq', ctx.smallDir, d]), 'diff -r of the small files');
       },
       async teardown(t) {
         // the client's copies too: it makes 2000 files per run on the same file system
         const n = dlRuns;
         dlRuns = 0;
-        await removeAndSettle([
-          local(t, `${R}/small`),
-          ...Array.from({ length: n }, (_, i) => `${smallDl}-${i + 1}`),
+        retireTrees([
+          local(t, `${R}/small${sfx}`),
+          ...Array.from({ length: n }, (_, i) => `${smallDl}${sfx}-${i + 1}`),
         ]);
       },
     },
@@ -308,7 +309,7 @@ export function sftpWorkloads(ctx: Ctx, cipher?: string): Workload[] {
           throw new Error(`ls -l listed ${n} entries, expected ${s.dirEntries}`);
       },
       async teardown(t) {
-        rmRemote(t, `${R}/lsdir`);
+        retireTrees([local(t, `${R}/lsdir`)]);
       },
     },
     {

@@ -26,6 +26,7 @@ import {
   median,
   run,
   runCleanups,
+  SETTLE_MS,
   settleRemovalsFor,
   TreeSampler,
   which,
@@ -278,7 +279,7 @@ async function main(): Promise<number> {
   }
   installCleanupHandlers();
   // timed small-file runs wait out recent deletions (settleRemovals); --quick only checks
-  settleRemovalsFor(o.quick ? 0 : 361_000);
+  settleRemovalsFor(o.quick ? 0 : SETTLE_MS);
   if (o.rt) {
     // every process started from here on (servers, sshd sessions, clients) inherits the policy
     const r = await run('chrt', ['-a', '-r', '-p', '10', String(process.pid)]);

@@ -226,12 +226,15 @@ export function sleep(ms: number): Promise<void> {
  * bench started or last removed a tree. What else on the machine deletes files, the bench cannot
  * see: compare small-file rows only from a quiet machine.
  */
+/** ext4's window for a dirty table block (60 + 300 s), and a second more */
+export const SETTLE_MS = 361_000;
 let lastRemoval = Date.now(); // what ran just before the bench may have deleted files too
 let settleMs = 0;
 let graveyard: string | undefined;
+let retired = 0;
 
-/** How long after a removal `settleRemovals()` waits: 361 s for timed runs; 0 (the default) for
- * `--quick` and the tests, which only check that the workloads work. */
+/** How long after a removal `settleRemovals()` waits: SETTLE_MS for timed runs; 0 (the default)
+ * for `--quick` and the tests, which only check that the workloads work. */
 export function settleRemovalsFor(ms: number): void {
   settleMs = ms;
 }
@@ -263,7 +266,6 @@ export function retireTrees(paths: string[]): void {
     }
   }
 }
-let retired = 0;
 
 /** Before a timed run that creates many files: wait until `settleMs` after the last removal,
  * then sync. */

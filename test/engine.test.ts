@@ -25,6 +25,8 @@ class Wire<S extends Storage = MemoryStorage> {
   readonly ch: Duplex;
   /** size of the memory behind each chunk the engine wrote (what a reply holds while it waits) */
   readonly held: number[] = [];
+  /** how many replies each chunk the engine wrote carried */
+  readonly perWrite: number[] = [];
 
   constructor(readonly fs: S) {
     const framer = new Framer();
@@ -32,7 +34,9 @@ class Wire<S extends Storage = MemoryStorage> {
       read() {},
       write: (chunk: Buffer, _enc, cb) => {
         this.held.push(chunk.buffer.byteLength);
-        for (const b of framer.push(chunk)) this.replies.push(Buffer.from(b));
+        const bodies = framer.push(chunk);
+        this.perWrite.push(bodies.length);
+        for (const b of bodies) this.replies.push(Buffer.from(b));
         this.wake?.();
         cb();
       },
@@ -278,6 +282,35 @@ test('replies come in request order even when a later request finishes first', a
   assert.equal(replies[1]!.bytes().toString(), 'fast data');
   assert.equal(replies[2]!.type, PacketType.ATTRS);
   assert.deepEqual(w.fs.finished, ['read /fast', 'read /slow'], 'the fast read finished first');
+});
+
+test('small replies ready together leave in one write; a large READ reply leaves on its own', async () => {
+  const w = await session();
+  w.fs.put('/a', 'x');
+  w.fs.put('/big', Buffer.alloc(64 * 1024, 9));
+  const h = await w.open('/big', OpenFlag.READ);
+  const before = w.perWrite.length;
+  const stat = () => w.packet(PacketType.STAT, (x) => x.string('/a'));
+  const burst = Array.from({ length: 16 }, stat);
+  const [read, readId] = w.packet(PacketType.READ, (x) =>
+    x
+      .bytes(h)
+      .u64(0)
+      .u32(64 * 1024),
+  );
+  const after = Array.from({ length: 4 }, stat);
+  w.send(...burst.map(([p]) => p), read, ...after.map(([p]) => p));
+  const replies = [];
+  for (let i = 0; i < 21; i++) replies.push(await w.reply());
+  assert.deepEqual(
+    replies.map((r) => r.id),
+    [...burst.map(([, id]) => id), readId, ...after.map(([, id]) => id)],
+    'in request order',
+  );
+  assert.ok(replies.every((r, i) => r.type === (i === 16 ? PacketType.DATA : PacketType.ATTRS)));
+  // sftp-server and sshd do the same: one SSH packet, one encryption and one socket write for the
+  // burst instead of one per reply; the 64 KiB of data are not copied into a joined buffer
+  assert.deepEqual(w.perWrite.slice(before), [16, 1, 4], 'replies per channel write');
 });
 
 test('a bad or closed handle is refused with "invalid handle"; the session goes on', async () => {

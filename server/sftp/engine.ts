@@ -37,6 +37,13 @@ const MAX_PENDING = 64;
 const OUTPUT_LIMIT = 8 * 1024 * 1024;
 /** disk operations in flight on one handle */
 const MAX_PER_LANE = 16;
+/**
+ * Replies up to this size that are ready together leave as one channel write (one SSH packet, one
+ * encryption, one socket write), up to COALESCE_BYTES at a time, as sftp-server's output buffer
+ * and sshd do; larger replies (READ data) are written on their own, without a copy.
+ */
+const COALESCE_MAX = 16 * 1024;
+const COALESCE_BYTES = 64 * 1024;
 
 interface Job {
   req: Request;
@@ -87,6 +94,8 @@ export class SftpEngine {
   private lanes = new Map<number, LaneState>();
   private paused = false;
   private ended = false;
+  /** a flush is queued for the end of this tick (scheduleFlush) */
+  private flushQueued = false;
   private closed = false;
 
   constructor(
@@ -173,7 +182,7 @@ export class SftpEngine {
       this.queue.push(job);
     }
     this.startJobs();
-    this.flush();
+    this.scheduleFlush();
     this.flowControl();
   }
 
@@ -262,18 +271,54 @@ export class SftpEngine {
     }
     if (this.closed) return;
     this.startJobs();
-    this.flush();
+    this.scheduleFlush();
     this.flowControl();
     this.maybeFinish();
     if (this.frames.length > 0) this.pump();
   }
 
-  /** Writes finished replies in request order. */
+  /**
+   * Writes finished replies once the current tick's work is done: every request that completes in
+   * the same turn of the event loop (a burst decoded from one read, WRITEs joined into one pwritev)
+   * then goes out in one write.
+   */
+  private scheduleFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    process.nextTick(() =>
+      this.guard(() => {
+        if (this.closed) return;
+        this.flush();
+        // the replies written make room: decode what waits, or let the channel flow again
+        if (this.frames.length > 0) this.pump();
+        else this.flowControl();
+      }),
+    );
+  }
+
+  /** Writes finished replies in request order, small ones joined (COALESCE_MAX). */
   private flush(): void {
+    this.flushQueued = false;
+    let batch: Buffer[] = [];
+    let size = 0;
+    const sendBatch = (): void => {
+      if (batch.length === 1) this.send(batch[0]!);
+      else if (batch.length > 1) this.send(Buffer.concat(batch, size));
+      batch = [];
+      size = 0;
+    };
     while (this.replies.length > 0 && this.replies[0]!.reply) {
-      const job = this.replies.shift()!;
-      this.send(job.reply!);
+      const reply = this.replies.shift()!.reply!;
+      if (reply.length > COALESCE_MAX) {
+        sendBatch();
+        this.send(reply);
+        continue;
+      }
+      batch.push(reply);
+      size += reply.length;
+      if (size >= COALESCE_BYTES) sendBatch();
     }
+    sendBatch();
   }
 
   private send(buf: Buffer): void {
@@ -318,6 +363,7 @@ export class SftpEngine {
     this.ended = true;
     this.queue = [];
     this.frames = [];
+    this.flush();
     this.channel.end();
     this.maybeFinish();
   }
@@ -336,6 +382,7 @@ export class SftpEngine {
     const all = this.session.handles.drain();
     void Promise.allSettled(all.map(async (h) => closeHandle(this.session, h)))
       .then(() => {
+        this.flush();
         if (this.channel.writable) this.channel.end();
       })
       .finally(() => this.events.onClosed?.())

@@ -213,19 +213,18 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/**
- * Deleting many files slows down the creates that follow. On ext4 without a journal (this VM's
- * root file system), allocating an inode skips every inode of its group deleted in the last 60 s,
- * or 360 s while that inode table block is dirty, as the creates themselves make it
- * (`recently_deleted()` in fs/ext4/ialloc.c, RECENTCY_MIN + RECENTCY_DIRTY, kernel 6.x), looking
- * up the table block for each: every one of 2000 creates scans past the thousands deleted just
- * before. That cost either server 2-10x its CPU in a small-file run (`perf`: `recently_deleted`
- * and `find_get_block_common` the top kernel symbols), and which server met it depended on the
- * order of the runs. So the bench deletes nothing of the small-file runs until it ends (they are
- * moved away, `retireTrees`), and a workload that creates many files waits until 361 s after the
- * bench started or last removed a tree. What else on the machine deletes files, the bench cannot
- * see: compare small-file rows only from a quiet machine.
- */
+// Deleting many files slows down the creates that follow. On ext4 without a journal (this VM's
+// root file system), allocating an inode skips every inode of its group deleted in the last 60 s,
+// or 360 s while that inode table block is dirty, as the creates themselves make it
+// (`recently_deleted()` in fs/ext4/ialloc.c, RECENTCY_MIN + RECENTCY_DIRTY, kernel 6.x), looking
+// up the table block for each: every one of 2000 creates scans past the thousands deleted just
+// before. That cost either server 2-10x its CPU in a small-file run (`perf`: `recently_deleted`
+// and `find_get_block_common` the top kernel symbols), and which server met it depended on the
+// order of the runs. So the bench deletes nothing of the small-file runs until it ends (they are
+// moved away, `retireTrees`), and a workload that creates many files waits until 361 s after the
+// bench started or last removed a tree. What else on the machine deletes files, the bench cannot
+// see: compare small-file rows only from a quiet machine.
+
 /** ext4's window for a dirty table block (60 + 300 s), and a second more */
 export const SETTLE_MS = 361_000;
 let lastRemoval = Date.now(); // what ran just before the bench may have deleted files too

@@ -148,7 +148,7 @@ export class SftpEngine {
     this.pump();
   }
 
-  /** Decodes frames while there is room, starts what may start, writes finished replies. */
+  /** Decodes frames while there is room, starts what may start, schedules the finished replies' write. */
   private pump(): void {
     if (this.closed) return;
     while (this.frames.length > 0 && this.replies.length < MAX_PENDING && !this.outputFull()) {

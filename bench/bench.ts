@@ -15,15 +15,18 @@ import { clusterUnavailable, startCluster, type ClusterTarget } from './cluster.
 import { table, writeResults, type Report, type Row, type SideResult } from './report.js';
 import { argon2Cost, idleSessions, loginsDuringTransfer, readFlood } from './specials.js';
 import { CURVE_NAMES, curvesStep } from './curves.js';
+import { KeepAwake } from './awake.js';
 import type { Target } from './target.js';
 import {
   cleanupDir,
   endedChildrenCpuSeconds,
+  excludeFromMachineBusy,
   hostInfo,
   installCleanupHandlers,
   log,
   MachineSampler,
   median,
+  ncpu,
   run,
   runCleanups,
   SETTLE_MS,
@@ -62,6 +65,8 @@ const USAGE = `usage: npm run bench -- [options]
                      concurrent_upload, logins; adds PostgreSQL transactions per GiB written
   --rt               run everything (servers, clients) at real-time priority SCHED_RR 10 (root):
                      on a shared machine other work then only gets what the benchmark leaves idle
+  --keep-awake       one SCHED_IDLE busy loop per CPU so that no vCPU halts: on a VM whose host
+                     is busy, each wake-up otherwise waits for the host (steal); see bench/README
   -h, --help         this help
 
 Results: a table on stdout, bench/results/latest.json and bench/results/latest.svg; the curves in
@@ -74,6 +79,7 @@ interface Options {
   workloads?: string[];
   ref: boolean;
   rt: boolean;
+  keepAwake: boolean;
   opsAb: boolean;
   cluster: boolean;
 }
@@ -90,6 +96,7 @@ function options(): Options {
       cluster: { type: 'boolean' },
       curves: { type: 'boolean' },
       rt: { type: 'boolean' },
+      'keep-awake': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -118,6 +125,7 @@ function options(): Options {
       .filter(Boolean),
     ref: !(values['no-ref'] ?? false),
     rt: values.rt ?? false,
+    keepAwake: values['keep-awake'] ?? false,
     opsAb: values['ops-ab'] ?? false,
     cluster: values.cluster ?? false,
   };
@@ -285,6 +293,11 @@ async function main(): Promise<number> {
     const r = await run('chrt', ['-a', '-r', '-p', '10', String(process.pid)]);
     if (r.status !== 0) throw new Error(`--rt: chrt failed: ${r.stderr.trim()}`);
     log('running at SCHED_RR 10 (--rt)');
+  }
+  if (o.keepAwake) {
+    const k = await KeepAwake.start();
+    excludeFromMachineBusy(() => k.ticks());
+    log(`keeping ${ncpu()} vCPUs awake: one SCHED_IDLE busy loop each (--keep-awake)`);
   }
   const sizes: Sizes = o.quick
     ? {
@@ -528,6 +541,7 @@ async function main(): Promise<number> {
         },
         quick: o.quick,
         rt: o.rt,
+        keepAwake: o.keepAwake,
         want: wantCurve,
         software: report.software,
         ...(refNote ? { reference: refNote } : {}),
@@ -578,6 +592,7 @@ async function main(): Promise<number> {
     `# runs ${o.runs} (median), large ${sizes.largeMiB} MiB, ${sizes.smallFiles} small files, ` +
       `${sizes.dirEntries} entries, ${sizes.concurrency} x ${sizes.concurrentMiB} MiB concurrent` +
       (o.rt ? ', SCHED_RR 10 (--rt)' : '') +
+      (o.keepAwake ? ', vCPUs kept awake (--keep-awake)' : '') +
       (o.quick ? ' (--quick: not comparable to full runs)' : ''),
   );
   console.log(

@@ -11,6 +11,8 @@ export interface CurvesReport extends CurvesResult {
   loadavgStart: string;
   loadavgEnd: string;
   rt: boolean;
+  /** --keep-awake: one SCHED_IDLE busy loop per CPU (absent in results from before it existed) */
+  keepAwake?: boolean;
   quick: boolean;
   software: { ours: string; openssh?: string; client: string; node: string };
   reference?: string;
@@ -454,6 +456,7 @@ export function curvesSvg(r: CurvesReport): string {
     `<text x="10" y="38" fill="#555">${esc(
       `${r.date}, ${r.host.cpus} CPUs ${r.host.cpuModel}, load ${r.loadavgStart} -> ${r.loadavgEnd}` +
         (r.rt ? ', SCHED_RR (--rt)' : '') +
+        (r.keepAwake ? ', vCPUs kept awake' : '') +
         (r.quick ? ', --quick (small sizes)' : ''),
     )}</text>`,
   ];

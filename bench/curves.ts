@@ -764,6 +764,7 @@ export async function curvesStep(a: {
   env: CurvesEnv;
   quick: boolean;
   rt: boolean;
+  keepAwake: boolean;
   want: (name: CurveName) => boolean;
   software: CurvesReport['software'];
   reference?: string;
@@ -782,6 +783,7 @@ export async function curvesStep(a: {
       .map((x) => x.toFixed(2))
       .join(' '),
     rt: a.rt,
+    keepAwake: a.keepAwake,
     quick: a.quick,
     software: a.software,
     ...(a.reference ? { reference: a.reference } : {}),
@@ -794,6 +796,7 @@ export async function curvesStep(a: {
   console.log(
     `# curves ${report.date}, load ${report.loadavgStart} -> ${report.loadavgEnd}` +
       (a.rt ? ', SCHED_RR 10 (--rt)' : '') +
+      (a.keepAwake ? ', vCPUs kept awake (--keep-awake)' : '') +
       (a.quick ? ' (--quick: small sizes)' : ''),
   );
   console.log(curvesTable(report));

@@ -238,7 +238,7 @@ export function svg(r: Report): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${labelW + plotW + 70}" height="${h}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="10" y="20" font-size="15" font-weight="bold">jailsftpd vs OpenSSH sshd (internal-sftp): ours / OpenSSH, higher is better</text>`,
-    `<text x="10" y="38" fill="#555">${esc(`${r.date}, ${r.host.cpus} CPUs ${r.host.cpuModel}, load ${r.loadavgStart}, runs ${String(r.options.runs)}, ${String(r.options.sizeMiB)} MiB`)}</text>`,
+    `<text x="10" y="38" fill="#555">${esc(`${r.date}, ${r.host.cpus} CPUs ${r.host.cpuModel}, load ${r.loadavgStart}, runs ${String(r.options.runs)}, ${String(r.options.sizeMiB)} MiB${r.options.rt ? ', SCHED_RR' : ''}${r.options.keepAwake ? ', vCPUs kept awake' : ''}`)}</text>`,
   );
   for (let v = 0; v <= max; v += max > 4 ? 1 : 0.5) {
     out.push(

@@ -163,13 +163,22 @@ export class TreeSampler {
   }
 }
 
+let excludedTicks: () => number = () => 0;
+
+/** Busy ticks that MachineSampler leaves out (the --keep-awake loops). */
+export function excludeFromMachineBusy(ticks: () => number): void {
+  excludedTicks = ticks;
+}
+
 /** Whole-machine busy CPU % (100 = one core) over a window, from /proc/stat. */
 export class MachineSampler {
   private readonly a = machineTicks();
+  private readonly x = excludedTicks();
   stop(): number {
     const b = machineTicks();
     const total = b.total - this.a.total;
-    return total > 0 ? ((b.busy - this.a.busy) / total) * 100 * ncpu() : 0;
+    const busy = b.busy - this.a.busy - (excludedTicks() - this.x);
+    return total > 0 ? (Math.max(0, busy) / total) * 100 * ncpu() : 0;
   }
 }
 

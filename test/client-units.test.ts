@@ -151,6 +151,14 @@ test('ls -l: the server longname (OpenSSH columns) and the client listing', () =
     '-rw------- 123456 Jun  7 09:05 big',
     'drwxr-xr-x   4096 Feb 29  2020 d',
   ]);
+  // the server remembers the last date it formatted: the minute and "recent" must both match
+  const at = (ms: number, nowMs = now): string => longname('f', { ...st, mtimeMs: ms }, 'u', nowMs);
+  const t = Date.UTC(2026, 5, 7, 9, 5, 59, 999);
+  assert.match(at(t), / Jun {2}7 09:05 f$/);
+  assert.match(at(t + 1), / Jun {2}7 09:06 f$/);
+  assert.match(at(t), / Jun {2}7 09:05 f$/);
+  assert.match(at(t, t + 200 * 86_400_000), / Jun {2}7 {2}2026 f$/);
+  assert.match(at(t), / Jun {2}7 09:05 f$/);
 });
 
 test('names from a server: only plain names may become local paths', () => {

@@ -66,7 +66,9 @@ export async function readdir(fs: FsContext, d: OpenDir, max: number): Promise<D
   do {
     const names: string[] = [];
     while (out.length + names.length < max && !d.eof) {
-      const e = await run(() => d.dir.read());
+      // on a local home the next 128 names are read on the loop, as every call there is: an
+      // await per entry cost ~5 µs against ~1 µs for readSync, a third of a listing's CPU
+      const e = fs.jail.io === 'sync' ? d.dir.readSync() : await run(() => d.dir.read());
       if (e) names.push(e.name);
       else d.eof = true;
     }

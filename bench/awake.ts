@@ -21,8 +21,10 @@ export class KeepAwake {
     const k = new KeepAwake();
     onCleanup(() => k.stop());
     for (let i = 0; i < ncpu(); i++) {
-      // chrt -i 0: SCHED_IDLE, whatever policy the bench itself runs at (--rt)
-      const p = spawn('chrt', ['-i', '0', 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' });
+      // chrt -i 0: SCHED_IDLE, whatever policy the bench itself runs at (--rt); the loop ends
+      // with the bench even when the bench is killed without its clean-up (SIGKILL)
+      const loop = `while kill -0 ${process.pid} 2>/dev/null; do :; done`;
+      const p = spawn('chrt', ['-i', '0', 'sh', '-c', loop], { stdio: 'ignore' });
       k.procs.push(p);
       await new Promise<void>((resolve, reject) => {
         p.once('spawn', () => resolve());

@@ -173,11 +173,13 @@ export function excludeFromMachineBusy(ticks: () => number): void {
 /** Whole-machine busy CPU % (100 = one core) over a window, from /proc/stat. */
 export class MachineSampler {
   private readonly a = machineTicks();
-  private readonly x = excludedTicks();
+  /** what to leave out, as registered when the window began */
+  private readonly excluded = excludedTicks;
+  private readonly x = this.excluded();
   stop(): number {
     const b = machineTicks();
     const total = b.total - this.a.total;
-    const busy = b.busy - this.a.busy - (excludedTicks() - this.x);
+    const busy = b.busy - this.a.busy - (this.excluded() - this.x);
     return total > 0 ? (Math.max(0, busy) / total) * 100 * ncpu() : 0;
   }
 }

@@ -10,8 +10,8 @@
 // else can, so the bench's own processes (which preempt it at once) lose nothing; its CPU is
 // left out of the machine-busy figures.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { ncpu, onCleanup } from './util.js';
+import { readStat } from '../test/helpers/procfs.js';
+import { ncpu, onCleanup, sleep } from './util.js';
 
 export class KeepAwake {
   private readonly procs: ChildProcess[] = [];
@@ -31,25 +31,15 @@ export class KeepAwake {
         p.once('error', reject);
       });
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     for (const p of k.procs)
       if (p.exitCode !== null) throw new Error(`--keep-awake: chrt -i failed (exit ${p.exitCode})`);
     return k;
   }
 
-  /** CPU ticks (user+sys, 1/HZ s) the loops have used so far. */
+  /** CPU ticks (user+sys, 1/100 s) the loops have used so far (an ended loop counts 0). */
   ticks(): number {
-    let t = 0;
-    for (const p of this.procs) {
-      try {
-        const f = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
-        const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
-        t += Number(v[11]) + Number(v[12]); // utime, stime
-      } catch {
-        // ended
-      }
-    }
-    return t;
+    return this.procs.reduce((t, p) => t + (readStat(p.pid!)?.cpuTicks ?? 0), 0);
   }
 
   stop(): void {

@@ -175,11 +175,11 @@ export class MachineSampler {
   private readonly a = machineTicks();
   /** what to leave out, as registered when the window began */
   private readonly excluded = excludedTicks;
-  private readonly x = this.excluded();
+  private readonly excludedAtStart = this.excluded();
   stop(): number {
     const b = machineTicks();
     const total = b.total - this.a.total;
-    const busy = b.busy - this.a.busy - (this.excluded() - this.x);
+    const busy = b.busy - this.a.busy - (this.excluded() - this.excludedAtStart);
     return total > 0 ? (Math.max(0, busy) / total) * 100 * ncpu() : 0;
   }
 }
